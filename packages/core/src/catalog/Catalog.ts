@@ -1,0 +1,50 @@
+/**
+ * The Catalog service: every artifact, every place it is stored, every place it can come from.
+ */
+import { Context, type Effect, type Option } from "effect"
+import type { Algorithm, Sha256 } from "../domain/digest.js"
+import type { CatalogError } from "../domain/errors.js"
+import type {
+  ArtifactRow,
+  CatalogEntry,
+  DownloadRecord,
+  LocationState,
+  SourceDeclaration,
+  SourceFailure
+} from "./schema.js"
+
+export interface CatalogService {
+  /** Records a completed download: artifact, location, source success and provenance, atomically and idempotently. */
+  readonly recordDownload: (record: DownloadRecord) => Effect.Effect<void, CatalogError>
+  /** Records many completed downloads in as few transactions as the backend allows. */
+  readonly recordDownloads: (records: ReadonlyArray<DownloadRecord>) => Effect.Effect<void, CatalogError>
+  /** Everything known about one artifact. */
+  readonly lookup: (sha256: Sha256) => Effect.Effect<Option.Option<CatalogEntry>, CatalogError>
+  /** The artifact with this digest, by any algorithm. */
+  readonly findByDigest: (algorithm: Algorithm, hex: string) => Effect.Effect<Option.Option<Sha256>, CatalogError>
+  /** The artifact most recently fetched from this URL (asked for or final). */
+  readonly findByUrl: (url: string) => Effect.Effect<Option.Option<Sha256>, CatalogError>
+  /** Declares places an artifact can be had from, without downloading (idempotent per URL). */
+  readonly addSources: (
+    sha256: Sha256,
+    sources: ReadonlyArray<SourceDeclaration>
+  ) => Effect.Effect<void, CatalogError>
+  /** Marks a failed attempt at a source (and what it served, when it disagreed). */
+  readonly recordFailure: (failure: SourceFailure) => Effect.Effect<void, CatalogError>
+  /** Updates a location after verification. */
+  readonly setLocationState: (
+    sha256: Sha256,
+    store: string,
+    state: LocationState,
+    verifiedAt: Date
+  ) => Effect.Effect<void, CatalogError>
+  /** Forgets one location of an artifact. */
+  readonly removeLocation: (sha256: Sha256, store: string) => Effect.Effect<void, CatalogError>
+  /** Artifacts, newest first. */
+  readonly list: (options?: {
+    readonly limit?: number
+    readonly offset?: number
+  }) => Effect.Effect<ReadonlyArray<ArtifactRow>, CatalogError>
+}
+
+export class Catalog extends Context.Tag("@cargohold/core/Catalog")<Catalog, CatalogService>() {}

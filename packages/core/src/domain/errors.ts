@@ -1,0 +1,173 @@
+/**
+ * Typed errors of cargohold: small tagged unions, each message naming the URL and what went wrong.
+ */
+import { Schema } from "effect"
+
+/** The request itself is wrong (bad URL, unknown scheme or algorithm, malformed hex); nothing was fetched. */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
+  url: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `invalid request for ${this.url}: ${this.reason}`
+  }
+}
+
+/** The server answered with a status that is not a success. */
+export class HttpStatusError extends Schema.TaggedError<HttpStatusError>()("HttpStatusError", {
+  url: Schema.String,
+  status: Schema.Number,
+  /** Seconds the server asked us to wait (Retry-After), when it said. */
+  retryAfterMs: Schema.optional(Schema.Number)
+}) {
+  override get message() {
+    return `${this.url} answered HTTP ${this.status}`
+  }
+}
+
+/** No connection could be made (refused, unreachable, DNS failure, reset before any response). */
+export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectError", {
+  url: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot connect to ${this.url}: ${this.reason}`
+  }
+}
+
+/** A connect, response or idle-read timeout elapsed. */
+export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", {
+  url: Schema.String,
+  phase: Schema.Literal("connect", "response", "idle-read"),
+  timeoutMs: Schema.Number
+}) {
+  override get message() {
+    return `${this.phase} timeout after ${this.timeoutMs} ms on ${this.url}`
+  }
+}
+
+/** The TLS handshake failed: unknown CA, hostname mismatch, certificate required, expired… */
+export class TlsError extends Schema.TaggedError<TlsError>()("TlsError", {
+  url: Schema.String,
+  reason: Schema.String,
+  code: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    return `TLS failure on ${this.url}: ${this.reason}`
+  }
+}
+
+/** The body broke off (connection reset or closed early) after some bytes. */
+export class TransferError extends Schema.TaggedError<TransferError>()("TransferError", {
+  url: Schema.String,
+  received: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `transfer of ${this.url} broke after ${this.received} bytes: ${this.reason}`
+  }
+}
+
+/** A redirect could not be followed: too many, a loop, or a refused downgrade. */
+export class RedirectError extends Schema.TaggedError<RedirectError>()("RedirectError", {
+  url: Schema.String,
+  location: Schema.optional(Schema.String),
+  reason: Schema.String
+}) {
+  override get message() {
+    return `redirect from ${this.url} refused: ${this.reason}`
+  }
+}
+
+/** The bytes do not have the expected digest. */
+export class DigestMismatch extends Schema.TaggedError<DigestMismatch>()("DigestMismatch", {
+  url: Schema.String,
+  algorithm: Schema.String,
+  expected: Schema.String,
+  actual: Schema.String
+}) {
+  override get message() {
+    return `${this.algorithm} mismatch for ${this.url}: expected ${this.expected}, got ${this.actual}`
+  }
+}
+
+/** The body is shorter or longer than expected (expected size, or the server's Content-Length). */
+export class SizeMismatch extends Schema.TaggedError<SizeMismatch>()("SizeMismatch", {
+  url: Schema.String,
+  expected: Schema.Number,
+  /** Bytes received; for a body that ran past the limit, the count at which it was stopped. */
+  actual: Schema.Number
+}) {
+  override get message() {
+    return this.actual > this.expected
+      ? `${this.url} is larger than expected: expected ${this.expected} bytes, stopped at ${this.actual}`
+      : `${this.url} is smaller than expected: expected ${this.expected} bytes, got ${this.actual}`
+  }
+}
+
+/** A storage backend failed. */
+export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
+  operation: Schema.String,
+  reason: Schema.String,
+  key: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    return `storage ${this.operation} failed${this.key ? ` for ${this.key}` : ""}: ${this.reason}`
+  }
+}
+
+/** The catalog failed. */
+export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogError", {
+  operation: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `catalog ${this.operation} failed: ${this.reason}`
+  }
+}
+
+/** Every error a download can end with. */
+export type DownloadError =
+  | InvalidRequest
+  | HttpStatusError
+  | ConnectError
+  | TimeoutError
+  | TlsError
+  | TransferError
+  | RedirectError
+  | DigestMismatch
+  | SizeMismatch
+  | StorageError
+  | CatalogError
+
+export const DownloadError = Schema.Union(
+  InvalidRequest,
+  HttpStatusError,
+  ConnectError,
+  TimeoutError,
+  TlsError,
+  TransferError,
+  RedirectError,
+  DigestMismatch,
+  SizeMismatch,
+  StorageError,
+  CatalogError
+)
+
+/** Errors worth another attempt: the network or the server may do better next time. */
+export const isRetryable = (error: DownloadError): boolean => {
+  switch (error._tag) {
+    case "ConnectError":
+    case "TimeoutError":
+    case "TransferError":
+    case "DigestMismatch":
+      return true
+    case "SizeMismatch":
+      // a short body is a broken transfer; a body longer than promised will be long again
+      return error.actual < error.expected
+    case "HttpStatusError":
+      return error.status >= 500 || error.status === 408 || error.status === 429
+    default:
+      return false
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * What a caller asks for, and the validated form the pipeline works on.
+ */
+import { Effect, ParseResult, Schema } from "effect"
+import { ByteSize, checkHexLength, Digests, isAlgorithm } from "./digest.js"
+import { InvalidRequest } from "./errors.js"
+
+/** A download request as callers write it. */
+export interface DownloadRequestInput {
+  readonly url: string | URL
+  /** Expected size in bytes; the body is cut off as soon as it passes this. */
+  readonly size?: number | undefined
+  /** Shorthand for `digests: { sha256 }`. */
+  readonly sha256?: string | undefined
+  /** Expected digests by algorithm (sha256, sha384, sha512, sha1, md5). */
+  readonly digests?: Readonly<Record<string, string | undefined>> | undefined
+  /** Extra request headers. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+export const Scheme = Schema.Literal("http:", "https:", "file:")
+export type Scheme = typeof Scheme.Type
+
+/** A request the pipeline can run: URL parsed, scheme known, digests well-formed. */
+export class DownloadSpec extends Schema.Class<DownloadSpec>("DownloadSpec")({
+  url: Schema.String,
+  scheme: Scheme,
+  size: Schema.optional(ByteSize),
+  digests: Digests,
+  headers: Schema.Record({ key: Schema.String, value: Schema.String })
+}) {
+  /** The expected digests as a partial record. */
+  get expected(): Digests {
+    return this.digests
+  }
+}
+
+const fail = (url: string, reason: string) => Effect.fail(new InvalidRequest({ url, reason }))
+
+const parseUrl = (raw: string): URL | undefined => {
+  try {
+    return new URL(raw)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Validates a request before any I/O: bad URL, unknown scheme, unknown algorithm, malformed hex, bad size
+ * all fail with `InvalidRequest`.
+ */
+export const validateRequest = (input: DownloadRequestInput): Effect.Effect<DownloadSpec, InvalidRequest> =>
+  Effect.suspend(() => {
+    const raw = String(input.url)
+    const url = parseUrl(raw)
+    if (url === undefined) return fail(raw, "not a valid absolute URL")
+    if (!Schema.is(Scheme)(url.protocol)) {
+      return fail(raw, `unsupported scheme '${url.protocol.replace(/:$/, "")}' (use http, https or file)`)
+    }
+    if ((url.protocol === "http:" || url.protocol === "https:") && url.hostname === "") {
+      return fail(raw, "URL has no host")
+    }
+    const digests: Record<string, string> = {}
+    const given = { ...(input.digests ?? {}), ...(input.sha256 !== undefined ? { sha256: input.sha256 } : {}) }
+    for (const [name, value] of Object.entries(given)) {
+      if (value === undefined) continue
+      const algorithm = name.toLowerCase().replace(/-/g, "")
+      if (!isAlgorithm(algorithm)) {
+        return fail(raw, `unknown digest algorithm '${name}' (known: sha256, sha384, sha512, sha1, md5)`)
+      }
+      const hex = value.trim().toLowerCase()
+      if (!/^[0-9a-f]*$/.test(hex)) return fail(raw, `${algorithm} digest is not hexadecimal: '${value}'`)
+      const lengthProblem = checkHexLength(algorithm, hex)
+      if (lengthProblem !== undefined) return fail(raw, lengthProblem)
+      digests[algorithm] = hex
+    }
+    if (input.size !== undefined && !(Number.isSafeInteger(input.size) && input.size >= 0)) {
+      return fail(raw, `size must be a non-negative integer, got ${input.size}`)
+    }
+    const href = url.href
+    return Schema.decodeUnknown(DownloadSpec)({
+      url: href,
+      scheme: url.protocol,
+      size: input.size,
+      digests,
+      headers: { ...(input.headers ?? {}) }
+    }).pipe(
+      Effect.mapError(
+        (error) => new InvalidRequest({ url: raw, reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+      )
+    )
+  })
+
+/**
+ * Parses `ALG:HEX` (or `ALG=HEX`) as written on a command line or in a manifest.
+ */
+export const parseDigestSpec = (spec: string): { algorithm: string; hex: string } | undefined => {
+  const match = /^([A-Za-z0-9-]+)[:=]([0-9A-Fa-f]+)$/.exec(spec.trim())
+  return match ? { algorithm: match[1]!.toLowerCase().replace(/-/g, ""), hex: match[2]!.toLowerCase() } : undefined
+}

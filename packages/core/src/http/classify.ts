@@ -1,0 +1,107 @@
+/**
+ * Turns transport failures into cargohold's typed errors by their error codes (Node, undici and browsers name
+ * them as strings, so this needs no platform import).
+ */
+import { ConnectError, type DownloadError, TimeoutError, TlsError, TransferError } from "../domain/errors.js"
+
+const tlsReasons: Record<string, string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "unknown certificate authority (unable to verify the leaf signature)",
+  UNABLE_TO_GET_ISSUER_CERT: "unknown certificate authority (issuer certificate not found)",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "unknown certificate authority (issuer not in the trusted store)",
+  SELF_SIGNED_CERT_IN_CHAIN: "unknown certificate authority (self-signed certificate in chain)",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "unknown certificate authority (self-signed certificate)",
+  CERT_HAS_EXPIRED: "the server's certificate has expired",
+  CERT_NOT_YET_VALID: "the server's certificate is not yet valid",
+  ERR_TLS_CERT_ALTNAME_INVALID: "hostname mismatch: the certificate does not name this host",
+  CERT_REVOKED: "the server's certificate is revoked",
+  CERT_SIGNATURE_FAILURE: "the certificate's signature is invalid",
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: "the server requires a client certificate",
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: "handshake failure (no common protocol or cipher, or a client certificate was required)",
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "the server does not trust our client certificate (unknown CA)",
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: "the server rejected our client certificate",
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: "no TLS version both sides accept",
+  ERR_SSL_UNSUPPORTED_PROTOCOL: "no TLS version both sides accept",
+  ERR_SSL_WRONG_VERSION_NUMBER: "the server did not answer with TLS (wrong version number)",
+  ERR_TLS_INVALID_PROTOCOL_VERSION: "invalid TLS protocol version"
+}
+
+const connectCodes = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EADDRNOTAVAIL",
+  "ECONNABORTED"
+])
+
+const brokenCodes = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+  "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
+  "ERR_STREAM_PREMATURE_CLOSE"
+])
+
+interface CodedError {
+  readonly code?: unknown
+  readonly message?: unknown
+  readonly cause?: unknown
+}
+
+/** Walks `cause` links and yields every error-like object. */
+const chain = function* (error: unknown): Generator<CodedError> {
+  let current: unknown = error
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    yield current as CodedError
+    current = (current as CodedError).cause
+  }
+}
+
+const firstCode = (error: unknown): string | undefined => {
+  for (const e of chain(error)) if (typeof e.code === "string") return e.code
+  return undefined
+}
+
+const firstMessage = (error: unknown): string => {
+  for (const e of chain(error)) if (typeof e.message === "string" && e.message !== "") return e.message
+  return String(error)
+}
+
+/**
+ * Classifies a transport failure. `received` is the number of body bytes seen: 0 means the failure came
+ * before the body (a connect or handshake problem), more means the body broke off.
+ */
+export const classifyTransportError = (
+  url: string,
+  cause: unknown,
+  received: number | undefined,
+  connectTimeoutMs: number
+): DownloadError => {
+  const code = firstCode(cause)
+  const message = firstMessage(cause)
+  if (code !== undefined && code in tlsReasons) return new TlsError({ url, reason: tlsReasons[code]!, code })
+  if (code !== undefined && (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || code.startsWith("CERT_"))) {
+    return new TlsError({ url, reason: message, code })
+  }
+  if (code === "UND_ERR_CONNECT_TIMEOUT") return new TimeoutError({ url, phase: "connect", timeoutMs: connectTimeoutMs })
+  if (code !== undefined && connectCodes.has(code)) return new ConnectError({ url, reason: `${code}: ${message}` })
+  if (received === undefined) {
+    return new ConnectError({ url, reason: code === undefined ? message : `${code}: ${message}` })
+  }
+  if (code === undefined || brokenCodes.has(code)) {
+    return new TransferError({ url, received, reason: code === undefined ? message : `${code}: ${message}` })
+  }
+  return new TransferError({ url, received, reason: `${code}: ${message}` })
+}
+
+/** Parses `Retry-After` (delta-seconds or an HTTP date) into milliseconds from `now`. */
+export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}

@@ -1,0 +1,21 @@
+/**
+ * @cargohold/core — platform-free services, schemas, errors and the verified download pipeline.
+ */
+export * from "./domain/artifact.js"
+export * from "./domain/digest.js"
+export * from "./domain/errors.js"
+export * from "./domain/request.js"
+export * from "./hash/Hasher.js"
+export * from "./http/classify.js"
+export * from "./http/redirects.js"
+export * from "./storage/Storage.js"
+export * from "./catalog/Catalog.js"
+export * from "./catalog/schema.js"
+export * from "./catalog/ordering.js"
+export * from "./progress/events.js"
+export * from "./progress/Progress.js"
+export * from "./source/FileSource.js"
+export * from "./pipeline/config.js"
+export * from "./pipeline/limits.js"
+export * from "./pipeline/retry.js"
+export { download, nextDownloadId } from "./pipeline/download.js"

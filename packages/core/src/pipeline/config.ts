@@ -1,0 +1,38 @@
+/**
+ * Download settings, as a Context.Reference with defaults (provide `DownloadConfig` to change them).
+ */
+import { Context, Duration } from "effect"
+
+export interface DownloadSettings {
+  /** Attempts in all, the first included. */
+  readonly attempts: number
+  readonly retryBaseDelay: Duration.Duration
+  readonly retryMaxDelay: Duration.Duration
+  /** The longest a `Retry-After` is honoured. */
+  readonly retryAfterCap: Duration.Duration
+  /** No response headers, or no body bytes, for this long fails the attempt. No total timeout exists. */
+  readonly idleTimeout: Duration.Duration
+  /** Reported in connect-timeout errors; the platform layer enforces it. */
+  readonly connectTimeout: Duration.Duration
+  /** Bodies announced at most this large are read in one piece instead of streamed. */
+  readonly smallBodyBytes: number
+  /** Product token sent as User-Agent. */
+  readonly userAgent: string
+}
+
+export const version = "0.1.0"
+
+export const defaultSettings: DownloadSettings = {
+  attempts: 4,
+  retryBaseDelay: Duration.millis(200),
+  retryMaxDelay: Duration.seconds(30),
+  retryAfterCap: Duration.minutes(5),
+  idleTimeout: Duration.seconds(30),
+  connectTimeout: Duration.seconds(10),
+  smallBodyBytes: 256 * 1024,
+  userAgent: `cargohold/${version}`
+}
+
+export class DownloadConfig extends Context.Reference<DownloadConfig>()("@cargohold/core/DownloadConfig", {
+  defaultValue: (): DownloadSettings => defaultSettings
+}) {}

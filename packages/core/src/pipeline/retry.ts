@@ -1,0 +1,34 @@
+/**
+ * The retry schedule: exponential with jitter, capped, a fixed number of attempts, `Retry-After` honoured.
+ */
+import { Duration, Effect, Schedule } from "effect"
+import type { DownloadError } from "../domain/errors.js"
+import type { DownloadSettings } from "./config.js"
+
+/** The delay a failure asks for on its own (a server's Retry-After), capped. */
+const requestedDelay = (error: DownloadError, cap: Duration.Duration): Duration.Duration =>
+  error._tag === "HttpStatusError" && error.retryAfterMs !== undefined
+    ? Duration.min(Duration.millis(error.retryAfterMs), cap)
+    : Duration.zero
+
+/**
+ * Builds the schedule. `onRetry` runs before each wait with the attempt about to start (2 for the first retry),
+ * the error and the delay.
+ */
+export const retrySchedule = <R>(
+  settings: DownloadSettings,
+  onRetry: (attempt: number, error: DownloadError, delay: Duration.Duration) => Effect.Effect<void, never, R>
+): Schedule.Schedule<DownloadError, DownloadError, R> => {
+  const backoff: Schedule.Schedule<unknown, DownloadError> = Schedule.exponential(settings.retryBaseDelay, 2).pipe(
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(Math.max(0, settings.attempts - 1)))
+  )
+  let attempt = 1
+  return Schedule.passthrough(backoff).pipe(
+    Schedule.modifyDelayEffect((error, delay) => {
+      const wait = Duration.max(Duration.min(delay, settings.retryMaxDelay), requestedDelay(error, settings.retryAfterCap))
+      attempt += 1
+      return Effect.as(onRetry(attempt, error, wait), wait)
+    })
+  )
+}

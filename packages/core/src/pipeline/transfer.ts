@@ -1,0 +1,97 @@
+/**
+ * The state of one download across its attempts, and the lean per-chunk path: size check, hashing, writing.
+ * One Effect per chunk batch, everything else synchronous.
+ */
+import { Effect } from "effect"
+import type { Algorithm } from "../domain/digest.js"
+import { type DownloadError, SizeMismatch, TimeoutError } from "../domain/errors.js"
+import type { DownloadSpec } from "../domain/request.js"
+import { type HasherService, MultiHash } from "../hash/Hasher.js"
+import type { ProgressService } from "../progress/Progress.js"
+import type { TempObject } from "../storage/Storage.js"
+
+const progressIntervalMs = 100
+
+export class Transfer {
+  /** Body bytes accepted in the current attempt (including a resumed prefix). */
+  received = 0
+  /** Total size announced for the current attempt, when known. */
+  total: number | undefined = undefined
+  lastActivity = Date.now()
+  phase: "response" | "idle-read" = "response"
+  finalUrl: string
+  etag: string | undefined = undefined
+  lastModified: string | undefined = undefined
+  hash: MultiHash
+  private lastEmit = 0
+  private readonly algorithms: ReadonlyArray<Algorithm>
+
+  constructor(
+    readonly id: number,
+    readonly spec: DownloadSpec,
+    readonly temp: TempObject,
+    private readonly hasher: HasherService,
+    private readonly progress: ProgressService
+  ) {
+    this.finalUrl = spec.url
+    this.algorithms = ["sha256", ...(Object.keys(spec.digests) as Array<Algorithm>)]
+    this.hash = new MultiHash(hasher, this.algorithms)
+  }
+
+  /** Starts over from byte 0: a fresh hash and an empty temporary object. */
+  readonly restart: Effect.Effect<void, DownloadError> = Effect.suspend(() => {
+    if (this.received === 0 && this.temp.written() === 0) return Effect.void
+    this.received = 0
+    this.hash = new MultiHash(this.hasher, this.algorithms)
+    return this.temp.reset
+  })
+
+  touch(phase: "response" | "idle-read"): void {
+    this.phase = phase
+    this.lastActivity = Date.now()
+  }
+
+  /** Accepts a batch of body chunks: stops a body that runs past the expected size within this batch. */
+  readonly accept = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, DownloadError> => {
+    let bytes = 0
+    for (let i = 0; i < chunks.length; i++) bytes += chunks[i]!.length
+    const received = this.received + bytes
+    const expected = this.spec.size
+    if (expected !== undefined && received > expected) {
+      return Effect.fail(new SizeMismatch({ url: this.spec.url, expected, actual: received }))
+    }
+    for (let i = 0; i < chunks.length; i++) this.hash.update(chunks[i]!)
+    this.received = received
+    const now = Date.now()
+    this.lastActivity = now
+    const write = this.temp.write(chunks)
+    if (now - this.lastEmit < progressIntervalMs) return write
+    this.lastEmit = now
+    return Effect.zipRight(write, this.bytesEvent)
+  }
+
+  /** Emits the current byte count (also used at the end of a body). */
+  get bytesEvent(): Effect.Effect<void> {
+    return this.progress.emit({
+      _tag: "Bytes",
+      id: this.id,
+      url: this.spec.url,
+      received: this.received,
+      size: this.total ?? this.spec.size
+    })
+  }
+
+  /**
+   * Runs `effect` under an idle watchdog: it fails with `TimeoutError` when neither headers nor body bytes
+   * arrive for `idleMs`. There is no total timeout.
+   */
+  withIdleTimeout<A, R>(effect: Effect.Effect<A, DownloadError, R>, idleMs: number): Effect.Effect<A, DownloadError, R> {
+    const tick = Math.max(10, Math.min(1000, Math.floor(idleMs / 4)))
+    const watchdog: Effect.Effect<never, DownloadError> = Effect.suspend(() =>
+      Date.now() - this.lastActivity > idleMs
+        ? Effect.fail(new TimeoutError({ url: this.finalUrl, phase: this.phase, timeoutMs: idleMs }))
+        : Effect.sleep(tick)
+    ).pipe(Effect.forever)
+    return Effect.raceFirst(effect, watchdog)
+  }
+}

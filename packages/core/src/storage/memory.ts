@@ -1,0 +1,116 @@
+/**
+ * An in-memory Storage for tests and for callers that only want verified bytes in memory.
+ */
+import { Effect, Layer, Option, Ref, Stream } from "effect"
+import type { StoredObject } from "../domain/artifact.js"
+import { type ByteSize, type Sha256, shardedKey } from "../domain/digest.js"
+import { StorageError } from "../domain/errors.js"
+import { Storage, type StorageService } from "./Storage.js"
+
+export interface MemoryStorage extends StorageService {
+  /** Every committed object, by key. */
+  readonly objects: Effect.Effect<ReadonlyMap<string, Uint8Array>>
+  /** Temporary objects currently open (should be 0 whenever no download runs). */
+  readonly openTemps: Effect.Effect<number>
+}
+
+const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.length
+  }
+  return out
+}
+
+export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> =>
+  Effect.gen(function* () {
+    const objects = yield* Ref.make(new Map<string, Uint8Array>())
+    const temps = yield* Ref.make(0)
+    const stat = (sha256: Sha256) =>
+      Ref.get(objects).pipe(
+        Effect.map((map) => {
+          const key = shardedKey(sha256)
+          const bytes = map.get(key)
+          return bytes === undefined
+            ? Option.none<StoredObject>()
+            : Option.some<StoredObject>({ store: id, key, size: bytes.length as ByteSize })
+        })
+      )
+    const begin = Effect.acquireRelease(
+      Ref.update(temps, (n) => n + 1).pipe(
+        Effect.map(() => {
+          let chunks: Array<Uint8Array> = []
+          let size = 0
+          return {
+            write: (more: ReadonlyArray<Uint8Array>) =>
+              Effect.sync(() => {
+                for (const chunk of more) {
+                  chunks.push(chunk.slice())
+                  size += chunk.length
+                }
+              }),
+            reset: Effect.sync(() => {
+              chunks = []
+              size = 0
+            }),
+            written: () => size,
+            commit: (sha256: Sha256, expectedSize: ByteSize) =>
+              Effect.gen(function* () {
+                if (size !== expectedSize) {
+                  return yield* new StorageError({
+                    operation: "commit",
+                    key: shardedKey(sha256),
+                    reason: `wrote ${size} bytes, expected ${expectedSize}`
+                  })
+                }
+                const key = shardedKey(sha256)
+                const bytes = concat(chunks, size)
+                const created = yield* Ref.modify(objects, (map) => {
+                  if (map.has(key)) return [false, map] as const
+                  const next = new Map(map)
+                  next.set(key, bytes)
+                  return [true, next] as const
+                })
+                return { object: { store: id, key, size: expectedSize }, created }
+              })
+          }
+        })
+      ),
+      () => Ref.update(temps, (n) => n - 1)
+    )
+    const service: MemoryStorage = {
+      id,
+      keyFor: shardedKey,
+      begin,
+      stat,
+      read: (sha256) =>
+        Stream.unwrap(
+          Ref.get(objects).pipe(
+            Effect.flatMap((map) => {
+              const bytes = map.get(shardedKey(sha256))
+              return bytes === undefined
+                ? Effect.fail(new StorageError({ operation: "read", key: shardedKey(sha256), reason: "not found" }))
+                : Effect.succeed(Stream.succeed(bytes))
+            })
+          )
+        ),
+      remove: (sha256) =>
+        Ref.modify(objects, (map) => {
+          const key = shardedKey(sha256)
+          if (!map.has(key)) return [false, map] as const
+          const next = new Map(map)
+          next.delete(key)
+          return [true, next] as const
+        }),
+      localPath: () => Option.none(),
+      objects: Ref.get(objects),
+      openTemps: Ref.get(temps)
+    }
+    return service
+  })
+
+/** A fresh in-memory Storage per layer build. */
+export const layerMemoryStorage = (id?: string): Layer.Layer<Storage> =>
+  Layer.effect(Storage, makeMemoryStorage(id))

@@ -1,0 +1,15 @@
+/**
+ * Stub layers for tests of code built on cargohold: in-memory Storage and Catalog, a scripted HttpClient,
+ * a collecting Progress.
+ */
+export { layerMemoryCatalog, makeMemoryCatalog, type MemoryCatalog } from "../catalog/memory.js"
+export { CollectedProgress, type CollectingProgress, layerCollecting, makeCollecting } from "../progress/Progress.js"
+export { layerMemoryStorage, makeMemoryStorage, type MemoryStorage } from "../storage/memory.js"
+export {
+  layerScriptedHttp,
+  type RecordedRequest,
+  type ScriptedHttp,
+  ScriptedHttpLog,
+  type ScriptStep
+} from "./scriptedHttp.js"
+export { layerTest, MemoryStorageHandle } from "./layer.js"

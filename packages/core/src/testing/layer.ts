@@ -1,0 +1,38 @@
+/**
+ * Everything a pipeline unit test needs in one layer.
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { Context, Effect, Layer } from "effect"
+import { Catalog } from "../catalog/Catalog.js"
+import { makeMemoryCatalog, type MemoryCatalog } from "../catalog/memory.js"
+import { CollectedProgress, layerCollecting, type Progress } from "../progress/Progress.js"
+import { makeMemoryStorage, type MemoryStorage } from "../storage/memory.js"
+import { Storage } from "../storage/Storage.js"
+import { layerScriptedHttp, type ScriptedHttpLog, type ScriptStep } from "./scriptedHttp.js"
+
+/** The in-memory backends behind `Storage` and `Catalog`, with their extra inspection methods. */
+export class MemoryStorageHandle extends Context.Tag("@cargohold/core/testing/MemoryStorageHandle")<
+  MemoryStorageHandle,
+  { readonly storage: MemoryStorage; readonly catalog: MemoryCatalog }
+>() {}
+
+/** Scripted HTTP, in-memory Storage and Catalog, collecting Progress. */
+export const layerTest = (
+  script: Readonly<Record<string, ReadonlyArray<ScriptStep>>> = {}
+): Layer.Layer<HttpClient.HttpClient | ScriptedHttpLog | Storage | Catalog | Progress | CollectedProgress | MemoryStorageHandle> =>
+  Layer.mergeAll(
+    layerScriptedHttp(script),
+    layerCollecting,
+    Layer.effectContext(
+      Effect.gen(function* () {
+        const storage = yield* makeMemoryStorage()
+        const catalog = yield* makeMemoryCatalog
+        return Context.make(Storage, storage as Storage["Type"]).pipe(
+          Context.add(Catalog, catalog as Catalog["Type"]),
+          Context.add(MemoryStorageHandle, { storage, catalog })
+        )
+      })
+    )
+  )
+
+export { CollectedProgress }

@@ -1,0 +1,24 @@
+import { fileURLToPath } from "node:url"
+import { defineConfig } from "vitest/config"
+
+const src = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url))
+
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@cargohold\/core\/testing$/, replacement: src("core/src/testing/index.ts") },
+      { find: /^@cargohold\/core$/, replacement: src("core/src/index.ts") },
+      { find: /^@cargohold\/catalog-sql\/(.*)$/, replacement: src("catalog-sql/src/$1.ts") },
+      { find: /^@cargohold\/catalog-sql$/, replacement: src("catalog-sql/src/index.ts") },
+      { find: /^@cargohold\/node$/, replacement: src("node/src/index.ts") },
+      { find: /^@cargohold\/s3$/, replacement: src("s3/src/index.ts") },
+      { find: /^@cargohold\/cli$/, replacement: src("cli/src/index.ts") }
+    ]
+  },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: "forks"
+  }
+})
