@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { download } from "@cargohold/core"
 import { CollectedProgress, layerTest, MemoryStorageHandle, ScriptedHttpLog } from "@cargohold/core/testing"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit } from "effect"
 import { createHash } from "node:crypto"
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex")

@@ -104,7 +104,10 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
     )
   const service: MemoryCatalog = {
     recordDownload: (r) => mutate((state) => applyRecord(state, r)),
-    recordDownloads: (records) => mutate((state) => records.forEach((r) => applyRecord(state, r))),
+    recordDownloads: (records) =>
+      mutate((state) => {
+        for (const r of records) applyRecord(state, r)
+      }),
     lookup: (sha256) => read((state) => entry(state, sha256)),
     findByDigest: (algorithm, hex) =>
       read((state) => {

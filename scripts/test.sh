@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, install included: `bash scripts/test.sh` (also `npm test`, and what .ci/run calls).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "system packages"
+bash scripts/system-deps.sh
+
+step "npm ci"
+npm ci --no-audit --no-fund
+
+step "build"
+npm run build
+
+step "type-check (tsc --noEmit, strict)"
+npx tsc -p test --noEmit
+npx tsc -p bench --noEmit
+
+step "lint (biome)"
+npm run lint
+
+step "PostgreSQL"
+if ! node scripts/check-postgres.mjs; then
+  echo "PostgreSQL is not reachable at ${CARGOHOLD_TEST_PG:-postgresql://postgres@127.0.0.1:5432/test}; the catalog suite needs it." >&2
+  exit 1
+fi
+
+step "tests (vitest)"
+npx vitest run "$@"
