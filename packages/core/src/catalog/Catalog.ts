@@ -4,13 +4,17 @@
 import { Context, type Effect, type Option } from "effect"
 import type { Algorithm, Sha256 } from "../domain/digest.js"
 import type { CatalogError } from "../domain/errors.js"
+import type { Remote } from "../remote/Remote.js"
 import type {
   ArtifactRow,
   CatalogEntry,
   DownloadRecord,
+  LocationRow,
   LocationState,
+  LocationsToVerify,
   SourceDeclaration,
-  SourceFailure
+  SourceFailure,
+  SourceRow
 } from "./schema.js"
 
 export interface CatalogService {
@@ -40,6 +44,22 @@ export interface CatalogService {
   ) => Effect.Effect<void, CatalogError>
   /** Forgets one location of an artifact. */
   readonly removeLocation: (sha256: Sha256, store: string) => Effect.Effect<void, CatalogError>
+  /**
+   * Every place an artifact can come from (declared or fetched, known artifact or not), best first:
+   * priority (the source's own, else its remote's, else the default) descending, then health (see ordering.ts).
+   */
+  readonly sourcesFor: (sha256: Sha256) => Effect.Effect<ReadonlyArray<SourceRow>, CatalogError>
+  /** Locations due for verification: never verified first, then oldest `verifiedAt` first. */
+  readonly locationsToVerify: (options?: LocationsToVerify) => Effect.Effect<ReadonlyArray<LocationRow>, CatalogError>
+  /** Number of artifacts known. */
+  readonly count: () => Effect.Effect<number, CatalogError>
+  /** Creates or replaces the remote with this name (secrets are stored encrypted by persistent backends). */
+  readonly putRemote: (remote: Remote) => Effect.Effect<void, CatalogError>
+  readonly getRemote: (name: string) => Effect.Effect<Option.Option<Remote>, CatalogError>
+  /** Every remote, by name. */
+  readonly listRemotes: () => Effect.Effect<ReadonlyArray<Remote>, CatalogError>
+  /** Forgets a remote; true when it existed. Sources naming it keep the name. */
+  readonly removeRemote: (name: string) => Effect.Effect<boolean, CatalogError>
   /** Artifacts, newest first. */
   readonly list: (options?: {
     readonly limit?: number

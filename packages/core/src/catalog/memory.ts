@@ -1,10 +1,11 @@
 /**
  * An in-memory Catalog: the reference behaviour the SQL backends are tested against, and a stub for users' tests.
  */
-import { Array as Arr, Effect, Layer, Option, Ref } from "effect"
+import { Array as Arr, Effect, Layer, Option, Order, Ref } from "effect"
 import type { Sha256 } from "../domain/digest.js"
+import type { Remote } from "../remote/Remote.js"
 import { Catalog, type CatalogService } from "./Catalog.js"
-import { sourceOrder } from "./ordering.js"
+import { locationOrder, sourceOrder } from "./ordering.js"
 import {
   type ArtifactRow,
   type CatalogEntry,
@@ -15,23 +16,36 @@ import {
   type SourceRow
 } from "./schema.js"
 
+/** A source as kept: without a priority of its own it takes its remote's, else the default. */
+type StoredSource = Omit<SourceRow, "priority"> & { readonly priority?: number | undefined }
+
 interface State {
   readonly artifacts: Map<string, ArtifactRow>
   /** sha256 → store → location */
   readonly locations: Map<string, Map<string, LocationRow>>
   /** sha256 → url → source */
-  readonly sources: Map<string, Map<string, SourceRow>>
+  readonly sources: Map<string, Map<string, StoredSource>>
   readonly provenance: Array<ProvenanceRow>
   /** url → sha256, most recent */
   readonly urls: Map<string, Sha256>
+  readonly remotes: Map<string, Remote>
 }
 
-const newSource = (sha256: Sha256, url: string): SourceRow => ({
-  sha256,
-  url,
-  priority: defaultPriority,
-  consecutiveFailures: 0
+const newSource = (sha256: Sha256, url: string): StoredSource => ({ sha256, url, consecutiveFailures: 0 })
+
+const effective = (state: State, source: StoredSource): SourceRow => ({
+  ...source,
+  priority:
+    source.priority ??
+    (source.remote === undefined ? undefined : state.remotes.get(source.remote)?.priority) ??
+    defaultPriority
 })
+
+const sourcesOf = (state: State, sha256: string): ReadonlyArray<SourceRow> =>
+  Arr.sort(
+    [...(state.sources.get(sha256)?.values() ?? [])].map((s) => effective(state, s)),
+    sourceOrder
+  )
 
 const applyRecord = (state: State, r: DownloadRecord) => {
   const existing = state.artifacts.get(r.sha256)
@@ -52,7 +66,7 @@ const applyRecord = (state: State, r: DownloadRecord) => {
     state: "ok"
   })
   state.locations.set(r.sha256, locations)
-  const sources = state.sources.get(r.sha256) ?? new Map<string, SourceRow>()
+  const sources = state.sources.get(r.sha256) ?? new Map<string, StoredSource>()
   const source = sources.get(r.url) ?? newSource(r.sha256, r.url)
   sources.set(r.url, {
     ...source,
@@ -79,6 +93,12 @@ const applyRecord = (state: State, r: DownloadRecord) => {
   state.urls.set(r.finalUrl, r.sha256)
 }
 
+/** Among sources at one URL, the one most recently successful (then the smallest sha256). */
+const declaredAt = Order.combine(
+  Order.reverse(Order.mapInput(Order.number, (s: StoredSource) => s.lastSuccess?.getTime() ?? 0)),
+  Order.mapInput(Order.string, (s: StoredSource) => s.sha256)
+)
+
 export interface MemoryCatalog extends CatalogService {
   /** Every provenance row, oldest first. */
   readonly provenance: Effect.Effect<ReadonlyArray<ProvenanceRow>>
@@ -90,7 +110,8 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
     locations: new Map(),
     sources: new Map(),
     provenance: [],
-    urls: new Map()
+    urls: new Map(),
+    remotes: new Map()
   })
   const mutate = (f: (state: State) => void) => Ref.get(ref).pipe(Effect.map(f))
   const read = <A>(f: (state: State) => A) => Ref.get(ref).pipe(Effect.map(f))
@@ -98,8 +119,8 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
     Option.fromNullable(state.artifacts.get(sha256)).pipe(
       Option.map((artifact) => ({
         artifact,
-        locations: [...(state.locations.get(sha256)?.values() ?? [])],
-        sources: Arr.sort([...(state.sources.get(sha256)?.values() ?? [])], sourceOrder)
+        locations: Arr.sort([...(state.locations.get(sha256)?.values() ?? [])], locationOrder),
+        sources: sourcesOf(state, sha256)
       }))
     )
   const service: MemoryCatalog = {
@@ -112,15 +133,28 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
     findByDigest: (algorithm, hex) =>
       read((state) => {
         const needle = hex.toLowerCase()
+        let found: Sha256 | undefined
         for (const artifact of state.artifacts.values()) {
-          if (artifact.digests[algorithm] === needle) return Option.some(artifact.sha256)
+          if (artifact.digests[algorithm] === needle && (found === undefined || artifact.sha256 < found)) {
+            found = artifact.sha256
+          }
         }
-        return Option.none()
+        return Option.fromNullable(found)
       }),
-    findByUrl: (url) => read((state) => Option.fromNullable(state.urls.get(url))),
+    findByUrl: (url) =>
+      read((state) => {
+        const fetched = state.urls.get(url)
+        if (fetched !== undefined) return Option.some(fetched)
+        const declared: Array<StoredSource> = []
+        for (const sources of state.sources.values()) {
+          const source = sources.get(url)
+          if (source !== undefined) declared.push(source)
+        }
+        return Arr.head(Arr.sort(declared, declaredAt)).pipe(Option.map((s) => s.sha256))
+      }),
     addSources: (sha256, declarations) =>
       mutate((state) => {
-        const sources = state.sources.get(sha256) ?? new Map<string, SourceRow>()
+        const sources = state.sources.get(sha256) ?? new Map<string, StoredSource>()
         for (const d of declarations) {
           const source = sources.get(d.url) ?? newSource(sha256, d.url)
           sources.set(d.url, {
@@ -138,7 +172,7 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
             ? [failure.sha256]
             : [...state.sources.entries()].filter(([, m]) => m.has(failure.url)).map(([sha]) => sha)
         for (const sha256 of targets) {
-          const sources = state.sources.get(sha256) ?? new Map<string, SourceRow>()
+          const sources = state.sources.get(sha256) ?? new Map<string, StoredSource>()
           const source = sources.get(failure.url) ?? newSource(sha256 as Sha256, failure.url)
           sources.set(failure.url, {
             ...source,
@@ -161,9 +195,36 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
       mutate((state) => {
         state.locations.get(sha256)?.delete(store)
       }),
+    sourcesFor: (sha256) => read((state) => sourcesOf(state, sha256)),
+    locationsToVerify: (options) =>
+      read((state) => {
+        const due: Array<LocationRow> = []
+        for (const locations of state.locations.values()) {
+          for (const l of locations.values()) {
+            if (options?.store !== undefined && l.store !== options.store) continue
+            if (options?.olderThan !== undefined && l.verifiedAt !== undefined && l.verifiedAt >= options.olderThan) {
+              continue
+            }
+            due.push(l)
+          }
+        }
+        const sorted = Arr.sort(due, locationOrder)
+        return options?.limit === undefined ? sorted : sorted.slice(0, Math.max(0, options.limit))
+      }),
+    count: () => read((state) => state.artifacts.size),
+    putRemote: (remote) =>
+      mutate((state) => {
+        state.remotes.set(remote.name, remote)
+      }),
+    getRemote: (name) => read((state) => Option.fromNullable(state.remotes.get(name))),
+    listRemotes: () =>
+      read((state) => [...state.remotes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))),
+    removeRemote: (name) => read((state) => state.remotes.delete(name)),
     list: (options) =>
       read((state) => {
-        const all = [...state.artifacts.values()].sort((a, b) => b.firstSeen.getTime() - a.firstSeen.getTime())
+        const all = [...state.artifacts.values()].sort(
+          (a, b) => b.firstSeen.getTime() - a.firstSeen.getTime() || (a.sha256 < b.sha256 ? -1 : 1)
+        )
         const offset = options?.offset ?? 0
         return all.slice(offset, options?.limit === undefined ? undefined : offset + options.limit)
       }),

@@ -104,6 +104,17 @@ export const SourceFailure = Schema.Struct({
 })
 export type SourceFailure = typeof SourceFailure.Type
 
+/** Which locations `locationsToVerify` returns. */
+export const LocationsToVerify = Schema.Struct({
+  /** Only this store. */
+  store: Schema.optional(Schema.String),
+  /** Only locations never verified or last verified before this instant. */
+  olderThan: Schema.optional(Schema.DateFromSelf),
+  /** At most this many. */
+  limit: Schema.optional(Schema.Number)
+})
+export type LocationsToVerify = typeof LocationsToVerify.Type
+
 export const DigestLookup = Schema.Struct({ algorithm: Algorithm, hex: HexDigest })
 export type DigestLookup = typeof DigestLookup.Type
 
