@@ -79,6 +79,18 @@ export class RedirectError extends Schema.TaggedError<RedirectError>()("Redirect
   }
 }
 
+/** The proxy refused or failed: 407 (credentials missing or wrong), or no tunnel. Names the proxy without credentials. */
+export class ProxyError extends Schema.TaggedError<ProxyError>()("ProxyError", {
+  url: Schema.String,
+  proxy: Schema.String,
+  status: Schema.optional(Schema.Number),
+  reason: Schema.String
+}) {
+  override get message() {
+    return `proxy ${this.proxy} failed for ${this.url}: ${this.reason}`
+  }
+}
+
 /** The bytes do not have the expected digest. */
 export class DigestMismatch extends Schema.TaggedError<DigestMismatch>()("DigestMismatch", {
   url: Schema.String,
@@ -135,6 +147,7 @@ export type DownloadError =
   | TlsError
   | TransferError
   | RedirectError
+  | ProxyError
   | DigestMismatch
   | SizeMismatch
   | StorageError
@@ -148,6 +161,7 @@ export const DownloadError = Schema.Union(
   TlsError,
   TransferError,
   RedirectError,
+  ProxyError,
   DigestMismatch,
   SizeMismatch,
   StorageError,

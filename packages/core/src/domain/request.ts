@@ -4,6 +4,19 @@
 import { Effect, ParseResult, Schema } from "effect"
 import { ByteSize, checkHexLength, Digests, isAlgorithm } from "./digest.js"
 import { InvalidRequest } from "./errors.js"
+import { Remote } from "../remote/Remote.js"
+import { fileAccessProblem } from "../remote/policy.js"
+
+/** One more place a request's bytes can come from (a mirror, an alternate content source). */
+export interface SourceInput {
+  readonly url: string | URL
+  /** Higher is preferred (default 100, the catalog's default priority). */
+  readonly priority?: number | undefined
+  /** Share of the load among sources of equal priority (default 1). */
+  readonly weight?: number | undefined
+  /** The remote this source belongs to (its network policy applies; its name is recorded in the catalog). */
+  readonly remote?: Remote | undefined
+}
 
 /** A download request as callers write it. */
 export interface DownloadRequestInput {
@@ -16,6 +29,12 @@ export interface DownloadRequestInput {
   readonly digests?: Readonly<Record<string, string | undefined>> | undefined
   /** Extra request headers. */
   readonly headers?: Readonly<Record<string, string>> | undefined
+  /** The remote this comes from: its network policy applies, and a relative `url` resolves against its base. */
+  readonly remote?: Remote | undefined
+  /** Further sources of the same bytes; `url` is the first one (priority 100 unless `priority` says otherwise). */
+  readonly sources?: ReadonlyArray<SourceInput> | undefined
+  /** Priority of `url` among `sources` (default 100). */
+  readonly priority?: number | undefined
 }
 
 export const Scheme = Schema.Literal("http:", "https:", "file:")
@@ -27,7 +46,8 @@ export class DownloadSpec extends Schema.Class<DownloadSpec>("DownloadSpec")({
   scheme: Scheme,
   size: Schema.optional(ByteSize),
   digests: Digests,
-  headers: Schema.Record({ key: Schema.String, value: Schema.String })
+  headers: Schema.Record({ key: Schema.String, value: Schema.String }),
+  remote: Schema.optional(Schema.instanceOf(Remote))
 }) {
   /** The expected digests as a partial record. */
   get expected(): Digests {
@@ -37,9 +57,9 @@ export class DownloadSpec extends Schema.Class<DownloadSpec>("DownloadSpec")({
 
 const fail = (url: string, reason: string) => Effect.fail(new InvalidRequest({ url, reason }))
 
-const parseUrl = (raw: string): URL | undefined => {
+const parseUrl = (raw: string, base: string | undefined): URL | undefined => {
   try {
-    return new URL(raw)
+    return new URL(raw, base)
   } catch {
     return undefined
   }
@@ -52,13 +72,17 @@ const parseUrl = (raw: string): URL | undefined => {
 export const validateRequest = (input: DownloadRequestInput): Effect.Effect<DownloadSpec, InvalidRequest> =>
   Effect.suspend(() => {
     const raw = String(input.url)
-    const url = parseUrl(raw)
+    const url = parseUrl(raw, input.remote?.url)
     if (url === undefined) return fail(raw, "not a valid absolute URL")
     if (!Schema.is(Scheme)(url.protocol)) {
       return fail(raw, `unsupported scheme '${url.protocol.replace(/:$/, "")}' (use http, https or file)`)
     }
     if ((url.protocol === "http:" || url.protocol === "https:") && url.hostname === "") {
       return fail(raw, "URL has no host")
+    }
+    if (url.protocol === "file:") {
+      const problem = fileAccessProblem(url, input.remote)
+      if (problem !== undefined) return fail(raw, problem)
     }
     const digests: Record<string, string> = {}
     const given = { ...(input.digests ?? {}), ...(input.sha256 !== undefined ? { sha256: input.sha256 } : {}) }
@@ -83,7 +107,8 @@ export const validateRequest = (input: DownloadRequestInput): Effect.Effect<Down
       scheme: url.protocol,
       size: input.size,
       digests,
-      headers: { ...(input.headers ?? {}) }
+      headers: { ...(input.headers ?? {}) },
+      remote: input.remote
     }).pipe(
       Effect.mapError(
         (error) => new InvalidRequest({ url: raw, reason: ParseResult.TreeFormatter.formatErrorSync(error) })

@@ -2,7 +2,7 @@
  * Turns transport failures into cargohold's typed errors by their error codes (Node, undici and browsers name
  * them as strings, so this needs no platform import).
  */
-import { ConnectError, type DownloadError, TimeoutError, TlsError, TransferError } from "../domain/errors.js"
+import { ConnectError, type DownloadError, ProxyError, TimeoutError, TlsError, TransferError } from "../domain/errors.js"
 
 const tlsReasons: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: "unknown certificate authority (unable to verify the leaf signature)",
@@ -78,10 +78,26 @@ export const classifyTransportError = (
   url: string,
   cause: unknown,
   received: number | undefined,
-  connectTimeoutMs: number
+  connectTimeoutMs: number,
+  /** The proxy in use, named without credentials. */
+  proxy?: string
 ): DownloadError => {
   const code = firstCode(cause)
   const message = firstMessage(cause)
+  const proxyStatus = /Proxy response \((\d+)\)/.exec(message)
+  if (proxyStatus !== null) {
+    const status = Number(proxyStatus[1])
+    return new ProxyError({
+      url,
+      proxy: proxy ?? "proxy",
+      status,
+      reason:
+        status === 407
+          ? "407 Proxy Authentication Required (proxy credentials missing or refused)"
+          : `the proxy answered ${status} to CONNECT`
+    })
+  }
+  if (code === "UND_ERR_PRX_TLS") return new ProxyError({ url, proxy: proxy ?? "proxy", reason: `TLS to the proxy failed: ${message}` })
   if (code !== undefined && code in tlsReasons) return new TlsError({ url, reason: tlsReasons[code]!, code })
   if (code !== undefined && (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || code.startsWith("CERT_"))) {
     return new TlsError({ url, reason: message, code })
@@ -104,4 +120,14 @@ export const parseRetryAfter = (value: string | undefined, now: number): number 
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
   const date = Date.parse(trimmed)
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/** A proxy URL fit for messages: scheme, host and port, never credentials. */
+export const proxyLabel = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.protocol}//${parsed.host}`
+  } catch {
+    return "proxy (unparseable URL)"
+  }
 }

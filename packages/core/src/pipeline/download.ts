@@ -11,6 +11,7 @@ import { type DownloadRequestInput, type DownloadSpec, validateRequest } from ".
 import { Catalog, type CatalogService } from "../catalog/Catalog.js"
 import { Hasher } from "../hash/Hasher.js"
 import { Progress } from "../progress/Progress.js"
+import { settingsForRemote } from "../remote/policy.js"
 import { FileSource } from "../source/FileSource.js"
 import { Storage, type StorageService } from "../storage/Storage.js"
 import { DownloadConfig } from "./config.js"
@@ -123,7 +124,7 @@ export const download = (
         yield* progress.emit({ _tag: "Done", id, url, sha256: artifact.sha256, size: artifact.size, cached: true })
         return artifact
       }
-      const settings = yield* DownloadConfig
+      const settings = settingsForRemote(yield* DownloadConfig, spec.remote)
       const hasher = yield* Hasher
       return yield* Effect.scoped(
         Effect.gen(function* () {

@@ -1,16 +1,19 @@
 /**
- * One HTTP attempt: request (following redirects), status checks, and the body into the transfer.
+ * One HTTP attempt: the remote's transport, auth and limits; the request (following redirects), status checks,
+ * resume with Range + If-Range, and the body into the transfer.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Chunk, Duration, Effect, type Scope, Stream } from "effect"
-import { type DownloadError, HttpStatusError, SizeMismatch, TransferError } from "../domain/errors.js"
-import { classifyTransportError, parseRetryAfter } from "../http/classify.js"
+import { Chunk, Duration, Effect, Redacted, type Scope, Stream } from "effect"
+import { type DownloadError, HttpStatusError, ProxyError, SizeMismatch, TransferError } from "../domain/errors.js"
+import { classifyTransportError, parseRetryAfter, proxyLabel } from "../http/classify.js"
 import { credentialHeaders, nextHop, redirectStatuses } from "../http/redirects.js"
+import { ifRangeValidator, partialProblem } from "../http/resume.js"
+import { authorizationHeader, NetworkPolicy, type RemoteConnection, settingsForRemote } from "../remote/policy.js"
 import type { DownloadSettings } from "./config.js"
-import type { ConnectionLimiter } from "./limits.js"
+import type { ConnectionLimiter, RemoteLimiter } from "./limits.js"
 import type { Transfer } from "./transfer.js"
 
 const constTrue = () => true
@@ -28,96 +31,214 @@ const withoutCredentials = (headers: Readonly<Record<string, string>>): Record<s
   return kept
 }
 
+/** Everything one attempt needs besides the transfer. */
+interface AttemptContext {
+  readonly client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>
+  readonly settings: DownloadSettings
+  readonly connection: RemoteConnection
+  readonly limits: RemoteLimiter
+  readonly proxy: string | undefined
+  /** Headers sent to the first origin: the remote's, the request's, then auth. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly authorization: Redacted.Redacted<string> | undefined
+}
+
 const transportError =
-  (url: string, transfer: Transfer, settings: DownloadSettings, inBody: boolean) =>
+  (url: string, transfer: Transfer, ctx: AttemptContext, inBody: boolean) =>
   (error: HttpClientError.HttpClientError): DownloadError =>
     classifyTransportError(
       url,
       error.cause ?? error,
       inBody ? transfer.received : undefined,
-      Duration.toMillis(settings.connectTimeout)
+      Duration.toMillis(ctx.settings.connectTimeout),
+      ctx.proxy
     )
 
 /** Sends the request and follows redirects; returns the final response (status not yet checked). */
 const sendFollowing = (
-  client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>,
   transfer: Transfer,
-  settings: DownloadSettings
+  ctx: AttemptContext,
+  extra: Readonly<Record<string, string>>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, DownloadError, Scope.Scope> =>
   Effect.gen(function* () {
     const origin = new URL(transfer.spec.url).origin
     const visited = new Set<string>([transfer.spec.url])
+    const allowHttpsToHttp = transfer.spec.remote?.allowHttpsToHttp ?? false
     let url = transfer.spec.url
     for (;;) {
       const sameOrigin = new URL(url).origin === origin
-      const headers = sameOrigin ? transfer.spec.headers : withoutCredentials(transfer.spec.headers)
-      const request = HttpClientRequest.get(url).pipe(
-        HttpClientRequest.setHeaders(headers),
-        HttpClientRequest.setHeaders({ "accept-encoding": "identity", "user-agent": settings.userAgent })
+      let request = HttpClientRequest.get(url).pipe(
+        HttpClientRequest.setHeaders(sameOrigin ? ctx.headers : withoutCredentials(ctx.headers)),
+        HttpClientRequest.setHeaders(extra)
       )
+      if (sameOrigin && ctx.authorization !== undefined) {
+        request = HttpClientRequest.setHeader(request, "authorization", Redacted.value(ctx.authorization))
+      }
+      yield* ctx.limits.requestToken
       transfer.touch("response")
-      const response = yield* client.execute(request).pipe(Effect.mapError(transportError(url, transfer, settings, false)))
+      const response = yield* ctx.connection
+        .provide(ctx.client.execute(request))
+        .pipe(Effect.mapError(transportError(url, transfer, ctx, false)))
       if (!redirectStatuses.has(response.status)) {
         transfer.finalUrl = url
         return response
       }
-      const next = nextHop(url, header(response, "location"), visited, { allowHttpsToHttp: false })
+      const next = nextHop(url, header(response, "location"), visited, { allowHttpsToHttp })
       if (next instanceof Error) return yield* next
       visited.add(next.href)
       url = next.href
     }
   })
 
+/** Reports a 429/503 to the host's adaptive gate and emits the backoff event. */
+const backoff = (transfer: Transfer, limiter: ConnectionLimiter, status: number, retryAfterMs: number | undefined) =>
+  Effect.flatMap(limiter.host(new URL(transfer.finalUrl).host).backoff(retryAfterMs), (signal) =>
+    transfer.progress.emit({
+      _tag: "HostBackoff",
+      id: transfer.id,
+      url: transfer.spec.url,
+      host: signal.host,
+      status,
+      concurrency: signal.concurrency,
+      pauseMs: signal.pauseMs
+    })
+  )
+
+const recovered = (transfer: Transfer, limiter: ConnectionLimiter) =>
+  Effect.flatMap(limiter.host(new URL(transfer.finalUrl).host).success(), (signal) =>
+    signal === undefined
+      ? Effect.void
+      : transfer.progress.emit({
+          _tag: "HostRecovered",
+          id: transfer.id,
+          url: transfer.spec.url,
+          host: signal.host,
+          concurrency: signal.concurrency
+        })
+  )
+
+/** Streams (or, when small, reads in one piece) the body into the transfer. */
+const readBody = (
+  transfer: Transfer,
+  response: HttpClientResponse.HttpClientResponse,
+  ctx: AttemptContext,
+  length: number | undefined
+): Effect.Effect<void, DownloadError> => {
+  const bodyError = transportError(transfer.finalUrl, transfer, ctx, true)
+  if (length !== undefined && length <= ctx.settings.smallBodyBytes) {
+    return Effect.flatMap(Effect.mapError(response.arrayBuffer, bodyError), (buffer) =>
+      transfer.accept([new Uint8Array(buffer)])
+    )
+  }
+  return response.stream.pipe(
+    Stream.mapError(bodyError),
+    Stream.runForEachChunk((chunk) => transfer.accept(Chunk.toReadonlyArray(chunk)))
+  )
+}
+
+const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionLimiter) =>
+  Effect.gen(function* () {
+    const from = transfer.received
+    const validator = from > 0 ? ifRangeValidator(transfer.etag, transfer.lastModified) : undefined
+    transfer.resumable = false
+    if (from > 0 && validator === undefined) yield* transfer.reset
+    const resuming = from > 0 && validator !== undefined
+    const extra: Record<string, string> = { "accept-encoding": "identity" }
+    if (resuming) {
+      extra.range = `bytes=${from}-`
+      extra["if-range"] = validator
+    }
+    const response = yield* sendFollowing(transfer, ctx, extra)
+    const url = transfer.finalUrl
+    const status = response.status
+    const etag = header(response, "etag")
+    const lastModified = header(response, "last-modified")
+    if (resuming && status === 206) {
+      const problem = partialProblem(
+        from,
+        header(response, "content-range"),
+        { etag: transfer.etag, lastModified: transfer.lastModified },
+        { etag, lastModified }
+      )
+      if (problem !== undefined) {
+        yield* transfer.reset
+        return yield* new TransferError({ url, received: 0, reason: `cannot resume: ${problem}; starting over` })
+      }
+    } else if (status === 200) {
+      // a full body: a server that ignores Range, or a changed validator (If-Range) — start over cleanly
+      if (transfer.received > 0) yield* transfer.reset
+      transfer.etag = etag
+      transfer.lastModified = lastModified
+    } else if (resuming && status === 416) {
+      yield* transfer.reset
+      return yield* new TransferError({ url, received: 0, reason: "range not satisfiable; starting over" })
+    } else {
+      const retryAfterMs = parseRetryAfter(header(response, "retry-after"), Date.now())
+      if (status === 429 || status === 503) yield* backoff(transfer, limiter, status, retryAfterMs)
+      if (status === 407 && ctx.proxy !== undefined) {
+        return yield* new ProxyError({
+          url,
+          proxy: ctx.proxy,
+          status,
+          reason: "407 Proxy Authentication Required (proxy credentials missing or refused)"
+        })
+      }
+      return yield* new HttpStatusError({ url, status, retryAfterMs })
+    }
+    const lengthHeader = header(response, "content-length")
+    const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
+    const start = transfer.received
+    const total = length === undefined ? undefined : start + length
+    const expected = transfer.spec.size
+    if (total !== undefined && expected !== undefined && total !== expected) {
+      return yield* new SizeMismatch({ url, expected, actual: total })
+    }
+    transfer.total = total
+    transfer.touch("idle-read")
+    yield* readBody(transfer, response, ctx, length)
+    if (total !== undefined && transfer.received !== total) {
+      return yield* new TransferError({
+        url,
+        received: transfer.received,
+        reason: `body ended after ${transfer.received} of ${total} bytes`
+      })
+    }
+    yield* recovered(transfer, limiter)
+    yield* transfer.bytesEvent
+  })
+
+/** After a broken body, remember whether the next attempt can ask for the rest. */
+const markResumable = (transfer: Transfer) => (error: DownloadError) =>
+  Effect.sync(() => {
+    const broken = error._tag === "TransferError" || (error._tag === "TimeoutError" && error.phase === "idle-read")
+    transfer.resumable =
+      broken && transfer.received > 0 && ifRangeValidator(transfer.etag, transfer.lastModified) !== undefined
+  })
+
 /** Runs one HTTP attempt into `transfer`. The request is aborted when the enclosing scope closes. */
 export const fetchHttp = (
   transfer: Transfer,
-  settings: DownloadSettings,
+  baseSettings: DownloadSettings,
   limiter: ConnectionLimiter
 ): Effect.Effect<void, DownloadError, HttpClient.HttpClient> =>
   Effect.gen(function* () {
-    const client = (yield* HttpClient.HttpClient).pipe(HttpClient.withScope, HttpClient.withTracerDisabledWhen(constTrue))
-    const attempt = Effect.gen(function* () {
-      const response = yield* sendFollowing(client, transfer, settings)
-      const url = transfer.finalUrl
-      if (response.status !== 200) {
-        return yield* new HttpStatusError({
-          url,
-          status: response.status,
-          retryAfterMs: parseRetryAfter(header(response, "retry-after"), Date.now())
-        })
-      }
-      const lengthHeader = header(response, "content-length")
-      const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
-      const expected = transfer.spec.size
-      if (length !== undefined && expected !== undefined && length !== expected) {
-        return yield* new SizeMismatch({ url, expected, actual: length })
-      }
-      transfer.total = length
-      transfer.etag = header(response, "etag")
-      transfer.lastModified = header(response, "last-modified")
-      transfer.touch("idle-read")
-      const bodyError = transportError(url, transfer, settings, true)
-      if (length !== undefined && length <= settings.smallBodyBytes) {
-        const buffer = yield* response.arrayBuffer.pipe(Effect.mapError(bodyError))
-        yield* transfer.accept([new Uint8Array(buffer)])
-      } else {
-        yield* response.stream.pipe(
-          Stream.mapError(bodyError),
-          Stream.runForEachChunk((chunk) => transfer.accept(Chunk.toReadonlyArray(chunk)))
-        )
-      }
-      if (length !== undefined && transfer.received !== length) {
-        return yield* new TransferError({
-          url,
-          received: transfer.received,
-          reason: `body ended after ${transfer.received} of ${length} bytes`
-        })
-      }
-      yield* transfer.bytesEvent
-    })
+    const remote = transfer.spec.remote
+    const settings = settingsForRemote(baseSettings, remote)
+    const connection = yield* Effect.flatMap(NetworkPolicy, (policy) => policy.forRemote(remote))
+    const limits = limiter.forRemote(remote)
+    transfer.throttle = limits.throttle
+    const ctx: AttemptContext = {
+      client: (yield* HttpClient.HttpClient).pipe(HttpClient.withScope, HttpClient.withTracerDisabledWhen(constTrue)),
+      settings,
+      connection,
+      limits,
+      proxy: remote?.proxy !== undefined ? proxyLabel(remote.proxy.url) : undefined,
+      headers: { "user-agent": settings.userAgent, ...remote?.headers, ...transfer.spec.headers },
+      authorization: authorizationHeader(remote)
+    }
     const host = new URL(transfer.spec.url).host
-    yield* limiter.withPermit(
+    yield* limits.withPermit(
       host,
-      Effect.scoped(transfer.withIdleTimeout(attempt, Duration.toMillis(settings.idleTimeout)))
-    )
+      Effect.scoped(transfer.withIdleTimeout(oneAttempt(transfer, ctx, limiter), Duration.toMillis(settings.idleTimeout)))
+    ).pipe(Effect.tapError(markResumable(transfer)))
   })

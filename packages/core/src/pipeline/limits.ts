@@ -1,32 +1,101 @@
 /**
- * Connection limits: one global semaphore and one per host, shared by every download in the process unless a
- * program provides its own `ConnectionLimits`.
+ * Connection limits and rates: one global semaphore, an adaptive gate per host, and per remote a connection
+ * semaphore, a requests/s bucket and a bytes/s bucket; plus an optional global bytes/s bucket. Shared by every
+ * download in the process unless a program provides its own `ConnectionLimits`.
  */
 import { Context, Effect, Layer } from "effect"
+import { HostGate, type HostSignal } from "../http/hostGate.js"
+import { byteBucket, requestBucket, type TokenBucket } from "../http/tokenBucket.js"
+import type { Remote } from "../remote/Remote.js"
+
+export type { HostSignal }
+
+/** The limits that apply to one remote (or to requests naming no remote). */
+export interface RemoteLimiter {
+  /** Waits for a request token (requests per second); immediate without a rate. */
+  readonly requestToken: Effect.Effect<void>
+  /**
+   * Takes `bytes` from the bytes/s buckets (the remote's and the global one) and answers the milliseconds to
+   * wait; `undefined` when no byte rate applies, so the per-chunk path stays free.
+   */
+  readonly throttle: ((bytes: number) => number) | undefined
+  /** Runs `effect` holding a global permit, a permit of `host` and one of the remote. */
+  readonly withPermit: <A, E, R>(host: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
 
 export interface ConnectionLimiter {
   readonly global: number
   readonly perHost: number
   /** Runs `effect` holding one global permit and one permit of `host`. */
   readonly withPermit: <A, E, R>(host: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** The limits of `remote` (by name; the first settings seen for a name win). */
+  readonly forRemote: (remote: Remote | undefined) => RemoteLimiter
+  /** The adaptive gate of `host`: backoff on 429/503, recovery on success. */
+  readonly host: (host: string) => HostGate
 }
 
-export const makeLimiter = (options: { readonly global: number; readonly perHost: number }): ConnectionLimiter => {
+export interface LimitOptions {
+  readonly global: number
+  readonly perHost: number
+  /** A cap on all body bytes per second, every remote together. */
+  readonly bytesPerSecond?: number | undefined
+  /** Successes in a row that give a throttled host one connection back (default 2). */
+  readonly recoverAfter?: number | undefined
+}
+
+const maxBytesMs = (a: TokenBucket | undefined, b: TokenBucket | undefined) =>
+  a === undefined
+    ? b === undefined
+      ? undefined
+      : (bytes: number) => b.take(bytes)
+    : b === undefined
+      ? (bytes: number) => a.take(bytes)
+      : (bytes: number) => Math.max(a.take(bytes), b.take(bytes))
+
+const waitFor = (bucket: TokenBucket): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const ms = bucket.take(1)
+    return ms > 0 ? Effect.sleep(ms) : Effect.void
+  })
+
+export const makeLimiter = (options: LimitOptions): ConnectionLimiter => {
   const global = Effect.unsafeMakeSemaphore(options.global)
-  const hosts = new Map<string, Effect.Semaphore>()
-  const forHost = (host: string) => {
-    let semaphore = hosts.get(host)
-    if (semaphore === undefined) {
-      semaphore = Effect.unsafeMakeSemaphore(options.perHost)
-      hosts.set(host, semaphore)
+  const globalBytes = options.bytesPerSecond !== undefined ? byteBucket(options.bytesPerSecond) : undefined
+  const hosts = new Map<string, HostGate>()
+  const host = (name: string): HostGate => {
+    let gate = hosts.get(name)
+    if (gate === undefined) {
+      gate = new HostGate(name, options.perHost, options.recoverAfter ?? 2)
+      hosts.set(name, gate)
     }
-    return semaphore
+    return gate
   }
-  return {
-    global: options.global,
-    perHost: options.perHost,
-    withPermit: (host, effect) => forHost(host).withPermits(1)(global.withPermits(1)(effect))
+  const withPermit = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+    host(name).withPermit(global.withPermits(1)(effect))
+  const unlimited: RemoteLimiter = { requestToken: Effect.void, throttle: maxBytesMs(globalBytes, undefined), withPermit }
+  const remotes = new Map<string, RemoteLimiter>()
+  const forRemote = (remote: Remote | undefined): RemoteLimiter => {
+    const limits = remote?.limits
+    if (remote === undefined || limits === undefined) return unlimited
+    let limiter = remotes.get(remote.name)
+    if (limiter === undefined) {
+      const connections =
+        limits.maxConnections !== undefined ? Effect.unsafeMakeSemaphore(Math.max(1, limits.maxConnections)) : undefined
+      const requests = limits.requestsPerSecond !== undefined ? requestBucket(limits.requestsPerSecond) : undefined
+      const bytes = limits.bytesPerSecond !== undefined ? byteBucket(limits.bytesPerSecond) : undefined
+      limiter = {
+        requestToken: requests === undefined ? Effect.void : waitFor(requests),
+        throttle: maxBytesMs(bytes, globalBytes),
+        withPermit:
+          connections === undefined
+            ? withPermit
+            : (name, effect) => connections.withPermits(1)(withPermit(name, effect))
+      }
+      remotes.set(remote.name, limiter)
+    }
+    return limiter
   }
+  return { global: options.global, perHost: options.perHost, withPermit, forRemote, host }
 }
 
 export const defaultLimits = { global: 64, perHost: 16 } as const
@@ -36,7 +105,5 @@ export class ConnectionLimits extends Context.Reference<ConnectionLimits>()("@ca
 }) {}
 
 /** Replaces the process-wide limits for everything under this layer. */
-export const layerConnectionLimits = (options: {
-  readonly global: number
-  readonly perHost: number
-}): Layer.Layer<ConnectionLimits> => Layer.sync(ConnectionLimits, () => makeLimiter(options))
+export const layerConnectionLimits = (options: LimitOptions): Layer.Layer<ConnectionLimits> =>
+  Layer.sync(ConnectionLimits, () => makeLimiter(options))

@@ -23,6 +23,13 @@ export class Transfer {
   etag: string | undefined = undefined
   lastModified: string | undefined = undefined
   hash: MultiHash
+  /**
+   * Set when a body broke off after some bytes from a server that named a validator (ETag or Last-Modified):
+   * the next HTTP attempt asks for the rest instead of starting over.
+   */
+  resumable = false
+  /** Bytes/s limits of this transfer's remote and of the process: milliseconds to wait for `bytes`. */
+  throttle: ((bytes: number) => number) | undefined = undefined
   private lastEmit = 0
   private readonly algorithms: ReadonlyArray<Algorithm>
 
@@ -31,15 +38,24 @@ export class Transfer {
     readonly spec: DownloadSpec,
     readonly temp: TempObject,
     private readonly hasher: HasherService,
-    private readonly progress: ProgressService
+    readonly progress: ProgressService
   ) {
     this.finalUrl = spec.url
     this.algorithms = ["sha256", ...(Object.keys(spec.digests) as Array<Algorithm>)]
     this.hash = new MultiHash(hasher, this.algorithms)
   }
 
+  /**
+   * Prepares the next attempt: keeps the bytes of a resumable HTTP transfer (hash state and temp object go on
+   * where they stopped), otherwise starts over from byte 0.
+   */
+  readonly restart: Effect.Effect<void, DownloadError> = Effect.suspend(() =>
+    this.resumable && this.spec.scheme !== "file:" && this.temp.written() === this.received ? Effect.void : this.reset
+  )
+
   /** Starts over from byte 0: a fresh hash and an empty temporary object. */
-  readonly restart: Effect.Effect<void, DownloadError> = Effect.suspend(() => {
+  readonly reset: Effect.Effect<void, DownloadError> = Effect.suspend(() => {
+    this.resumable = false
     if (this.received === 0 && this.temp.written() === 0) return Effect.void
     this.received = 0
     this.hash = new MultiHash(this.hasher, this.algorithms)
@@ -64,7 +80,13 @@ export class Transfer {
     this.received = received
     const now = Date.now()
     this.lastActivity = now
-    const write = this.temp.write(chunks)
+    const wait = this.throttle === undefined ? 0 : this.throttle(bytes)
+    let write = this.temp.write(chunks)
+    if (wait > 0) {
+      // a rate limit is not idleness: the watchdog counts from the end of the wait
+      this.lastActivity = now + wait
+      write = Effect.zipRight(write, Effect.sleep(wait))
+    }
     if (now - this.lastEmit < progressIntervalMs) return write
     this.lastEmit = now
     return Effect.zipRight(write, this.bytesEvent)

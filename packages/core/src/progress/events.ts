@@ -40,5 +40,24 @@ export const Failed = Schema.TaggedStruct("Failed", {
   error: Schema.Struct({ _tag: Schema.String, message: Schema.String })
 })
 
-export const ProgressEvent = Schema.Union(Queued, Started, Bytes, Retrying, Done, Failed)
+/** A host answered 429/503: its connections shrank and, with `Retry-After`, new requests to it pause. */
+export const HostBackoff = Schema.TaggedStruct("HostBackoff", {
+  id: Schema.Number,
+  url: Schema.String,
+  host: Schema.String,
+  status: Schema.Number,
+  /** Connections the host may use now. */
+  concurrency: Schema.Number,
+  /** How long new requests to the host wait (0: no pause). */
+  pauseMs: Schema.Number
+})
+/** A throttled host won a connection back after successes. */
+export const HostRecovered = Schema.TaggedStruct("HostRecovered", {
+  id: Schema.Number,
+  url: Schema.String,
+  host: Schema.String,
+  concurrency: Schema.Number
+})
+
+export const ProgressEvent = Schema.Union(Queued, Started, Bytes, Retrying, Done, Failed, HostBackoff, HostRecovered)
 export type ProgressEvent = typeof ProgressEvent.Type

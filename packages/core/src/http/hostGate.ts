@@ -1,0 +1,79 @@
+/**
+ * Adaptive per-host concurrency: a host that answers 429 or 503 gets half its connections (at least one), and a
+ * `Retry-After` pauses new requests to that host only. Successes win the connections back one at a time.
+ */
+import { Effect } from "effect"
+
+/** What a host's gate looks like after a change, for progress events. */
+export interface HostSignal {
+  readonly host: string
+  /** Connections the host may use now. */
+  readonly concurrency: number
+  /** Milliseconds new requests to the host wait (0 when not paused). */
+  readonly pauseMs: number
+}
+
+export class HostGate {
+  private readonly semaphore: Effect.Semaphore
+  private limit: number
+  private streak = 0
+  private pausedUntil = 0
+
+  /**
+   * @param max connections the host may use when it is healthy
+   * @param recoverAfter successes in a row that win back one connection
+   */
+  constructor(
+    readonly host: string,
+    readonly max: number,
+    private readonly recoverAfter: number
+  ) {
+    this.limit = max
+    this.semaphore = Effect.unsafeMakeSemaphore(max)
+  }
+
+  get concurrency(): number {
+    return this.limit
+  }
+
+  /** Milliseconds until the host's pause ends (0 when it is not paused). */
+  pauseLeft(now = Date.now()): number {
+    return Math.max(0, this.pausedUntil - now)
+  }
+
+  /** Waits out any pause of the host (a pause may be extended while waiting). */
+  readonly waitPause: Effect.Effect<void> = Effect.suspend(() => {
+    const left = this.pauseLeft()
+    return left > 0 ? Effect.zipRight(Effect.sleep(left), this.waitPause) : Effect.void
+  })
+
+  /** Runs `effect` holding one of the host's connections, after any pause. */
+  withPermit<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.zipRight(this.waitPause, this.semaphore.withPermits(1)(effect))
+  }
+
+  /** The host throttled us: halve its concurrency and pause it for `retryAfterMs` if given. */
+  backoff(retryAfterMs: number | undefined): Effect.Effect<HostSignal> {
+    return Effect.suspend(() => {
+      this.streak = 0
+      this.limit = Math.max(1, Math.floor(this.limit / 2))
+      const now = Date.now()
+      if (retryAfterMs !== undefined && retryAfterMs > 0) this.pausedUntil = Math.max(this.pausedUntil, now + retryAfterMs)
+      const signal = { host: this.host, concurrency: this.limit, pauseMs: this.pauseLeft(now) }
+      return Effect.as(this.semaphore.resize(this.limit), signal)
+    })
+  }
+
+  /** A request to the host succeeded; returns a signal when the host won a connection back. */
+  success(): Effect.Effect<HostSignal | undefined> {
+    if (this.limit >= this.max) return Effect.succeed(undefined)
+    return Effect.suspend(() => {
+      this.streak += 1
+      if (this.streak < this.recoverAfter || this.limit >= this.max) return Effect.succeed(undefined)
+      this.streak = 0
+      this.limit += 1
+      const signal = { host: this.host, concurrency: this.limit, pauseMs: 0 }
+      return Effect.as(this.semaphore.resize(this.limit), signal)
+    })
+  }
+}

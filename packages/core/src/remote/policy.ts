@@ -1,0 +1,107 @@
+/**
+ * How a `Remote` reaches the download: the platform-free `NetworkPolicy` service (a platform layer such as
+ * `@cargohold/node`'s `layerHttp` implements TLS and proxies), the settings a remote overrides, the headers it
+ * adds, and the `file://` roots it allows.
+ */
+import { Context, Duration, Effect, Redacted } from "effect"
+import { InvalidRequest } from "../domain/errors.js"
+import type { DownloadSettings } from "../pipeline/config.js"
+import type { Remote } from "./Remote.js"
+
+/** The transport of one remote: requests run through `provide` use its connection pool (TLS, proxy). */
+export interface RemoteConnection {
+  readonly provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+export interface NetworkPolicyService {
+  /**
+   * The transport for `remote` (`undefined`: the process default). Remotes with equal TLS and proxy settings
+   * share one connection pool. Fails with `InvalidRequest` when the settings cannot be used (unreadable PEM…).
+   */
+  readonly forRemote: (remote: Remote | undefined) => Effect.Effect<RemoteConnection, InvalidRequest>
+}
+
+export const directConnection: RemoteConnection = { provide: (effect) => effect }
+
+/** True when `remote` needs a transport of its own (TLS or proxy settings). */
+export const needsTransport = (remote: Remote | undefined): boolean =>
+  remote !== undefined && (remote.tls !== undefined || remote.proxy !== undefined)
+
+/** The platform-free default: the HttpClient as it is; remotes with TLS or proxy settings are refused. */
+export const platformFreePolicy: NetworkPolicyService = {
+  forRemote: (remote) =>
+    needsTransport(remote)
+      ? Effect.fail(
+          new InvalidRequest({
+            url: remote!.url,
+            reason: `remote '${remote!.name}' has TLS or proxy settings; they need a platform layer (e.g. @cargohold/node's layerHttp)`
+          })
+        )
+      : Effect.succeed(directConnection)
+}
+
+export class NetworkPolicy extends Context.Reference<NetworkPolicy>()("@cargohold/core/NetworkPolicy", {
+  defaultValue: (): NetworkPolicyService => platformFreePolicy
+}) {}
+
+/** The download settings with the remote's timeouts and retry settings applied. */
+export const settingsForRemote = (settings: DownloadSettings, remote: Remote | undefined): DownloadSettings => {
+  if (remote === undefined || (remote.timeouts === undefined && remote.retry === undefined)) return settings
+  const { timeouts, retry } = remote
+  return {
+    ...settings,
+    connectTimeout: timeouts?.connectMs !== undefined ? Duration.millis(timeouts.connectMs) : settings.connectTimeout,
+    idleTimeout: timeouts?.idleMs !== undefined ? Duration.millis(timeouts.idleMs) : settings.idleTimeout,
+    attempts: retry?.attempts ?? settings.attempts,
+    retryBaseDelay: retry?.baseDelayMs !== undefined ? Duration.millis(retry.baseDelayMs) : settings.retryBaseDelay,
+    retryMaxDelay: retry?.maxDelayMs !== undefined ? Duration.millis(retry.maxDelayMs) : settings.retryMaxDelay
+  }
+}
+
+const base64 = (text: string): string => {
+  const bytes = new TextEncoder().encode(text)
+  let binary = ""
+  for (const byte of bytes) binary += String.fromCharCode(byte)
+  return btoa(binary)
+}
+
+/** The `Authorization` value of the remote's auth; unwrap it only right before sending. */
+export const authorizationHeader = (remote: Remote | undefined): Redacted.Redacted<string> | undefined => {
+  const auth = remote?.auth
+  if (auth === undefined) return undefined
+  return auth._tag === "Basic"
+    ? Redacted.make(`Basic ${base64(`${auth.username}:${Redacted.value(auth.password)}`)}`)
+    : Redacted.make(`Bearer ${Redacted.value(auth.token)}`)
+}
+
+/** Decoded path of a `file://` URL, or undefined when it has a host or cannot be decoded. */
+const filePath = (url: URL): string | undefined => {
+  if (url.hostname !== "" && url.hostname !== "localhost") return undefined
+  try {
+    return decodeURIComponent(url.pathname)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Checks a `file://` URL against the remote's `fileRoots`: without a remote any path is allowed (the CLI's
+ * default); a remote allows none unless it names roots. Paths are compared after URL normalisation (no `..`);
+ * symbolic links are the file source's to resolve. Returns the reason for a refusal, or undefined.
+ */
+export const fileAccessProblem = (url: URL, remote: Remote | undefined): string | undefined => {
+  const path = filePath(url)
+  if (path === undefined) return "file:// URL with a host or a malformed path"
+  if (path.includes("\0")) return "file:// path contains a NUL byte"
+  if (path.split("/").some((segment) => segment === ".." || segment === ".")) {
+    return "file:// path contains a '.' or '..' segment (after decoding)"
+  }
+  if (remote === undefined) return undefined
+  const roots = remote.fileRoots ?? []
+  if (roots.length === 0) return `remote '${remote.name}' allows no file:// sources`
+  for (const root of roots) {
+    const trimmed = root.length > 1 ? root.replace(/\/+$/, "") : root
+    if (path === trimmed || path.startsWith(trimmed === "/" ? "/" : `${trimmed}/`)) return undefined
+  }
+  return `${path} is outside the file roots of remote '${remote.name}'`
+}
