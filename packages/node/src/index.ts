@@ -1,0 +1,13 @@
+/**
+ * @cargohold/node — the Node layers (node:crypto hashing, file:// sources, filesystem and temp stores, store and
+ * catalog selection by URL, the default layer) and the Promise facade.
+ */
+export * from "./catalogByUrl.js"
+export * from "./facade.js"
+export * from "./hash.js"
+export * from "./home.js"
+export * from "./layer.js"
+export * from "./source/fileSource.js"
+export * from "./storage/fileStorage.js"
+export * from "./storage/fromUrl.js"
+export * from "./storage/tempStorage.js"

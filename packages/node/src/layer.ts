@@ -1,0 +1,82 @@
+/**
+ * The default Node layer: everything `download` needs, on the embedded default unless told otherwise.
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import {
+  type Catalog,
+  type CatalogError,
+  DownloadConfig,
+  type DownloadSettings,
+  defaultSettings,
+  layerConnectionLimits,
+  layerSilent,
+  type Progress,
+  type Storage,
+  type StorageError
+} from "@cargohold/core"
+import { Effect, Layer } from "effect"
+import { defaultCatalogUrl, layerCatalogByUrl } from "./catalogByUrl.js"
+import { layerNodeHasher } from "./hash.js"
+import { resolveHome } from "./home.js"
+import { layerFileSource } from "./source/fileSource.js"
+import { layerStorageFromUrl, type StoreSchemes } from "./storage/fromUrl.js"
+import { pathToFileURL } from "node:url"
+import { join } from "node:path"
+
+export interface NodeLayerOptions {
+  /** The home folder (default: `$CARGOHOLD_HOME`, `$XDG_DATA_HOME/cargohold`, `~/.local/share/cargohold`). */
+  readonly home?: string | undefined
+  /** Catalog URL: `sqlite:///abs/path.db`, `postgresql://…`, `memory:` (default `sqlite://<home>/catalog.db`). */
+  readonly catalog?: string | undefined
+  /** Store URL: `file:///path`, `temp:`, `memory:` or a plugged-in scheme (default `file://<home>/store`). */
+  readonly store?: string | undefined
+  /** Extra store schemes, e.g. `{ "s3:": layerS3StorageFromUrl }`. */
+  readonly storeSchemes?: StoreSchemes | undefined
+  /** Connection limits for everything under this layer (default: the process-wide 64 / 16). */
+  readonly limits?: { readonly global: number; readonly perHost: number } | undefined
+  readonly settings?: Partial<DownloadSettings> | undefined
+  /** Where progress events go (default: nowhere). */
+  readonly progress?: Layer.Layer<Progress> | undefined
+  /** The HttpClient (default: the Node undici client). */
+  readonly http?: Layer.Layer<HttpClient.HttpClient> | undefined
+  /** Folders `file://` sources may be read from (default: anywhere). */
+  readonly fileRoots?: ReadonlyArray<string> | "any" | undefined
+}
+
+/** What `layerNode` provides; Hasher, FileSource, DownloadConfig and ConnectionLimits ride along as references. */
+export type NodeServices = HttpClient.HttpClient | Storage | Catalog | Progress
+
+/** Store URL of a home folder. */
+export const defaultStoreUrl = (home: string): string => pathToFileURL(join(home, "store")).href
+
+/**
+ * Everything a download needs on Node: undici HttpClient, the store and catalog named by URL (default: the
+ * embedded SQLite catalog and filesystem store under the home folder), node:crypto hashing, file:// sources.
+ */
+export const layerNode = (options: NodeLayerOptions = {}): Layer.Layer<NodeServices, StorageError | CatalogError> => {
+  const needsHome = options.catalog === undefined || options.store === undefined
+  const backends = Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const home = needsHome ? yield* resolveHome({ home: options.home }) : options.home
+      const store = layerStorageFromUrl(options.store ?? defaultStoreUrl(home!), { schemes: options.storeSchemes })
+      const catalog = layerCatalogByUrl(options.catalog ?? defaultCatalogUrl(home!), home === undefined ? {} : { home })
+      return Layer.merge(store, catalog)
+    })
+  )
+  // references: provided only when asked for, so the process-wide defaults stay shared otherwise
+  const extras: Array<Layer.Layer<never>> = [
+    layerNodeHasher,
+    layerFileSource({ roots: options.fileRoots ?? "any" })
+  ]
+  if (options.settings !== undefined) {
+    extras.push(Layer.succeed(DownloadConfig, { ...defaultSettings, ...options.settings }))
+  }
+  if (options.limits !== undefined) extras.push(layerConnectionLimits(options.limits))
+  return Layer.mergeAll(
+    backends,
+    options.http ?? NodeHttpClient.layerUndici,
+    options.progress ?? layerSilent,
+    ...extras
+  )
+}

@@ -1,0 +1,126 @@
+/**
+ * The local filesystem store: content-addressed files under `<root>/ab/cd/<sha256>`, written through temp files
+ * in `<root>/.tmp/` (same filesystem, so the final step is an atomic link or rename), read-only once stored.
+ */
+import { mkdir, readdir, rm, stat, unlink } from "node:fs/promises"
+import { join, resolve } from "node:path"
+import { pathToFileURL } from "node:url"
+import {
+  type ByteSize,
+  type Sha256,
+  Storage,
+  StorageError,
+  type StorageService,
+  type StoredObject,
+  shardedKey
+} from "@cargohold/core"
+import { Effect, Layer, Option, type Stream } from "effect"
+import { describe, errorCode, readFileStream } from "../fs/readStream.js"
+import { makeBufferPool } from "./bufferPool.js"
+import { batchBytes, openTempFile, type StoreLayout } from "./tempFile.js"
+
+export interface FileStorageOptions {
+  /** The store's folder; created (with `.tmp/`) when missing. */
+  readonly root: string
+  /** Temp files older than this are left over from a crashed process and swept at start (default 24 h). */
+  readonly staleTempMs?: number
+}
+
+/** The extra view a filesystem store offers (tests, tools). */
+export interface FileStorage extends StorageService {
+  readonly root: string
+  readonly tmpDir: string
+}
+
+const storageError = (operation: string, key?: string) => (cause: unknown) =>
+  new StorageError({ operation, key, reason: describe(cause) })
+
+/** Removes temp files a crashed process left behind; files younger than `staleMs` may belong to a live one. */
+const sweepStaleTemps = async (tmpDir: string, staleMs: number): Promise<void> => {
+  const now = Date.now()
+  for (const name of await readdir(tmpDir)) {
+    const path = join(tmpDir, name)
+    const info = await stat(path).catch(() => undefined)
+    if (info !== undefined && now - info.mtimeMs > staleMs) await rm(path, { force: true, recursive: true })
+  }
+}
+
+/** Builds a filesystem Storage rooted at `options.root`. */
+export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<FileStorage, StorageError> =>
+  Effect.gen(function* () {
+    const root = resolve(options.root)
+    const tmpDir = join(root, ".tmp")
+    yield* Effect.tryPromise({
+      try: async () => {
+        await mkdir(tmpDir, { recursive: true })
+        await sweepStaleTemps(tmpDir, options.staleTempMs ?? 24 * 60 * 60 * 1000)
+      },
+      catch: storageError("open")
+    })
+    const id = pathToFileURL(root).href
+    const pathFor = (sha256: Sha256) => join(root, ...shardedKey(sha256).split("/"))
+    const layout: StoreLayout = { id, root, pool: makeBufferPool(batchBytes, 16), pathFor }
+
+    const statObject = (sha256: Sha256): Effect.Effect<Option.Option<StoredObject>, StorageError> => {
+      const key = shardedKey(sha256)
+      return Effect.tryPromise({
+        try: async () => {
+          try {
+            const info = await stat(pathFor(sha256))
+            return info.isFile()
+              ? Option.some<StoredObject>({ store: id, key, size: info.size as ByteSize })
+              : Option.none<StoredObject>()
+          } catch (cause) {
+            if (errorCode(cause) === "ENOENT" || errorCode(cause) === "ENOTDIR") return Option.none<StoredObject>()
+            throw cause
+          }
+        },
+        catch: storageError("stat", key)
+      })
+    }
+
+    const read = (sha256: Sha256): Stream.Stream<Uint8Array, StorageError> => {
+      const key = shardedKey(sha256)
+      return readFileStream(pathFor(sha256), {
+        offset: 0,
+        onError: (cause) =>
+          new StorageError({
+            operation: "read",
+            key,
+            reason: errorCode(cause) === "ENOENT" ? "not found" : describe(cause)
+          }),
+        check: (info) =>
+          info.isFile() ? undefined : new StorageError({ operation: "read", key, reason: "not a regular file" })
+      })
+    }
+
+    const remove = (sha256: Sha256): Effect.Effect<boolean, StorageError> =>
+      Effect.tryPromise({
+        try: () =>
+          unlink(pathFor(sha256)).then(
+            () => true,
+            (cause) => {
+              if (errorCode(cause) === "ENOENT" || errorCode(cause) === "ENOTDIR") return false
+              throw cause
+            }
+          ),
+        catch: storageError("remove", shardedKey(sha256))
+      })
+
+    const service: FileStorage = {
+      id,
+      root,
+      tmpDir,
+      keyFor: shardedKey,
+      begin: Effect.acquireRelease(openTempFile(layout, tmpDir), (temp) => temp.release),
+      stat: statObject,
+      read,
+      remove,
+      localPath: (sha256) => Option.some(pathFor(sha256))
+    }
+    return service
+  })
+
+/** Provides a filesystem `Storage` rooted at `options.root`. */
+export const layerFileStorage = (options: FileStorageOptions): Layer.Layer<Storage, StorageError> =>
+  Layer.effect(Storage, makeFileStorage(options))

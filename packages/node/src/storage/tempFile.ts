@@ -1,0 +1,232 @@
+/**
+ * The temporary file behind one `TempObject` of the filesystem store.
+ *
+ * Writes are coalesced into a 1 MiB buffer: a batch of chunks that fits costs one copy and no I/O, so the
+ * per-chunk Effect path stays lean; one positioned write goes out per full buffer. Commit flushes, fsyncs,
+ * makes the file read-only and links it into place (or drops it when the same content is already there).
+ */
+import { randomUUID } from "node:crypto"
+import { link, mkdir, open, rename, stat, unlink } from "node:fs/promises"
+import { dirname, join } from "node:path"
+import type { FileHandle } from "node:fs/promises"
+import { type ByteSize, type Sha256, shardedKey, StorageError, type StoredObject, type TempObject } from "@cargohold/core"
+import { Effect } from "effect"
+import { closeQuietly, describe, errorCode } from "../fs/readStream.js"
+import type { BufferPool } from "./bufferPool.js"
+
+/** Bytes gathered before one write goes to the file. */
+export const batchBytes = 1024 * 1024
+
+/** What the temp file needs to know about its store. */
+export interface StoreLayout {
+  readonly id: string
+  readonly root: string
+  readonly pool: BufferPool
+  /** The absolute path of an object. */
+  readonly pathFor: (sha256: Sha256) => string
+}
+
+const writeAll = async (handle: FileHandle, buffer: Uint8Array, position: number): Promise<void> => {
+  let done = 0
+  while (done < buffer.length) {
+    const { bytesWritten } = await handle.write(buffer, done, buffer.length - done, position + done)
+    done += bytesWritten
+  }
+}
+
+/** fsyncs a directory (best effort where the platform refuses to open directories for it). */
+export const syncDirectory = async (path: string): Promise<void> => {
+  const handle = await open(path, "r")
+  try {
+    await handle.sync()
+  } catch (cause) {
+    if (errorCode(cause) !== "EINVAL" && errorCode(cause) !== "EISDIR") throw cause
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Creates `dir` (and parents); fsyncs every folder that gained a sub-folder. `dir` itself is synced later. */
+const makeShardDirectory = async (dir: string): Promise<void> => {
+  const first = await mkdir(dir, { recursive: true })
+  if (first === undefined) return
+  await syncDirectory(dirname(first))
+  for (let folder = dirname(dir); folder.length >= first.length; folder = dirname(folder)) await syncDirectory(folder)
+}
+
+export class TempFile implements TempObject {
+  private buffer: Buffer | undefined = undefined
+  private fill = 0
+  /** Bytes already written to the file. */
+  private flushed = 0
+  private accepted = 0
+  /** The handle, until commit closes it. */
+  private handle: FileHandle | undefined
+  /** Set once the file left the temp area (linked, renamed or dropped for an existing copy). */
+  private done = false
+
+  constructor(
+    private readonly layout: StoreLayout,
+    readonly path: string,
+    handle: FileHandle
+  ) {
+    this.handle = handle
+  }
+
+  private fail(operation: string, cause: unknown, key?: string): StorageError {
+    return new StorageError({ operation, key, reason: describe(cause) })
+  }
+
+  private io<A>(operation: string, run: () => Promise<A>, key?: string): Effect.Effect<A, StorageError> {
+    return Effect.tryPromise({ try: run, catch: (cause) => this.fail(operation, cause, key) })
+  }
+
+  private openHandle(): FileHandle {
+    if (this.handle === undefined) throw new Error("the temporary object is closed")
+    return this.handle
+  }
+
+  private async flush(): Promise<void> {
+    if (this.fill === 0 || this.buffer === undefined) return
+    await writeAll(this.openHandle(), this.buffer.subarray(0, this.fill), this.flushed)
+    this.flushed += this.fill
+    this.fill = 0
+  }
+
+  /** The slow path: some chunk does not fit in the buffer. */
+  private async append(chunks: ReadonlyArray<Uint8Array>): Promise<void> {
+    for (const chunk of chunks) {
+      let offset = 0
+      if (this.fill === 0 && chunk.length >= batchBytes) {
+        // large chunk, empty buffer: write it as is (the caller waits, so its buffer is not retained)
+        await writeAll(this.openHandle(), chunk, this.flushed)
+        this.flushed += chunk.length
+        this.accepted += chunk.length
+        continue
+      }
+      while (offset < chunk.length) {
+        this.buffer ??= this.layout.pool.take()
+        const n = Math.min(chunk.length - offset, batchBytes - this.fill)
+        this.buffer.set(chunk.subarray(offset, offset + n), this.fill)
+        this.fill += n
+        this.accepted += n
+        offset += n
+        if (this.fill === batchBytes) await this.flush()
+      }
+    }
+  }
+
+  readonly write = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, StorageError> =>
+    Effect.suspend(() => {
+      if (this.handle === undefined) return Effect.fail(this.fail("write", "the temporary object is closed"))
+      let total = 0
+      for (let i = 0; i < chunks.length; i++) total += chunks[i]!.length
+      if (this.fill + total < batchBytes) {
+        if (total === 0) return Effect.void
+        const buffer = (this.buffer ??= this.layout.pool.take())
+        for (let i = 0; i < chunks.length; i++) {
+          const chunk = chunks[i]!
+          buffer.set(chunk, this.fill)
+          this.fill += chunk.length
+        }
+        this.accepted += total
+        return Effect.void
+      }
+      return this.io("write", () => this.append(chunks))
+    })
+
+  readonly reset: Effect.Effect<void, StorageError> = Effect.suspend(() => {
+    this.fill = 0
+    this.flushed = 0
+    this.accepted = 0
+    return this.io("reset", () => this.openHandle().truncate(0))
+  })
+
+  readonly written = (): number => this.accepted
+
+  readonly commit = (
+    sha256: Sha256,
+    size: ByteSize
+  ): Effect.Effect<{ readonly object: StoredObject; readonly created: boolean }, StorageError> => {
+    const key = shardedKey(sha256)
+    const object: StoredObject = { store: this.layout.id, key, size }
+    return Effect.suspend(() => {
+      if (this.accepted !== size) {
+        return Effect.fail(
+          new StorageError({ operation: "commit", key, reason: `wrote ${this.accepted} bytes, expected ${size}` })
+        )
+      }
+      return this.io("commit", () => this.place(sha256, size), key).pipe(
+        Effect.map((created) => ({ object, created }))
+      )
+    })
+  }
+
+  /** Flush, fsync, read-only, then into place without ever replacing a good copy. True when this created it. */
+  private async place(sha256: Sha256, size: number): Promise<boolean> {
+    const handle = this.openHandle()
+    await this.flush()
+    await handle.sync()
+    await handle.chmod(0o444)
+    this.handle = undefined
+    this.releaseBuffer()
+    await handle.close()
+    const target = this.layout.pathFor(sha256)
+    const dir = dirname(target)
+    await makeShardDirectory(dir)
+    let created = true
+    try {
+      await link(this.path, target)
+    } catch (cause) {
+      const code = errorCode(cause)
+      if (code === "EEXIST") {
+        const existing = await stat(target).catch(() => undefined)
+        if (existing?.isFile() && existing.size === size) created = false
+        else await rename(this.path, target) // a damaged copy: replace it atomically
+      } else if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
+        await rename(this.path, target) // no hard links here
+      } else {
+        throw cause
+      }
+    }
+    await unlink(this.path).catch((cause) => {
+      if (errorCode(cause) !== "ENOENT") throw cause
+    })
+    this.done = true
+    if (created) await syncDirectory(dir)
+    return created
+  }
+
+  private releaseBuffer(): void {
+    if (this.buffer !== undefined) this.layout.pool.give(this.buffer)
+    this.buffer = undefined
+    this.fill = 0
+  }
+
+  /** The scope finalizer: closes the descriptor (after any write in flight) and removes an uncommitted file. */
+  readonly release: Effect.Effect<void> = Effect.suspend(() => {
+    const handle = this.handle
+    this.handle = undefined
+    // the buffer goes back to the pool only once no write can still be reading it
+    const close = Effect.zipRight(
+      handle === undefined ? Effect.void : closeQuietly(handle),
+      Effect.sync(() => this.releaseBuffer())
+    )
+    if (this.done) return close
+    return Effect.zipRight(
+      close,
+      Effect.promise(() => unlink(this.path).catch(() => undefined))
+    )
+  })
+}
+
+/** Opens a fresh temp file under `<root>/.tmp/`. */
+export const openTempFile = (layout: StoreLayout, tmpDir: string): Effect.Effect<TempFile, StorageError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const path = join(tmpDir, `${Date.now().toString(36)}-${randomUUID()}.part`)
+      const handle = await open(path, "wx", 0o600)
+      return new TempFile(layout, path, handle)
+    },
+    catch: (cause) => new StorageError({ operation: "begin", reason: describe(cause) })
+  })
