@@ -1,0 +1,67 @@
+/**
+ * Command-line flags of the bench: `--workload 1,2 --repeats 5 --only curl,undici --smoke --out DIR --data DIR`.
+ */
+export interface BenchOptions {
+  /** Workload ids to run ("1", "2", "3", "4"). */
+  readonly workloads: ReadonlyArray<string>
+  /** Repeats per contender; undefined means the workload's default. */
+  readonly repeats: number | undefined
+  /** Contender ids to run; empty means all. */
+  readonly only: ReadonlyArray<string>
+  readonly smoke: boolean
+  /** Where latest.json and latest.md go. */
+  readonly outDir: string
+  /** Corpus, nginx prefix and scratch space. */
+  readonly dataDir: string
+  /** Profile the cargohold library contender with `node --cpu-prof` (profiles in DATA/profiles). */
+  readonly cpuProf: boolean
+}
+
+export const usage = `usage: npm run bench -- [options]
+  --workload 1,2,3,4   workloads to run (default: all; smoke: 1,2,3)
+  --repeats N          runs per contender (default per workload: 5, 3, 2; smoke: 1)
+  --only a,b           contenders: curl, curl-o, undici, aria2c, mfh, cargohold-cli, cargohold-lib
+  --smoke              tiny corpus, one repeat (what the test suite runs)
+  --out DIR            results directory (default bench/results; smoke: DATA/results)
+  --data DIR           corpus and scratch directory (default .bench; smoke: .bench/smoke)
+  --cpu-prof           also write a CPU profile of each cargohold-lib run`
+
+const list = (value: string | undefined): Array<string> =>
+  (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+
+export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
+  const flags = new Map<string, string>()
+  const switches = new Set<string>()
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--smoke" || arg === "--cpu-prof" || arg === "--help" || arg === "-h") switches.add(arg)
+    else if (arg.startsWith("--") && arg.includes("=")) flags.set(arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1))
+    else if (arg.startsWith("--") && i + 1 < argv.length) flags.set(arg, argv[++i]!)
+    else throw new Error(`unknown argument '${arg}'\n${usage}`)
+  }
+  if (switches.has("--help") || switches.has("-h")) {
+    console.log(usage)
+    process.exit(0)
+  }
+  for (const name of flags.keys()) {
+    if (!["--workload", "--repeats", "--only", "--out", "--data"].includes(name)) throw new Error(`unknown flag '${name}'\n${usage}`)
+  }
+  const smoke = switches.has("--smoke")
+  const repeats = flags.get("--repeats")
+  if (repeats !== undefined && !(Number.isInteger(Number(repeats)) && Number(repeats) > 0)) {
+    throw new Error(`--repeats must be a positive integer, got '${repeats}'`)
+  }
+  const dataDir = flags.get("--data") ?? (smoke ? ".bench/smoke" : ".bench")
+  return {
+    workloads: list(flags.get("--workload") ?? (smoke ? "1,2,3" : "1,2,3,4")),
+    repeats: repeats !== undefined ? Number(repeats) : smoke ? 1 : undefined,
+    only: list(flags.get("--only")),
+    smoke,
+    outDir: flags.get("--out") ?? (smoke ? `${dataDir}/results` : "bench/results"),
+    dataDir,
+    cpuProf: switches.has("--cpu-prof")
+  }
+}

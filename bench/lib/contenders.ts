@@ -1,0 +1,163 @@
+/**
+ * The contenders: how each one is invoked on a workload's inputs, and whether it can run on this machine.
+ */
+import { spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { join } from "node:path"
+import type { Inputs } from "./inputs.js"
+import type { Command } from "./measure.js"
+
+export interface BuiltScripts {
+  readonly rawUndici: string
+  readonly mfh: string
+  readonly cargoholdLib: string
+}
+
+export interface RunSpec {
+  readonly inputs: Inputs
+  /** A fresh, empty directory for this run's output. */
+  readonly outDir: string
+  readonly scripts: BuiltScripts
+  readonly repoRoot: string
+  /** When set, node contenders write a CPU profile here. */
+  readonly cpuProfDir: string | undefined
+}
+
+export interface Contender {
+  readonly id: string
+  readonly label: string
+  /** True for cargohold's own entries (the rows the goals are about). */
+  readonly isCargohold: boolean
+  /** Leaves one output file per job in `outDir` (checked after each run, outside the timing). */
+  readonly writesFiles: boolean
+  /** Why it cannot run here, or undefined when it can. */
+  readonly unavailable: (repoRoot: string) => string | undefined
+  readonly command: (run: RunSpec) => Command
+}
+
+const hasCommand = (name: string): boolean => spawnSync("sh", ["-c", `command -v ${name}`]).status === 0
+const needs = (name: string, pkg: string) => () => (hasCommand(name) ? undefined : `${name} not installed (apt-get install ${pkg})`)
+
+const nodeArgs = (run: RunSpec, name: string): Array<string> =>
+  run.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${run.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+
+const curl: Contender = {
+  id: "curl",
+  label: "curl --parallel (64) + sha256sum -c",
+  isCargohold: false,
+  writesFiles: true,
+  unavailable: needs("curl", "curl"),
+  command: (run) => ({
+    argv: [
+      "sh",
+      "-c",
+      'curl --parallel --parallel-max 64 --fail --silent --show-error -K "$1" && sha256sum -c --quiet --strict "$2"',
+      "curl",
+      run.inputs.curlConfig,
+      run.inputs.sha256sums
+    ],
+    cwd: run.outDir
+  })
+}
+
+const curlAlone: Contender = {
+  id: "curl-o",
+  label: "curl -o (no digest)",
+  isCargohold: false,
+  writesFiles: true,
+  unavailable: needs("curl", "curl"),
+  command: (run) => {
+    const [job] = run.inputs.jobs
+    return { argv: ["curl", "--fail", "--silent", "--show-error", "-o", job!.name, job!.url], cwd: run.outDir }
+  }
+}
+
+const undici: Contender = {
+  id: "undici",
+  label: "raw undici (64 workers, sha256, temp+rename)",
+  isCargohold: false,
+  writesFiles: true,
+  unavailable: () => undefined,
+  command: (run) => ({
+    argv: [process.execPath, ...nodeArgs(run, "undici"), run.scripts.rawUndici, run.inputs.jobsFile, run.outDir]
+  })
+}
+
+const aria2c: Contender = {
+  id: "aria2c",
+  label: "aria2c -j 64 (checksum=sha-256)",
+  isCargohold: false,
+  writesFiles: true,
+  unavailable: needs("aria2c", "aria2"),
+  command: (run) => ({
+    argv: [
+      "aria2c",
+      "--no-conf",
+      "-q",
+      "-j",
+      "64",
+      "-i",
+      run.inputs.aria2Input,
+      "-d",
+      run.outDir,
+      "--file-allocation=none",
+      "--allow-overwrite=true",
+      "--auto-file-renaming=false",
+      "--max-tries=1",
+      "--summary-interval=0",
+      "--deferred-input=true"
+    ]
+  })
+}
+
+const mfh: Contender = {
+  id: "mfh",
+  label: "make-fetch-happen (integrity, cacache)",
+  isCargohold: false,
+  writesFiles: false,
+  unavailable: (root) => (existsSync(join(root, "node_modules/make-fetch-happen")) ? undefined : "make-fetch-happen not installed"),
+  command: (run) => ({ argv: [process.execPath, ...nodeArgs(run, "mfh"), run.scripts.mfh, run.inputs.jobsFile, run.outDir] })
+}
+
+const cargoholdBin = (root: string) => join(root, "node_modules/.bin/cargohold")
+
+let cliProbe: string | undefined | null = null
+/** The CLI must be built and know `fetch -i`. Probed once (it costs a process start). */
+const cliUnavailable = (root: string): string | undefined => {
+  if (cliProbe !== null) return cliProbe
+  if (!existsSync(join(root, "packages/cli/dist/main.js"))) cliProbe = "CLI not built (packages/cli/dist/main.js missing)"
+  else {
+    const help = spawnSync(cargoholdBin(root), ["fetch", "--help"], { encoding: "utf8", timeout: 30_000 })
+    const text = `${help.stdout}${help.stderr}`
+    cliProbe = /(^|\s)(-i|--input)\b/.test(text) ? undefined : "CLI has no `fetch -i` yet"
+  }
+  return cliProbe
+}
+
+const cargoholdCli: Contender = {
+  id: "cargohold-cli",
+  label: "cargohold CLI (fetch -i, verify+store+catalog)",
+  isCargohold: true,
+  writesFiles: false,
+  unavailable: cliUnavailable,
+  command: (run) => ({
+    argv: [cargoholdBin(run.repoRoot), "fetch", "-i", run.inputs.cargoholdManifest, "--home", run.outDir],
+    env: run.cpuProfDir === undefined ? undefined : { NODE_OPTIONS: nodeArgs(run, "cargohold-cli").join(" ") }
+  })
+}
+
+const cargoholdLib: Contender = {
+  id: "cargohold-lib",
+  label: "cargohold library (download × 64, layerNode)",
+  isCargohold: true,
+  writesFiles: false,
+  unavailable: (root) =>
+    existsSync(join(root, "packages/node/dist/index.js")) ? undefined : "@cargohold/node not built (packages/node/dist missing)",
+  command: (run) => ({
+    argv: [process.execPath, ...nodeArgs(run, "cargohold-lib"), run.scripts.cargoholdLib, run.inputs.jobsFile, run.outDir]
+  })
+}
+
+export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, aria2c, mfh, cargoholdCli, cargoholdLib]
+
+export const contenderById = (id: string): Contender | undefined => allContenders.find((c) => c.id === id)

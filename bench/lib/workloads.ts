@@ -1,0 +1,79 @@
+/**
+ * The workloads of issue 7, full size and smoke size.
+ */
+import type { CorpusSpec } from "./corpus.js"
+
+export interface Workload {
+  /** Row id in the results ("3a" is workload 3 on a fifth of its artifacts, to show memory growth). */
+  readonly id: string
+  /** The `--workload` number that selects it. */
+  readonly group: string
+  readonly title: string
+  readonly corpus: CorpusSpec
+  /** Use only the first `subset` files of the corpus. */
+  readonly subset: number | undefined
+  /** The contender the ratios are computed against. */
+  readonly reference: string
+  readonly contenders: ReadonlyArray<string>
+  readonly defaultRepeats: number
+  readonly timeoutMs: number
+}
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+const all = ["curl", "undici", "aria2c", "mfh", "cargohold-cli", "cargohold-lib"]
+const memory = ["undici", "cargohold-cli", "cargohold-lib"]
+
+export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
+  const w1: CorpusSpec = smoke ? { name: "w1", count: 40, size: 16 * KiB } : { name: "w1", count: 2000, size: 16 * KiB }
+  const w2: CorpusSpec = smoke ? { name: "w2", count: 1, size: 2 * MiB } : { name: "w2", count: 1, size: 1024 * MiB }
+  const w3: CorpusSpec = smoke ? { name: "w3", count: 200, size: 4 * KiB } : { name: "w3", count: 100_000, size: 4 * KiB }
+  const minutes = (m: number) => (smoke ? 30_000 : m * 60_000)
+  return [
+    {
+      id: "1",
+      group: "1",
+      title: `${w1.count} × ${w1.size / KiB} KiB`,
+      corpus: w1,
+      subset: undefined,
+      reference: "undici",
+      contenders: all,
+      defaultRepeats: 5,
+      timeoutMs: minutes(3)
+    },
+    {
+      id: "2",
+      group: "2",
+      title: `one ${w2.size >= 1024 * MiB ? `${w2.size / 1024 / MiB} GiB` : `${w2.size / MiB} MiB`} file`,
+      corpus: w2,
+      subset: undefined,
+      reference: "curl-o",
+      contenders: ["curl-o", ...all],
+      defaultRepeats: 3,
+      timeoutMs: minutes(5)
+    },
+    {
+      id: "3a",
+      group: "3",
+      title: `${w3.count / 5} × ${w3.size / KiB} KiB (memory, a fifth)`,
+      corpus: w3,
+      subset: w3.count / 5,
+      reference: "undici",
+      contenders: memory,
+      defaultRepeats: 1,
+      timeoutMs: minutes(5)
+    },
+    {
+      id: "3",
+      group: "3",
+      title: `${w3.count} × ${w3.size / KiB} KiB (memory)`,
+      corpus: w3,
+      subset: undefined,
+      reference: "undici",
+      contenders: memory,
+      defaultRepeats: 2,
+      timeoutMs: minutes(15)
+    }
+  ]
+}
