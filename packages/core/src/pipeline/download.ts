@@ -1,24 +1,22 @@
 /**
- * The download effect: validate, reuse what is stored, stream into a scoped temp object while hashing,
- * verify, commit, catalog. Nothing partial survives a failure or an interruption.
+ * The download effect: validate, reuse what is stored, get verified bytes from the best source into a scoped temp
+ * object, commit, catalog. Nothing partial survives a failure or an interruption. Concurrent downloads of the same
+ * sha256 share one run (see coalesce.ts); several sources fail over (see sources.ts, failover.ts).
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Duration, Effect, Option, Stream } from "effect"
-import { Artifact } from "../domain/artifact.js"
-import type { Algorithm, ByteSize, ComputedDigests, Sha256 } from "../domain/digest.js"
-import { DigestMismatch, type DownloadError, isRetryable, SizeMismatch } from "../domain/errors.js"
-import { type DownloadRequestInput, type DownloadSpec, validateRequest } from "../domain/request.js"
+import { Effect, Option } from "effect"
 import { Catalog, type CatalogService } from "../catalog/Catalog.js"
+import type { CatalogEntry, DownloadRecord } from "../catalog/schema.js"
+import { Artifact } from "../domain/artifact.js"
+import type { Algorithm, ByteSize, Sha256 } from "../domain/digest.js"
+import type { CatalogError, DownloadError } from "../domain/errors.js"
+import type { DownloadRequestInput, DownloadSpec } from "../domain/request.js"
 import { Hasher } from "../hash/Hasher.js"
-import { Progress } from "../progress/Progress.js"
-import { settingsForRemote } from "../remote/policy.js"
-import { FileSource } from "../source/FileSource.js"
+import { Progress, type ProgressService } from "../progress/Progress.js"
 import { Storage, type StorageService } from "../storage/Storage.js"
-import { DownloadConfig } from "./config.js"
-import { fetchHttp } from "./fetchHttp.js"
-import { ConnectionLimits } from "./limits.js"
-import { retrySchedule } from "./retry.js"
-import { Transfer } from "./transfer.js"
+import { coalesce } from "./coalesce.js"
+import { fromFirstGoodSource } from "./failover.js"
+import { type Candidate, planSources, requestedCandidates } from "./sources.js"
 
 let lastId = 0
 /** A process-unique id for progress events. */
@@ -34,13 +32,10 @@ const knownSha256 = (spec: DownloadSpec, catalog: CatalogService): Effect.Effect
 /** An already stored and catalogued artifact that satisfies every expectation of the request. */
 const findStored = (
   spec: DownloadSpec,
-  storage: StorageService,
-  catalog: CatalogService
+  entry: Option.Option<CatalogEntry>,
+  storage: StorageService
 ): Effect.Effect<Option.Option<Artifact>, DownloadError> =>
   Effect.gen(function* () {
-    const sha256 = yield* knownSha256(spec, catalog)
-    if (Option.isNone(sha256)) return Option.none()
-    const entry = yield* catalog.lookup(sha256.value)
     if (Option.isNone(entry)) return Option.none()
     const { artifact, locations } = entry.value
     if (spec.size !== undefined && artifact.size !== spec.size) return Option.none()
@@ -64,42 +59,135 @@ const findStored = (
     )
   })
 
-/** One attempt, from the first byte, into the transfer. */
-const attemptOnce = (transfer: Transfer) =>
+/** How a finished download is written to the catalog. */
+export type RecordDownload = (record: DownloadRecord) => Effect.Effect<void, CatalogError>
+
+export interface DownloadOptions {
+  /**
+   * Writes the record of a finished download; default `catalog.recordDownload`, one transaction per artifact.
+   * Batches pass a group-commit writer (see batch/recorder.ts). It runs between commit and return, uninterruptibly:
+   * when it fails, an object this download created is removed again and the download fails with its error.
+   */
+  readonly record?: RecordDownload | undefined
+}
+
+interface Context {
+  readonly id: number
+  readonly input: DownloadRequestInput
+  readonly sources: ReadonlyArray<Candidate>
+  readonly storage: StorageService
+  readonly catalog: CatalogService
+  readonly progress: ProgressService
+  readonly record: RecordDownload
+}
+
+/** Everything after validation: reuse, fetch from the best source, commit and record. */
+const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient> =>
   Effect.gen(function* () {
-    yield* transfer.restart
-    const settings = yield* DownloadConfig
-    if (transfer.spec.scheme === "file:") {
-      const files = yield* FileSource
-      const file = yield* files.open(transfer.spec.url, 0)
-      const expected = transfer.spec.size
-      if (expected !== undefined && file.size > expected) {
-        return yield* new SizeMismatch({ url: transfer.spec.url, expected, actual: file.size })
-      }
-      transfer.total = file.size
-      transfer.touch("idle-read")
-      yield* file.body.pipe(Stream.runForEachChunk((chunk) => transfer.accept([...chunk])))
-      return yield* transfer.bytesEvent
-    }
-    const limiter = yield* ConnectionLimits
-    return yield* fetchHttp(transfer, settings, limiter)
+    const { id, storage, catalog, progress } = ctx
+    const spec = ctx.sources[0]!.spec
+    const sha256 = yield* knownSha256(spec, catalog)
+    const entry = Option.isSome(sha256) ? yield* catalog.lookup(sha256.value) : Option.none<CatalogEntry>()
+    const existing = yield* findStored(spec, entry, storage)
+    if (Option.isSome(existing)) return existing.value
+    const pinned = Option.getOrUndefined(sha256)
+    const sources = yield* planSources(ctx.input, ctx.sources, pinned, catalog)
+    const hasher = yield* Hasher
+    return yield* Effect.scoped(
+      Effect.gen(function* () {
+        const temp = yield* storage.begin
+        yield* progress.emit({ _tag: "Started", id, url: spec.url, size: spec.size })
+        const delivered = yield* fromFirstGoodSource(sources, { id, temp, hasher, progress, catalog, sha256: pinned })
+        const { transfer, digests, source } = delivered
+        const sha256 = digests.sha256
+        const size = transfer.received as ByteSize
+        // Commit and record together: if the catalog refuses, an object this download created is removed again.
+        const object = yield* Effect.uninterruptible(
+          Effect.gen(function* () {
+            const { object, created } = yield* temp.commit(sha256, size)
+            yield* ctx
+              .record({
+                sha256,
+                size,
+                digests,
+                store: object.store,
+                key: object.key,
+                url: source.spec.url,
+                finalUrl: transfer.finalUrl,
+                remote: source.remote?.name,
+                priority: source.declaredPriority,
+                etag: transfer.etag,
+                lastModified: transfer.lastModified,
+                at: new Date()
+              })
+              .pipe(Effect.tapError(() => (created ? Effect.ignore(storage.remove(sha256)) : Effect.void)))
+            return object
+          })
+        )
+        // the request's other sources become known to the catalog: the next download of this artifact can use them
+        const others = ctx.sources.filter((c) => c !== source)
+        if (others.length > 0) {
+          yield* Effect.ignore(
+            catalog.addSources(
+              sha256,
+              others.map((c) => ({ url: c.spec.url, priority: c.priority, remote: c.remote?.name }))
+            )
+          )
+        }
+        return new Artifact({
+          sha256,
+          size,
+          digests,
+          url: spec.url,
+          finalUrl: transfer.finalUrl,
+          location: object,
+          cached: false
+        })
+      })
+    )
   })
 
-/** Checks size and every expected digest; returns the computed digests. */
-const verify = (transfer: Transfer): Effect.Effect<ComputedDigests, DownloadError> =>
-  Effect.suspend((): Effect.Effect<ComputedDigests, DownloadError> => {
-    const { spec } = transfer
-    if (spec.size !== undefined && transfer.received !== spec.size) {
-      return Effect.fail(new SizeMismatch({ url: transfer.finalUrl, expected: spec.size, actual: transfer.received }))
-    }
-    const computed = transfer.hash.digests()
-    for (const [algorithm, expected] of Object.entries(spec.digests) as Array<[Algorithm, string]>) {
-      const actual = computed[algorithm]!
-      if (actual !== expected) {
-        return Effect.fail(new DigestMismatch({ url: transfer.finalUrl, algorithm, expected, actual }))
+/**
+ * Downloads one artifact, verifies it and stores and catalogs it. Returns at once, without any request,
+ * when the artifact is already stored and catalogued with the expected digest. With `options.record`, the
+ * catalog write goes through the given writer (batches group them).
+ */
+export const downloadWith = (
+  input: DownloadRequestInput,
+  options: DownloadOptions = {}
+): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient | Storage | Catalog | Progress> =>
+  Effect.gen(function* () {
+    const id = nextDownloadId()
+    const progress = yield* Progress
+    const url = String(input.url)
+    return yield* Effect.gen(function* () {
+      yield* progress.emit({ _tag: "Queued", id, url })
+      const sources = yield* requestedCandidates(input)
+      const storage = yield* Storage
+      const catalog = yield* Catalog
+      const ctx: Context = {
+        id,
+        input,
+        sources,
+        storage,
+        catalog,
+        progress,
+        record: options.record ?? catalog.recordDownload
       }
-    }
-    return Effect.succeed(computed as ComputedDigests)
+      const pinned = sources[0]!.spec.digests.sha256
+      const artifact =
+        pinned === undefined
+          ? yield* fetchAndStore(ctx)
+          : yield* Effect.map(coalesce(storage, pinned, fetchAndStore(ctx)), ({ artifact, joined }) =>
+              joined ? new Artifact({ ...artifact, url: sources[0]!.spec.url, cached: true }) : artifact
+            )
+      yield* progress.emit({ _tag: "Done", id, url, sha256: artifact.sha256, size: artifact.size, cached: artifact.cached })
+      return artifact
+    }).pipe(
+      Effect.tapError((error) =>
+        progress.emit({ _tag: "Failed", id, url, error: { _tag: error._tag, message: error.message } })
+      )
+    )
   })
 
 /**
@@ -108,72 +196,4 @@ const verify = (transfer: Transfer): Effect.Effect<ComputedDigests, DownloadErro
  */
 export const download = (
   input: DownloadRequestInput
-): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient | Storage | Catalog | Progress> =>
-  Effect.gen(function* () {
-    const id = nextDownloadId()
-    const progress = yield* Progress
-    const url = String(input.url)
-    return yield* Effect.gen(function* () {
-      yield* progress.emit({ _tag: "Queued", id, url })
-      const spec = yield* validateRequest(input)
-      const storage = yield* Storage
-      const catalog = yield* Catalog
-      const existing = yield* findStored(spec, storage, catalog)
-      if (Option.isSome(existing)) {
-        const artifact = existing.value
-        yield* progress.emit({ _tag: "Done", id, url, sha256: artifact.sha256, size: artifact.size, cached: true })
-        return artifact
-      }
-      const settings = settingsForRemote(yield* DownloadConfig, spec.remote)
-      const hasher = yield* Hasher
-      return yield* Effect.scoped(
-        Effect.gen(function* () {
-          const temp = yield* storage.begin
-          const transfer = new Transfer(id, spec, temp, hasher, progress)
-          yield* progress.emit({ _tag: "Started", id, url, size: spec.size })
-          const schedule = retrySchedule(settings, (attempt, error, delay) =>
-            progress.emit({
-              _tag: "Retrying",
-              id,
-              url,
-              attempt,
-              reason: `${error._tag}: ${error.message}`,
-              delayMs: Duration.toMillis(delay)
-            })
-          )
-          const digests = yield* Effect.zipRight(attemptOnce(transfer), verify(transfer)).pipe(
-            Effect.retry({ schedule, while: isRetryable })
-          )
-          const sha256 = digests.sha256
-          const size = transfer.received as ByteSize
-          // Commit and record together: if the catalog refuses, an object this download created is removed again.
-          const object = yield* Effect.uninterruptible(
-            Effect.gen(function* () {
-              const { object, created } = yield* temp.commit(sha256, size)
-              yield* catalog
-                .recordDownload({
-                  sha256,
-                  size,
-                  digests,
-                  store: object.store,
-                  key: object.key,
-                  url: spec.url,
-                  finalUrl: transfer.finalUrl,
-                  etag: transfer.etag,
-                  lastModified: transfer.lastModified,
-                  at: new Date()
-                })
-                .pipe(Effect.tapError(() => (created ? Effect.ignore(storage.remove(sha256)) : Effect.void)))
-              return object
-            })
-          )
-          yield* progress.emit({ _tag: "Done", id, url, sha256, size, cached: false })
-          return new Artifact({ sha256, size, digests, url: spec.url, finalUrl: transfer.finalUrl, location: object, cached: false })
-        })
-      )
-    }).pipe(
-      Effect.tapError((error) =>
-        progress.emit({ _tag: "Failed", id, url, error: { _tag: error._tag, message: error.message } })
-      )
-    )
-  })
+): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient | Storage | Catalog | Progress> => downloadWith(input)

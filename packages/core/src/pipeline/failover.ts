@@ -1,0 +1,162 @@
+/**
+ * Getting verified bytes into one temporary object from the first source that delivers them.
+ *
+ * Attempts: with a single source, the retry schedule as before (default 4 attempts). With several, another source
+ * is the better retry: a failure moves on to the next source at once, and only the last source left gets the
+ * whole schedule — except that a digest mismatch is never retried on the same source when others exist (a bad
+ * mirror serves the same wrong bytes again). So n sources cost at most (n - 1) + attempts requests.
+ * Every source failure is recorded in the catalog (with the sha256 the source served, when it disagreed).
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { Duration, Effect, Stream } from "effect"
+import type { CatalogService } from "../catalog/Catalog.js"
+import type { Algorithm, ComputedDigests, Sha256 } from "../domain/digest.js"
+import { DigestMismatch, type DownloadError, isRetryable, SizeMismatch } from "../domain/errors.js"
+import type { HasherService } from "../hash/Hasher.js"
+import type { ProgressService } from "../progress/Progress.js"
+import { settingsForRemote } from "../remote/policy.js"
+import { FileSource } from "../source/FileSource.js"
+import type { TempObject } from "../storage/Storage.js"
+import { DownloadConfig, type DownloadSettings } from "./config.js"
+import { fetchHttp } from "./fetchHttp.js"
+import { ConnectionLimits } from "./limits.js"
+import { retrySchedule } from "./retry.js"
+import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOf, SourcePolicy } from "./sources.js"
+import { Transfer } from "./transfer.js"
+
+/** One attempt, from the first byte (or where a resumable transfer stopped), into the transfer. */
+const attemptOnce = (transfer: Transfer, settings: DownloadSettings) =>
+  Effect.gen(function* () {
+    yield* transfer.restart
+    if (transfer.spec.scheme === "file:") {
+      const files = yield* FileSource
+      const file = yield* files.open(transfer.spec.url, 0)
+      const expected = transfer.spec.size
+      if (expected !== undefined && file.size > expected) {
+        return yield* new SizeMismatch({ url: transfer.spec.url, expected, actual: file.size })
+      }
+      transfer.total = file.size
+      transfer.touch("idle-read")
+      yield* file.body.pipe(Stream.runForEachChunk((chunk) => transfer.accept([...chunk])))
+      return yield* transfer.bytesEvent
+    }
+    const limiter = yield* ConnectionLimits
+    return yield* fetchHttp(transfer, settings, limiter)
+  })
+
+/**
+ * Checks size and every expected digest; returns the computed digests. On a digest mismatch, `served` receives
+ * the sha256 of the bytes the source actually sent.
+ */
+const verify = (transfer: Transfer, served: (sha256: string) => void): Effect.Effect<ComputedDigests, DownloadError> =>
+  Effect.suspend((): Effect.Effect<ComputedDigests, DownloadError> => {
+    const { spec } = transfer
+    if (spec.size !== undefined && transfer.received !== spec.size) {
+      return Effect.fail(new SizeMismatch({ url: transfer.finalUrl, expected: spec.size, actual: transfer.received }))
+    }
+    const computed = transfer.hash.digests()
+    for (const [algorithm, expected] of Object.entries(spec.digests) as Array<[Algorithm, string]>) {
+      const actual = computed[algorithm]!
+      if (actual !== expected) {
+        served(computed.sha256!)
+        return Effect.fail(new DigestMismatch({ url: transfer.finalUrl, algorithm, expected, actual }))
+      }
+    }
+    return Effect.succeed(computed as ComputedDigests)
+  })
+
+export interface Delivered {
+  readonly transfer: Transfer
+  readonly digests: ComputedDigests
+  readonly source: Candidate
+}
+
+export interface FailoverContext {
+  readonly id: number
+  readonly temp: TempObject
+  readonly hasher: HasherService
+  readonly progress: ProgressService
+  readonly catalog: CatalogService
+  /** The sha256 the request pins down, when known: failures are recorded against it. */
+  readonly sha256: Sha256 | undefined
+}
+
+/** Tries `sources` in order until one delivers bytes that verify. */
+export const fromFirstGoodSource = (
+  sources: ReadonlyArray<Candidate>,
+  ctx: FailoverContext
+): Effect.Effect<Delivered, DownloadError, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const settings = yield* DownloadConfig
+    const health = yield* OriginHealth
+    const { cooldownMs } = yield* SourcePolicy
+    const single = sources.length === 1
+    let attempts = 0
+    let lastError: DownloadError | undefined
+    for (let i = 0; i < sources.length; i++) {
+      const source = sources[i]!
+      const last = i === sources.length - 1
+      const transfer = new Transfer(ctx.id, source.spec, ctx.temp, ctx.hasher, ctx.progress)
+      let servedSha256: string | undefined
+      // the source's remote may have its own retry policy; fetchHttp applies its timeouts itself
+      const schedule = retrySchedule(settingsForRemote(settings, source.spec.remote), (attempt, error, delay) =>
+        ctx.progress.emit({
+          _tag: "Retrying",
+          id: ctx.id,
+          url: source.spec.url,
+          attempt: attempts + attempt,
+          reason: `${error._tag}: ${error.message}`,
+          delayMs: Duration.toMillis(delay)
+        })
+      )
+      const retryHere = (error: DownloadError) =>
+        isRetryable(error) && (single || (last && error._tag !== "DigestMismatch"))
+      const oneTry = Effect.zipRight(
+        Effect.sync(() => {
+          attempts += 1
+          servedSha256 = undefined
+        }),
+        Effect.zipRight(
+          attemptOnce(transfer, settings),
+          verify(transfer, (sha) => {
+            servedSha256 = sha
+          })
+        )
+      )
+      const result = yield* Effect.either(
+        single || last ? Effect.retry(oneTry, { schedule, while: retryHere }) : oneTry
+      )
+      const origin = originOf(source.spec)
+      if (result._tag === "Right") {
+        health.succeeded(origin)
+        return { transfer, digests: result.right, source }
+      }
+      const error = result.left
+      if (isLocalFailure(error)) return yield* error
+      lastError = error
+      if (isOriginFailure(error)) health.failed(origin, Date.now() + cooldownMs)
+      if (ctx.sha256 !== undefined) {
+        yield* Effect.ignore(
+          ctx.catalog.recordFailure({
+            url: source.spec.url,
+            sha256: ctx.sha256,
+            errorTag: error._tag,
+            servedSha256,
+            at: new Date()
+          })
+        )
+      }
+      const next = sources[i + 1]
+      if (next !== undefined) {
+        yield* ctx.progress.emit({
+          _tag: "Retrying",
+          id: ctx.id,
+          url: next.spec.url,
+          attempt: attempts + 1,
+          reason: `${error._tag}: ${error.message}; trying the next source`,
+          delayMs: 0
+        })
+      }
+    }
+    return yield* lastError!
+  })

@@ -1,0 +1,216 @@
+/**
+ * Choosing among the sources of one artifact: the request's own, joined by those the catalog knows; the best
+ * healthy one first, equal priorities spread by weight, sources that failed recently held back for a cooldown.
+ */
+import { Context, Effect } from "effect"
+import type { CatalogService } from "../catalog/Catalog.js"
+import { defaultPriority, type SourceRow } from "../catalog/schema.js"
+import type { Sha256 } from "../domain/digest.js"
+import type { DownloadError, InvalidRequest } from "../domain/errors.js"
+import { type DownloadRequestInput, type DownloadSpec, validateRequest } from "../domain/request.js"
+import type { Remote } from "../remote/Remote.js"
+
+/** One place the bytes may come from, validated. */
+export interface Candidate {
+  readonly spec: DownloadSpec
+  readonly priority: number
+  /** The priority the request gave explicitly (recorded in the catalog), if any. */
+  readonly declaredPriority: number | undefined
+  readonly weight: number
+  readonly remote: Remote | undefined
+  /** True when the request named it (false: the catalog knew it). */
+  readonly requested: boolean
+  /** Milliseconds since the epoch until which the source is held back; 0 when healthy. */
+  coolingUntil: number
+}
+
+export interface SourcePolicySettings {
+  /** How long a failed source is held back (unless no other source is left). */
+  readonly cooldownMs: number
+}
+
+export class SourcePolicy extends Context.Reference<SourcePolicy>()("@cargohold/core/SourcePolicy", {
+  defaultValue: (): SourcePolicySettings => ({ cooldownMs: 60_000 })
+}) {}
+
+/**
+ * Health of origins (scheme, host, port) within this process: a mirror that refused a connection for one artifact is
+ * held back for the next ones too, without a catalog round trip. Keyed by origin, so bounded by the hosts in use.
+ */
+export interface OriginHealthService {
+  readonly coolingUntil: (origin: string) => number
+  readonly failed: (origin: string, until: number) => void
+  readonly succeeded: (origin: string) => void
+}
+
+export const makeOriginHealth = (): OriginHealthService => {
+  const until = new Map<string, number>()
+  return {
+    coolingUntil: (origin) => until.get(origin) ?? 0,
+    failed: (origin, at) => {
+      until.set(origin, at)
+    },
+    succeeded: (origin) => {
+      until.delete(origin)
+    }
+  }
+}
+
+export class OriginHealth extends Context.Reference<OriginHealth>()("@cargohold/core/OriginHealth", {
+  defaultValue: makeOriginHealth
+}) {}
+
+/** Failures that say something about the whole origin, not just this artifact at it. */
+export const isOriginFailure = (error: DownloadError): boolean => {
+  switch (error._tag) {
+    case "ConnectError":
+    case "TlsError":
+    case "ProxyError":
+      return true
+    case "TimeoutError":
+      return error.phase !== "idle-read"
+    case "HttpStatusError":
+      return error.status >= 500 || error.status === 429
+    default:
+      return false
+  }
+}
+
+/** Failures of the local side (store, catalog) or of the request itself: no other source would do better. */
+export const isLocalFailure = (error: DownloadError): boolean =>
+  error._tag === "StorageError" || error._tag === "CatalogError"
+
+export const originOf = (spec: DownloadSpec): string => {
+  const url = new URL(spec.url)
+  return url.protocol === "file:" ? "file:" : url.origin
+}
+
+/** The validated sources a request names, `url` first; an invalid one fails the request before any I/O. */
+export const requestedCandidates = (
+  input: DownloadRequestInput
+): Effect.Effect<ReadonlyArray<Candidate>, InvalidRequest> => {
+  const primary = validateRequest(input).pipe(
+    Effect.map((spec) => candidate(spec, input.priority, undefined, input.remote, true))
+  )
+  if (input.sources === undefined || input.sources.length === 0) return Effect.map(primary, (c) => [c])
+  return Effect.gen(function* () {
+    const out: Array<Candidate> = [yield* primary]
+    const seen = new Set<string>([out[0]!.spec.url])
+    for (const source of input.sources!) {
+      const remote = source.remote ?? input.remote
+      const spec = yield* validateRequest({ ...input, url: source.url, remote, sources: undefined })
+      if (seen.has(spec.url)) continue
+      seen.add(spec.url)
+      out.push(candidate(spec, source.priority, source.weight, remote, true))
+    }
+    return out
+  })
+}
+
+const candidate = (
+  spec: DownloadSpec,
+  priority: number | undefined,
+  weight: number | undefined,
+  remote: Remote | undefined,
+  requested: boolean
+): Candidate => ({
+  spec,
+  priority: priority ?? remote?.priority ?? defaultPriority,
+  declaredPriority: requested ? priority : undefined,
+  weight: weight !== undefined && weight > 0 ? weight : 1,
+  remote,
+  requested,
+  coolingUntil: 0
+})
+
+/**
+ * Adds the sources the catalog knows for `sha256` (already ordered by priority, then health) and marks the
+ * ones that failed recently. A catalog source naming a remote gets that remote's policy when the catalog has it.
+ */
+export const joinCatalogSources = (
+  requested: ReadonlyArray<Candidate>,
+  known: ReadonlyArray<SourceRow>,
+  catalog: CatalogService,
+  input: DownloadRequestInput,
+  cooldownMs: number
+): Effect.Effect<ReadonlyArray<Candidate>, DownloadError> =>
+  Effect.gen(function* () {
+    if (known.length === 0) return requested
+    const byUrl = new Map<string, Candidate>()
+    for (const c of requested) byUrl.set(c.spec.url, c)
+    const out = [...requested]
+    for (const row of known) {
+      const recent = row.lastFailure !== undefined && (row.lastSuccess === undefined || row.lastFailure > row.lastSuccess)
+      const coolingUntil = recent ? row.lastFailure!.getTime() + cooldownMs : 0
+      const mine = byUrl.get(row.url)
+      if (mine !== undefined) {
+        mine.coolingUntil = Math.max(mine.coolingUntil, coolingUntil)
+        continue
+      }
+      let remote: Remote | undefined
+      if (row.remote !== undefined) {
+        const found = yield* catalog.getRemote(row.remote)
+        remote = found._tag === "Some" ? found.value : undefined
+      }
+      const spec = yield* Effect.either(validateRequest({ ...input, url: row.url, remote, sources: undefined }))
+      if (spec._tag === "Left") continue // a source recorded by an older, laxer version: ignore it
+      const c = candidate(spec.right, row.priority, undefined, remote, false)
+      c.coolingUntil = coolingUntil
+      byUrl.set(row.url, c)
+      out.push(c)
+    }
+    return out
+  })
+
+/** Weighted random order (Efraimidis–Spirakis): a source of weight w comes first w times as often as one of weight 1. */
+const weightedShuffle = (group: Array<Candidate>): Array<Candidate> => {
+  if (group.length < 2) return group
+  const keyed = group.map((c) => ({ c, key: Math.random() ** (1 / c.weight) }))
+  keyed.sort((a, b) => b.key - a.key)
+  return keyed.map((k) => k.c)
+}
+
+/**
+ * The order to try sources in: healthy ones by priority (highest first; equal priorities in weighted random
+ * order), then those still cooling down, best priority and soonest recovery first — they are tried only when
+ * every healthy one has failed.
+ */
+export const rankCandidates = (
+  candidates: ReadonlyArray<Candidate>,
+  health: OriginHealthService,
+  now: number
+): ReadonlyArray<Candidate> => {
+  if (candidates.length === 1) return candidates
+  const healthy: Array<Candidate> = []
+  const cooling: Array<Candidate> = []
+  for (const c of candidates) {
+    c.coolingUntil = Math.max(c.coolingUntil, health.coolingUntil(originOf(c.spec)))
+    ;(c.coolingUntil > now ? cooling : healthy).push(c)
+  }
+  healthy.sort((a, b) => b.priority - a.priority)
+  const ordered: Array<Candidate> = []
+  for (let i = 0; i < healthy.length; ) {
+    let j = i + 1
+    while (j < healthy.length && healthy[j]!.priority === healthy[i]!.priority) j++
+    ordered.push(...weightedShuffle(healthy.slice(i, j)))
+    i = j
+  }
+  cooling.sort((a, b) => b.priority - a.priority || a.coolingUntil - b.coolingUntil)
+  return [...ordered, ...cooling]
+}
+
+/** The sources of one artifact, in the order to try them. */
+export const planSources = (
+  input: DownloadRequestInput,
+  requested: ReadonlyArray<Candidate>,
+  sha256: Sha256 | undefined,
+  catalog: CatalogService
+): Effect.Effect<ReadonlyArray<Candidate>, DownloadError> =>
+  Effect.gen(function* () {
+    const policy = yield* SourcePolicy
+    const health = yield* OriginHealth
+    const now = Date.now()
+    const known = sha256 === undefined ? [] : yield* catalog.sourcesFor(sha256)
+    const joined = yield* joinCatalogSources(requested, known, catalog, input, policy.cooldownMs)
+    return rankCandidates(joined, health, now)
+  })
