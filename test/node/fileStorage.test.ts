@@ -1,0 +1,237 @@
+import { existsSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { type ByteSize, type Sha256, Storage, StorageError } from "@cargohold/core"
+import { layerStorageFromUrl, layerTempStorage, makeFileStorage, makeTempStorage, registerStoreScheme } from "@cargohold/node"
+import { Chunk, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { bytes, fdsUnder, filesUnder, sha256Hex, tempDir } from "./helpers.js"
+
+const dirs: Array<{ remove: () => void }> = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) dir.remove()
+})
+const freshRoot = () => {
+  const dir = tempDir()
+  dirs.push(dir)
+  return join(dir.path, "store")
+}
+
+/** Writes `data` through a temp object in chunks of `chunk` bytes and commits it. */
+const put = (storage: Storage["Type"], data: Uint8Array, chunk = 64 * 1024) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const temp = yield* storage.begin
+      for (let offset = 0; offset < data.length; offset += chunk * 3) {
+        const batch = [0, 1, 2]
+          .map((i) => data.subarray(offset + i * chunk, Math.min(data.length, offset + (i + 1) * chunk)))
+          .filter((c) => c.length > 0)
+        yield* temp.write(batch)
+      }
+      expect(temp.written()).toBe(data.length)
+      return yield* temp.commit(sha256Hex(data) as Sha256, data.length as ByteSize)
+    })
+  )
+
+const readBack = (storage: Storage["Type"], sha256: string) =>
+  Stream.runCollect(storage.read(sha256 as Sha256)).pipe(
+    Effect.map((chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks).map((c) => Buffer.from(c))))
+  )
+
+describe("filesystem Storage", () => {
+  it("commits atomically under the sharded key, read-only, readable, idempotent", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    expect(storage.id).toBe(`file://${root}`)
+    for (const size of [0, 1000, 1024 * 1024 - 1, 1024 * 1024, 5 * 1024 * 1024 + 17]) {
+      const data = bytes(size, size + 1)
+      const sha = sha256Hex(data)
+      const first = await Effect.runPromise(put(storage, data, size > 2_000_000 ? 1_500_000 : 64 * 1024))
+      expect(first.created).toBe(true)
+      expect(first.object).toEqual({ store: storage.id, key: `${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}`, size })
+      const path = Option.getOrThrow(storage.localPath(sha as Sha256))
+      expect(path).toBe(join(root, first.object.key))
+      expect(statSync(path).mode & 0o777).toBe(0o444)
+      expect((await Effect.runPromise(readBack(storage, sha))).equals(Buffer.from(data))).toBe(true)
+      const second = await Effect.runPromise(put(storage, data, 4096))
+      expect(second.created).toBe(false)
+      expect(second.object).toEqual(first.object)
+      expect(Option.getOrThrow(await Effect.runPromise(storage.stat(sha as Sha256))).size).toBe(size)
+    }
+    expect(filesUnder(root).length).toBe(5)
+    expect(filesUnder(join(root, ".tmp"))).toEqual([])
+    expect(fdsUnder(root)).toEqual([])
+  })
+
+  it("reset discards what was written; a wrong size is refused and leaves nothing", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    const data = bytes(2 * 1024 * 1024 + 5, 9)
+    const sha = sha256Hex(data) as Sha256
+    const result = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const temp = yield* storage.begin
+          yield* temp.write([bytes(3 * 1024 * 1024, 4)])
+          yield* temp.write([bytes(1000, 5)])
+          yield* temp.reset
+          expect(temp.written()).toBe(0)
+          yield* temp.write([data.subarray(0, 100), data.subarray(100)])
+          return yield* temp.commit(sha, data.length as ByteSize)
+        })
+      )
+    )
+    expect(result.created).toBe(true)
+    expect((await Effect.runPromise(readBack(storage, sha))).equals(Buffer.from(data))).toBe(true)
+
+    const short = await Effect.runPromiseExit(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const temp = yield* storage.begin
+          yield* temp.write([bytes(10, 1)])
+          return yield* temp.commit(sha256Hex(bytes(11, 1)) as Sha256, 11 as ByteSize)
+        })
+      )
+    )
+    expect(Exit.isFailure(short)).toBe(true)
+    expect(String(short)).toMatch(/wrote 10 bytes, expected 11/)
+    expect(filesUnder(root)).toEqual([result.object.key])
+    expect(fdsUnder(root)).toEqual([])
+  })
+
+  it("concurrent commits of the same bytes: one created, one stored file", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    const data = bytes(300_000, 8)
+    const results = await Effect.runPromise(Effect.all([put(storage, data), put(storage, data), put(storage, data)], { concurrency: 3 }))
+    expect(results.filter((r) => r.created).length).toBe(1)
+    expect(filesUnder(root)).toEqual([results[0]!.object.key])
+  })
+
+  it("replaces a damaged copy (wrong size) instead of trusting it", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    const data = bytes(5000, 2)
+    const first = await Effect.runPromise(put(storage, data))
+    const path = Option.getOrThrow(storage.localPath(sha256Hex(data) as Sha256))
+    await Effect.runPromise(storage.remove(sha256Hex(data) as Sha256))
+    writeFileSync(path, "truncated")
+    const again = await Effect.runPromise(put(storage, data))
+    expect(again.created).toBe(true)
+    expect(again.object).toEqual(first.object)
+    expect(statSync(path).size).toBe(5000)
+  })
+
+  it("an uncommitted temp file disappears with its scope: failure and interruption", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    const failed = await Effect.runPromiseExit(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const temp = yield* storage.begin
+          yield* temp.write([bytes(3 * 1024 * 1024, 1)])
+          expect(filesUnder(join(root, ".tmp")).length).toBe(1)
+          expect(fdsUnder(root).length).toBe(1)
+          return yield* Effect.fail("downstream failure")
+        })
+      )
+    )
+    expect(Exit.isFailure(failed)).toBe(true)
+    expect(filesUnder(join(root, ".tmp"))).toEqual([])
+    expect(fdsUnder(root)).toEqual([])
+
+    const interrupted = await Effect.runPromiseExit(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const temp = yield* storage.begin
+          yield* temp.write([bytes(512 * 1024, 1)])
+          return yield* Effect.interrupt
+        })
+      )
+    )
+    expect(Exit.isInterrupted(interrupted)).toBe(true)
+    expect(filesUnder(root)).toEqual([])
+    expect(fdsUnder(root)).toEqual([])
+  })
+
+  it("remove and stat of missing objects; reading a missing object fails with StorageError", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    const sha = sha256Hex("nothing") as Sha256
+    expect(Option.isNone(await Effect.runPromise(storage.stat(sha)))).toBe(true)
+    expect(await Effect.runPromise(storage.remove(sha))).toBe(false)
+    const exit = await Effect.runPromiseExit(readBack(storage, sha))
+    expect(Exit.isFailure(exit)).toBe(true)
+    if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
+      expect(exit.cause.error).toBeInstanceOf(StorageError)
+      expect(exit.cause.error.message).toMatch(/read failed .*not found/)
+    }
+    const { object } = await Effect.runPromise(put(storage, bytes(10, 10)))
+    expect(await Effect.runPromise(storage.remove(sha256Hex(bytes(10, 10)) as Sha256))).toBe(true)
+    expect(existsSync(join(root, object.key))).toBe(false)
+  })
+})
+
+describe("temp Storage", () => {
+  it("lives in a private folder removed with its scope", async () => {
+    const scope = await Effect.runPromise(Scope.make())
+    const storage = await Effect.runPromise(Scope.extend(makeTempStorage(), scope))
+    const { object } = await Effect.runPromise(put(storage, bytes(100_000, 3)))
+    expect(statSync(storage.root).mode & 0o777).toBe(0o700)
+    expect(existsSync(join(storage.root, object.key))).toBe(true)
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    expect(existsSync(storage.root)).toBe(false)
+  })
+
+  it("as a layer: gone when the layer's scope closes", async () => {
+    const root = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const storage = yield* Storage
+          yield* put(storage, bytes(10, 1))
+          const path = Option.getOrThrow(storage.localPath(sha256Hex(bytes(10, 1)) as Sha256))
+          expect(existsSync(path)).toBe(true)
+          return path
+        }).pipe(Effect.provide(layerTempStorage()))
+      )
+    )
+    expect(existsSync(root)).toBe(false)
+  })
+})
+
+describe("store selection by URL", () => {
+  it("file:// builds a filesystem store; unknown schemes fail clearly without leaking credentials", async () => {
+    const root = freshRoot()
+    const id = await Effect.runPromise(
+      Effect.map(Storage, (s) => s.id).pipe(Effect.provide(layerStorageFromUrl(`file://${root}`)))
+    )
+    expect(id).toBe(`file://${root}`)
+    const exit = await Effect.runPromiseExit(
+      Effect.map(Storage, (s) => s.id).pipe(Effect.provide(layerStorageFromUrl("s3://AKIA:topsecret@bucket/prefix")))
+    )
+    expect(Exit.isFailure(exit)).toBe(true)
+    if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
+      expect(exit.cause.error).toBeInstanceOf(StorageError)
+      expect(exit.cause.error.message).toMatch(/unknown store scheme 's3'/)
+      expect(exit.cause.error.message).not.toMatch(/topsecret|AKIA/)
+    }
+    const bad = await Effect.runPromiseExit(Effect.provide(Storage, layerStorageFromUrl("not a url")))
+    expect(String(bad)).toMatch(/not a valid URL/)
+  })
+
+  it("a plugged-in scheme is used (per call and process-wide)", async () => {
+    const root = freshRoot()
+    const viaOption = await Effect.runPromise(
+      Effect.map(Storage, (s) => s.id).pipe(
+        Effect.provide(
+          layerStorageFromUrl("fake://x", { schemes: { fake: () => layerStorageFromUrl(`file://${root}`) } })
+        )
+      )
+    )
+    expect(viaOption).toBe(`file://${root}`)
+    registerStoreScheme("fake2:", () => Layer.succeed(Storage, { id: "fake2:" } as Storage["Type"]))
+    const viaRegistry = await Effect.runPromise(
+      Effect.map(Storage, (s) => s.id).pipe(Effect.provide(layerStorageFromUrl("fake2://y")))
+    )
+    expect(viaRegistry).toBe("fake2:")
+  })
+})
