@@ -42,6 +42,17 @@ export interface CatalogService {
     state: LocationState,
     verifiedAt: Date
   ) => Effect.Effect<void, CatalogError>
+  /**
+   * Records a verified copy of an already catalogued artifact in another store (replication, repair from a replica):
+   * state `ok`, `verifiedAt` = `at`. Idempotent per (sha256, store); keeps `storedAt` of an existing row; does nothing
+   * for an artifact the catalog does not know.
+   */
+  readonly addLocation: (location: {
+    readonly sha256: Sha256
+    readonly store: string
+    readonly key: string
+    readonly at: Date
+  }) => Effect.Effect<void, CatalogError>
   /** Forgets one location of an artifact. */
   readonly removeLocation: (sha256: Sha256, store: string) => Effect.Effect<void, CatalogError>
   /**

@@ -191,6 +191,14 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
           state.locations.get(sha256)!.set(store, { ...location, state: locationState, verifiedAt })
         }
       }),
+    addLocation: ({ sha256, store, key, at }) =>
+      mutate((state) => {
+        if (!state.artifacts.has(sha256)) return
+        const locations = state.locations.get(sha256) ?? new Map<string, LocationRow>()
+        const location = locations.get(store)
+        locations.set(store, { sha256, store, key, storedAt: location?.storedAt ?? at, verifiedAt: at, state: "ok" })
+        state.locations.set(sha256, locations)
+      }),
     removeLocation: (sha256, store) =>
       mutate((state) => {
         state.locations.get(sha256)?.delete(store)
