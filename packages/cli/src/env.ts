@@ -1,0 +1,52 @@
+/**
+ * The services a command runs on: the Node layer (HTTP, store, catalog) chosen by `--home`, `--catalog`, `--store`
+ * (or CARGOHOLD_HOME / CARGOHOLD_CATALOG / CARGOHOLD_STORE), and the progress renderer. A layer that cannot be
+ * built (bad URL, unreachable database, unwritable home) is a configuration error: exit 2.
+ */
+import { type DownloadSettings, layerSilent, type Progress } from "@cargohold/core"
+import { layerNode, type NodeServices } from "@cargohold/node"
+import { layerS3StorageFromUrl } from "@cargohold/s3"
+import { Effect, Layer, Option } from "effect"
+import { UsageError } from "./errors.js"
+import { layerRenderer } from "./progress/layer.js"
+
+export interface LocationFlags {
+  readonly home: Option.Option<string>
+  readonly catalog: Option.Option<string>
+  readonly store: Option.Option<string>
+}
+
+export interface EnvOptions {
+  readonly progress?: Layer.Layer<Progress> | undefined
+  readonly limits?: { readonly global: number; readonly perHost: number } | undefined
+  readonly settings?: Partial<DownloadSettings> | undefined
+}
+
+const fromEnv = (flag: Option.Option<string>, variable: string): string | undefined =>
+  Option.getOrUndefined(flag) ?? (process.env[variable] !== "" ? process.env[variable] : undefined)
+
+/** The live renderer on stderr (a TTY) or plain lines; per-artifact lines are left to stdout under `--json`. */
+export const stderrProgress = (options: { readonly json: boolean }): Layer.Layer<Progress> =>
+  layerRenderer({ target: process.stderr, eachArtifact: !options.json })
+
+/** Runs `effect` on the Node layer; building the layer fails with a `UsageError`. */
+export const withServices =
+  (flags: LocationFlags, options: EnvOptions = {}) =>
+  <A, E>(effect: Effect.Effect<A, E, NodeServices>): Effect.Effect<A, E | UsageError> =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const layer = layerNode({
+          home: Option.getOrUndefined(flags.home),
+          catalog: fromEnv(flags.catalog, "CARGOHOLD_CATALOG"),
+          store: fromEnv(flags.store, "CARGOHOLD_STORE"),
+          storeSchemes: { "s3:": layerS3StorageFromUrl },
+          limits: options.limits,
+          settings: options.settings,
+          progress: options.progress ?? layerSilent
+        })
+        const context = yield* Layer.build(layer).pipe(
+          Effect.mapError((error) => new UsageError({ message: `configuration: ${error.message}` }))
+        )
+        return yield* Effect.provide(effect, context)
+      })
+    )

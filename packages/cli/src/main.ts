@@ -1,0 +1,31 @@
+/**
+ * The `cargohold` process: parse argv, run the command, exit 0 (success), 1 (failed artifacts or an operational
+ * error), 2 (usage or configuration error) or 130 (interrupted).
+ */
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Effect, Exit } from "effect"
+import { cli } from "./cli.js"
+import { printErr } from "./output.js"
+
+const program = Effect.suspend(() => cli(process.argv)).pipe(
+  Effect.as(0),
+  Effect.catchAll((error) => {
+    if (ValidationError.isValidationError(error)) return Effect.succeed(2) // @effect/cli printed it already
+    switch (error._tag) {
+      case "UsageError":
+        return Effect.as(printErr(`cargohold: ${error.message}`), 2)
+      case "Finished":
+        return Effect.succeed(error.code)
+    }
+  }),
+  Effect.catchAllDefect((defect) => Effect.as(printErr(`cargohold: internal error: ${Cause.pretty(Cause.die(defect))}`), 1)),
+  Effect.provide(NodeContext.layer)
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  disablePrettyLogger: true,
+  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 130)
+})

@@ -1,0 +1,24 @@
+/**
+ * Options every catalog-using command takes: where the home, catalog and store are, and JSON output.
+ */
+import { Options } from "@effect/cli"
+
+export const home = Options.directory("home", { exists: "either" }).pipe(
+  Options.withDescription("cargohold home (catalog and store); default $CARGOHOLD_HOME or $XDG_DATA_HOME/cargohold"),
+  Options.optional
+)
+
+export const catalog = Options.text("catalog").pipe(
+  Options.withDescription("catalog URL: sqlite:///path or postgresql://user@host:port/db (env CARGOHOLD_CATALOG)"),
+  Options.optional
+)
+
+export const store = Options.text("store").pipe(
+  Options.withDescription("store URL: file:///path or s3://bucket/prefix?endpoint=URL&region=R (env CARGOHOLD_STORE)"),
+  Options.optional
+)
+
+export const json = Options.boolean("json").pipe(Options.withDescription("machine-readable output on stdout"))
+
+/** `--home`, `--catalog`, `--store`. */
+export const location = { home, catalog, store }

@@ -1,0 +1,145 @@
+/**
+ * The renderer's aggregate of progress events: updated synchronously on every event (a few field writes),
+ * read by the drawing timer. No allocation per `Bytes` event beyond the event itself.
+ */
+import type { ProgressEvent } from "@cargohold/core"
+
+export interface ActiveDownload {
+  readonly id: number
+  readonly url: string
+  received: number
+  size: number | undefined
+  readonly startedAt: number
+  attempt: number
+  /** Last time a plain-mode "still running" line was written for it. */
+  reportedAt: number
+}
+
+export interface Finished {
+  readonly url: string
+  readonly ok: boolean
+  readonly cached: boolean
+  readonly sha256?: string
+  readonly size?: number
+  readonly error?: { readonly _tag: string; readonly message: string }
+}
+
+export class Tally {
+  queued = 0
+  done = 0
+  cached = 0
+  failed = 0
+  /** Bytes of finished downloads (fetched, not served from the store). */
+  finishedBytes = 0
+  /** Sum of `received` over the active downloads. */
+  activeBytes = 0
+  /** Sum of known sizes of active downloads plus finished bytes; grows as sizes become known. */
+  expectedActive = 0
+  readonly active = new Map<number, ActiveDownload>()
+  readonly failuresByTag = new Map<string, number>()
+  readonly startedAt: number
+  /** Bumped on every change, so the drawer can skip identical frames. */
+  version = 0
+
+  constructor(
+    readonly now: () => number,
+    readonly onFinished: (finished: Finished) => void
+  ) {
+    this.startedAt = now()
+  }
+
+  get bytes(): number {
+    return this.finishedBytes + this.activeBytes
+  }
+
+  get finished(): number {
+    return this.done + this.failed
+  }
+
+  apply(event: ProgressEvent): void {
+    this.version++
+    switch (event._tag) {
+      case "Queued":
+        this.queued++
+        return
+      case "Started": {
+        const at = this.now()
+        this.active.set(event.id, {
+          id: event.id,
+          url: event.url,
+          received: 0,
+          size: event.size,
+          startedAt: at,
+          attempt: 1,
+          reportedAt: at
+        })
+        if (event.size !== undefined) this.expectedActive += event.size
+        return
+      }
+      case "Bytes": {
+        const download = this.active.get(event.id)
+        if (download === undefined) return
+        this.activeBytes += event.received - download.received
+        download.received = event.received
+        if (download.size === undefined && event.size !== undefined) {
+          download.size = event.size
+          this.expectedActive += event.size
+        }
+        return
+      }
+      case "Retrying": {
+        const download = this.active.get(event.id)
+        if (download !== undefined) download.attempt = event.attempt
+        return
+      }
+      case "Done": {
+        this.done++
+        if (event.cached) this.cached++
+        else this.finishedBytes += event.size
+        this.retire(event.id)
+        this.onFinished({ url: event.url, ok: true, cached: event.cached, sha256: event.sha256, size: event.size })
+        return
+      }
+      case "Failed": {
+        this.failed++
+        this.failuresByTag.set(event.error._tag, (this.failuresByTag.get(event.error._tag) ?? 0) + 1)
+        this.retire(event.id)
+        this.onFinished({ url: event.url, ok: false, cached: false, error: event.error })
+        return
+      }
+    }
+  }
+
+  private retire(id: number): void {
+    const download = this.active.get(id)
+    if (download === undefined) return
+    this.activeBytes -= download.received
+    if (download.size !== undefined) this.expectedActive -= download.size
+    this.active.delete(id)
+  }
+
+  /** Bytes still to come from the active downloads, when all their sizes are known. */
+  remainingKnown(): number | undefined {
+    let remaining = 0
+    for (const download of this.active.values()) {
+      if (download.size === undefined) return undefined
+      remaining += Math.max(0, download.size - download.received)
+    }
+    return remaining
+  }
+}
+
+/** A rate over a sliding window of samples of a monotonic byte counter. */
+export class RateMeter {
+  private readonly samples: Array<{ at: number; bytes: number }> = []
+
+  constructor(private readonly windowMs = 5_000) {}
+
+  sample(at: number, bytes: number): number {
+    this.samples.push({ at, bytes })
+    while (this.samples.length > 2 && at - this.samples[0]!.at > this.windowMs) this.samples.shift()
+    const first = this.samples[0]!
+    const elapsed = at - first.at
+    return elapsed > 0 ? Math.max(0, ((bytes - first.bytes) * 1000) / elapsed) : 0
+  }
+}
