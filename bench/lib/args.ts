@@ -18,7 +18,7 @@ export interface BenchOptions {
 }
 
 export const usage = `usage: npm run bench -- [options]
-  --workload 1,2,3,4   workloads to run (default: all; smoke: 1,2,3)
+  --workload 1,2,3,4   workloads to run (default: all; smoke: 1,2)
   --repeats N          runs per contender (default per workload: 5, 3, 2; smoke: 1)
   --only a,b           contenders: curl, curl-o, undici, aria2c, mfh, cargohold-cli, cargohold-lib
   --smoke              tiny corpus, one repeat (what the test suite runs)
@@ -56,7 +56,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
   }
   const dataDir = flags.get("--data") ?? (smoke ? ".bench/smoke" : ".bench")
   return {
-    workloads: list(flags.get("--workload") ?? (smoke ? "1,2,3" : "1,2,3,4")),
+    workloads: list(flags.get("--workload") ?? (smoke ? "1,2" : "1,2,3,4")),
     repeats: repeats !== undefined ? Number(repeats) : smoke ? 1 : undefined,
     only: list(flags.get("--only")),
     smoke,

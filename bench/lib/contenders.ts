@@ -141,7 +141,18 @@ const cargoholdCli: Contender = {
   writesFiles: false,
   unavailable: cliUnavailable,
   command: (run) => ({
-    argv: [cargoholdBin(run.repoRoot), "fetch", "-i", run.inputs.cargoholdManifest, "--home", run.outDir],
+    argv: [
+      cargoholdBin(run.repoRoot),
+      "fetch",
+      "--home",
+      run.outDir,
+      "--max-connections",
+      "64",
+      "--per-host",
+      "64",
+      "-i",
+      run.inputs.cargoholdManifest
+    ],
     env: run.cpuProfDir === undefined ? undefined : { NODE_OPTIONS: nodeArgs(run, "cargohold-cli").join(" ") }
   })
 }

@@ -37,14 +37,16 @@ const parseReport = (report: string, wallS: number): Measurement => ({
   sysS: Number(field(report, "System time (seconds)") ?? "0")
 })
 
-const tail = (path: string, chars: number): string => {
+const read = (path: string): string => {
   try {
-    const text = readFileSync(path, "utf8")
-    return text.slice(-chars).trim()
+    return readFileSync(path, "utf8")
   } catch {
     return ""
   }
 }
+const tail = (path: string, chars: number): string => read(path).slice(-chars).trim()
+/** The first lines of an error output: where the message is (stacks come after it). */
+const head = (path: string, chars: number): string => read(path).trim().slice(0, chars).replace(/\s+/g, " ")
 
 /** Runs `command`; its stdout/stderr go to files in `logDir` (prefix `name`). */
 export const measure = (command: Command, logDir: string, name: string, timeoutMs: number): Promise<RunOutcome> =>
@@ -77,7 +79,7 @@ export const measure = (command: Command, logDir: string, name: string, timeoutM
       const measurement = parseReport(tail(reportPath, 4000), wallS)
       if (code === 0) return resolve({ _tag: "ok", measurement })
       const why = signal !== null ? `killed by ${signal}${wallS * 1000 >= timeoutMs ? " (timeout)" : ""}` : `exit ${code}`
-      const detail = `${why}: ${tail(stderrPath, 600) || tail(stdoutPath, 600)}`
+      const detail = `${why}: ${head(stderrPath, 400) || tail(stdoutPath, 400)}`
       resolve({ _tag: "failed", exitCode: code, detail, measurement })
     })
   })

@@ -1,32 +1,13 @@
 /**
- * cargohold through its library API: every job through `download` (or `fetchMany` when present) with
- * `layerNode({ home })`: full verification, content-addressed storage and catalog. 64 connections, like the peers.
+ * cargohold through its library API: every job through `download` with `layerNode({ home })` — full verification,
+ * content-addressed storage and the SQLite catalog. 64 connections in all and per host, like the peers.
  * usage: node cargohold-lib.mjs JOBS HOME       (exits 3 when the library is not built yet)
  */
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
 import { readJobs, scriptArgs } from "./jobs.js"
 
-/** What `download` needs; opaque here, `layerNode` provides it. */
-interface Services {
-  readonly _services: unique symbol
-}
-interface Request {
-  readonly url: string
-  readonly sha256: string
-  readonly size: number
-}
-interface CoreApi {
-  readonly download?: (input: Request) => Effect.Effect<unknown, unknown, Services>
-  readonly fetchMany?: (
-    inputs: ReadonlyArray<Request>,
-    options?: { readonly concurrency?: number }
-  ) => Effect.Effect<unknown, unknown, Services>
-  readonly layerConnectionLimits?: (o: { readonly global: number; readonly perHost: number }) => Layer.Layer<never>
-}
-interface NodeApi {
-  readonly layerNode?: (options: { readonly home: string }) => Layer.Layer<Services, unknown>
-}
+type CoreModule = typeof import("@cargohold/core")
+type NodeModule = typeof import("@cargohold/node")
 
 const concurrency = 64
 const { jobsPath, outDir: home } = scriptArgs("cargohold-lib JOBS HOME")
@@ -39,21 +20,17 @@ const load = async <T>(specifier: string): Promise<T | undefined> => {
     return undefined
   }
 }
-const core = await load<CoreApi>("@cargohold/core")
-const node = await load<NodeApi>("@cargohold/node")
-const download = core?.download
-const layerNode = node?.layerNode
-if (download === undefined || layerNode === undefined) {
+const core = await load<CoreModule>("@cargohold/core")
+const node = await load<NodeModule>("@cargohold/node")
+if (core?.download === undefined || node?.layerNode === undefined) {
   console.error("not available: @cargohold/core download and @cargohold/node layerNode must be built")
   process.exit(3)
 }
-
-const requests: ReadonlyArray<Request> = readJobs(jobsPath).map((j) => ({ url: j.url, sha256: j.sha256, size: j.size }))
-const all =
-  core?.fetchMany !== undefined
-    ? core.fetchMany(requests, { concurrency })
-    : Effect.forEach(requests, download, { concurrency, discard: true })
-const limits = core?.layerConnectionLimits?.({ global: concurrency, perHost: concurrency })
-const provided = Effect.provide(all, layerNode({ home }))
-await Effect.runPromise(limits !== undefined ? Effect.provide(provided, limits) : provided)
+const { download } = core
+const requests = readJobs(jobsPath).map((j) => ({ url: j.url, sha256: j.sha256, size: j.size }))
+/** BENCH_CARGOHOLD_CATALOG=memory: swaps the SQLite catalog out (for profiling; the bench uses the default). */
+const catalog = process.env.BENCH_CARGOHOLD_CATALOG
+const layer = node.layerNode({ home, catalog, limits: { global: concurrency, perHost: concurrency } })
+const program = Effect.forEach(requests, (request) => download(request), { concurrency, discard: true })
+await Effect.runPromise(Effect.provide(program, layer))
 console.log(`cargohold-lib: ${requests.length} files verified, stored and catalogued in ${home}`)
