@@ -19,7 +19,20 @@ export * from "./source/FileSource.js"
 export * from "./pipeline/config.js"
 export * from "./pipeline/limits.js"
 export * from "./pipeline/retry.js"
-export { download, nextDownloadId } from "./pipeline/download.js"
+export { download, type DownloadOptions, downloadWith, nextDownloadId, type RecordDownload } from "./pipeline/download.js"
+export { coalesce, inFlightCount } from "./pipeline/coalesce.js"
+export {
+  type Candidate,
+  isOriginFailure,
+  makeOriginHealth,
+  OriginHealth,
+  type OriginHealthService,
+  rankCandidates,
+  SourcePolicy,
+  type SourcePolicySettings
+} from "./pipeline/sources.js"
+export * from "./batch/index.js"
+export * from "./manifest/index.js"
 export * from "./remote/Remote.js"
 export * from "./remote/policy.js"
 export * from "./http/hostGate.js"

@@ -138,6 +138,22 @@ export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogErr
   }
 }
 
+/** One problem in a manifest, at a line (1-based). */
+export const ManifestProblem = Schema.Struct({ line: Schema.Number, message: Schema.String })
+export type ManifestProblem = typeof ManifestProblem.Type
+
+/** A manifest (URL list, JSON Lines, Metalink) is malformed: every bad line or element, with its line number. */
+export class ManifestError extends Schema.TaggedError<ManifestError>()("ManifestError", {
+  format: Schema.String,
+  problems: Schema.Array(ManifestProblem)
+}) {
+  override get message() {
+    const shown = this.problems.slice(0, 20).map((p) => `line ${p.line}: ${p.message}`)
+    const more = this.problems.length > 20 ? [`… and ${this.problems.length - 20} more`] : []
+    return `${this.problems.length} problem(s) in the ${this.format} manifest:\n${[...shown, ...more].join("\n")}`
+  }
+}
+
 /** Every error a download can end with. */
 export type DownloadError =
   | InvalidRequest

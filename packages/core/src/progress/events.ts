@@ -59,5 +59,41 @@ export const HostRecovered = Schema.TaggedStruct("HostRecovered", {
   concurrency: Schema.Number
 })
 
-export const ProgressEvent = Schema.Union(Queued, Started, Bytes, Retrying, Done, Failed, HostBackoff, HostRecovered)
+/** Totals of a batch (`fetchMany`): emitted at most every few hundred ms while it runs, and once at the end. */
+export const BatchProgress = Schema.TaggedStruct("BatchProgress", {
+  /** Artifacts finished successfully (including those already stored). */
+  done: Schema.Number,
+  /** Of `done`, those already stored (no request made). */
+  cached: Schema.Number,
+  failed: Schema.Number,
+  /** Requests in the batch, when known (given by the caller, or counted once the input ended). */
+  total: Schema.optional(Schema.Number),
+  /** Downloads running now. */
+  active: Schema.Number,
+  /** Bytes of finished artifacts plus bytes received by running downloads. */
+  bytesDone: Schema.Number,
+  /** Bytes the batch should come to, when known. */
+  bytesExpected: Schema.optional(Schema.Number),
+  /** Transfer rate, recent (smoothed), bytes per second. */
+  bytesPerSecond: Schema.Number,
+  /** Estimated time to the end, when it can be estimated. */
+  etaMs: Schema.optional(Schema.Number),
+  elapsedMs: Schema.Number,
+  /** True on the last event of the batch. */
+  final: Schema.Boolean,
+  /** True when the batch stopped early (fail-fast or interruption). */
+  aborted: Schema.Boolean
+})
+
+export const ProgressEvent = Schema.Union(
+  Queued,
+  Started,
+  Bytes,
+  Retrying,
+  Done,
+  Failed,
+  HostBackoff,
+  HostRecovered,
+  BatchProgress
+)
 export type ProgressEvent = typeof ProgressEvent.Type

@@ -1,0 +1,133 @@
+/**
+ * `fetchMany`: a stream of requests in, a stream of per-artifact results out.
+ *
+ * - One bad artifact never fails the batch: its result carries the typed error (unless `failFast`: then the
+ *   stream ends right after the first failure and downloads still running are interrupted and cleaned up).
+ * - Bounded: at most `concurrency` downloads run, and at most `maxInFlightBytes` of expected size is in flight
+ *   (a request without a size counts as `unknownSizeEstimate`). The input is pulled only as work frees up, results
+ *   come out as they finish (not in input order; `index` says which request), and nothing about a request is kept
+ *   once its result is emitted — memory stays flat however long the input.
+ * - Deduplication by sha256 without a "seen" set: concurrent requests for the same sha256 share one download
+ *   (coalescing), and a later duplicate finds the artifact stored and catalogued and returns it without a request.
+ *   Artifacts already stored are skipped the same way.
+ * - Catalog writes are grouped (see recorder.ts).
+ * - Progress: every per-download event is forwarded, and `BatchProgress` events carry the totals.
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { Effect, Stream } from "effect"
+import { Catalog } from "../catalog/Catalog.js"
+import type { Artifact } from "../domain/artifact.js"
+import type { DownloadError } from "../domain/errors.js"
+import type { DownloadRequestInput } from "../domain/request.js"
+import { downloadWith } from "../pipeline/download.js"
+import { Progress } from "../progress/Progress.js"
+import type { Storage } from "../storage/Storage.js"
+import { makeBatchRecorder } from "./recorder.js"
+import { BatchTracker } from "./tracker.js"
+
+/** One request of a batch: a download request (with any mirrors). */
+export type BatchRequest = DownloadRequestInput
+
+export interface BatchOk {
+  readonly _tag: "Ok"
+  /** Position of the request in the input, from 0. */
+  readonly index: number
+  readonly request: BatchRequest
+  readonly artifact: Artifact
+}
+
+export interface BatchFailed {
+  readonly _tag: "Failed"
+  readonly index: number
+  readonly request: BatchRequest
+  readonly error: DownloadError
+}
+
+export type BatchResult = BatchOk | BatchFailed
+
+export interface BatchOptions {
+  /** Downloads running at once (default 32). Connections are limited separately (`ConnectionLimits`). */
+  readonly concurrency?: number | undefined
+  /** Sum of the expected sizes of downloads running at once (default 256 MiB). */
+  readonly maxInFlightBytes?: number | undefined
+  /** How much a request without an expected size counts against `maxInFlightBytes` (default 1 MiB). */
+  readonly unknownSizeEstimate?: number | undefined
+  /** End the stream after the first failure (default false). */
+  readonly failFast?: boolean | undefined
+  /** Number of requests, when the caller knows it (for progress totals and ETA). */
+  readonly total?: number | undefined
+  /** Sum of the expected sizes, when the caller knows it (for progress). */
+  readonly bytesExpected?: number | undefined
+  /** Minimum time between two `BatchProgress` events (default 250 ms). */
+  readonly progressIntervalMs?: number | undefined
+  /** Most records per catalog write (default 500). */
+  readonly maxRecordsPerWrite?: number | undefined
+}
+
+const MiB = 1024 * 1024
+
+/**
+ * Fetches every request of `requests`; yields one result per request as each finishes.
+ * The stream fails only if the input stream fails.
+ */
+export const fetchMany = <E, R>(
+  requests: Stream.Stream<BatchRequest, E, R>,
+  options: BatchOptions = {}
+): Stream.Stream<BatchResult, E, R | HttpClient.HttpClient | Storage | Catalog | Progress> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const concurrency = Math.max(1, options.concurrency ?? 32)
+      const maxBytes = Math.max(1, options.maxInFlightBytes ?? 256 * MiB)
+      const unknownSize = options.unknownSizeEstimate ?? MiB
+      const catalog = yield* Catalog
+      const tracker = new BatchTracker(yield* Progress, {
+        total: options.total,
+        bytesExpected: options.bytesExpected,
+        intervalMs: options.progressIntervalMs
+      })
+      const recorder = makeBatchRecorder(catalog, { maxBatch: options.maxRecordsPerWrite })
+      const bytes = yield* Effect.makeSemaphore(maxBytes)
+      const downloadOptions = { record: recorder.record }
+
+      const one = ([request, index]: readonly [BatchRequest, number]): Effect.Effect<
+        BatchResult,
+        never,
+        HttpClient.HttpClient | Storage | Catalog | Progress
+      > => {
+        const size = typeof request.size === "number" && request.size >= 0 ? request.size : unknownSize
+        const permits = Math.max(1, Math.min(maxBytes, Math.ceil(size)))
+        const run = Effect.suspend(() => {
+          tracker.active += 1
+          return downloadWith(request, downloadOptions).pipe(
+            Effect.ensuring(Effect.sync(() => void (tracker.active -= 1)))
+          )
+        })
+        return bytes.withPermits(permits)(run).pipe(
+          Effect.matchEffect({
+            onSuccess: (artifact): Effect.Effect<BatchResult> =>
+              Effect.as(tracker.finished(true, artifact.cached), { _tag: "Ok", index, request, artifact }),
+            onFailure: (error): Effect.Effect<BatchResult> =>
+              Effect.as(tracker.finished(false, false), { _tag: "Failed", index, request, error })
+          })
+        )
+      }
+
+      let aborted = true
+      const counted = requests.pipe(
+        Stream.tap(() => Effect.sync(() => void (tracker.seen += 1))),
+        Stream.onEnd(
+          Effect.sync(() => {
+            tracker.total ??= tracker.seen
+          })
+        ),
+        Stream.zipWithIndex
+      )
+      let results = counted.pipe(Stream.mapEffect(one, { concurrency, unordered: true }))
+      if (options.failFast) results = results.pipe(Stream.takeUntil((r) => r._tag === "Failed"))
+      return results.pipe(
+        Stream.onEnd(Effect.sync(() => void (aborted = tracker.failed > 0 && options.failFast === true))),
+        Stream.ensuring(Effect.suspend(() => tracker.final(aborted))),
+        Stream.provideService(Progress, tracker.progress)
+      )
+    })
+  )

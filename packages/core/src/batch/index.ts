@@ -1,0 +1,13 @@
+/**
+ * Batches: many artifacts, many sources, bounded memory, grouped catalog writes, batch progress.
+ */
+export {
+  type BatchFailed,
+  type BatchOk,
+  type BatchOptions,
+  type BatchRequest,
+  type BatchResult,
+  fetchMany
+} from "./fetchMany.js"
+export { type BatchRecorder, makeBatchRecorder } from "./recorder.js"
+export { BatchTracker, type TrackerOptions } from "./tracker.js"

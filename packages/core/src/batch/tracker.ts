@@ -1,0 +1,140 @@
+/**
+ * Batch totals for progress: counts, bytes, a smoothed rate and an ETA, emitted as `BatchProgress` events at most
+ * every `intervalMs` (checked when something happens; no timer fiber). State is O(active downloads).
+ */
+import { Effect } from "effect"
+import type { ProgressEvent } from "../progress/events.js"
+import type { ProgressService } from "../progress/Progress.js"
+
+export interface TrackerOptions {
+  readonly total?: number | undefined
+  readonly bytesExpected?: number | undefined
+  readonly intervalMs?: number | undefined
+}
+
+export class BatchTracker {
+  done = 0
+  cached = 0
+  failed = 0
+  /** Requests taken from the input so far. */
+  seen = 0
+  active = 0
+  total: number | undefined
+  readonly bytesExpected: number | undefined
+  /** Bytes of finished artifacts. */
+  private finishedBytes = 0
+  /** Bytes received by running downloads, by progress id. */
+  private readonly running = new Map<number, number>()
+  private runningBytes = 0
+  /** Bytes actually transferred (not counting artifacts already stored), for the rate. */
+  private transferred = 0
+  private readonly started = Date.now()
+  private lastEmit = 0
+  private lastTransferred = 0
+  private rate = 0
+  private readonly intervalMs: number
+
+  constructor(
+    private readonly downstream: ProgressService,
+    options: TrackerOptions
+  ) {
+    this.total = options.total
+    this.bytesExpected = options.bytesExpected
+    this.intervalMs = options.intervalMs ?? 250
+    this.lastEmit = this.started
+  }
+
+  /** A progress service that feeds this tracker and forwards every event downstream. */
+  readonly progress: ProgressService = {
+    emit: (event) => {
+      this.observe(event)
+      const forwarded = this.downstream.emit(event)
+      return event._tag === "Bytes" ? Effect.zipRight(forwarded, this.maybeEmit()) : forwarded
+    }
+  }
+
+  private observe(event: ProgressEvent): void {
+    switch (event._tag) {
+      case "Bytes": {
+        const before = this.running.get(event.id) ?? 0
+        const delta = event.received - before
+        this.running.set(event.id, event.received)
+        this.runningBytes += delta
+        if (delta > 0) this.transferred += delta
+        return
+      }
+      case "Done":
+        this.settle(event.id)
+        this.finishedBytes += event.size
+        return
+      case "Failed":
+        this.settle(event.id)
+        return
+    }
+  }
+
+  private settle(id: number): void {
+    const bytes = this.running.get(id)
+    if (bytes !== undefined) {
+      this.running.delete(id)
+      this.runningBytes -= bytes
+    }
+  }
+
+  /** Records one finished request; emits a progress event when one is due. */
+  finished(ok: boolean, cached: boolean): Effect.Effect<void> {
+    if (ok) {
+      this.done += 1
+      if (cached) this.cached += 1
+    } else this.failed += 1
+    return this.maybeEmit()
+  }
+
+  maybeEmit(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const now = Date.now()
+      if (now - this.lastEmit < this.intervalMs) return Effect.void
+      return this.downstream.emit(this.snapshot(now, false, false))
+    })
+  }
+
+  /** The last event of the batch. */
+  final(aborted: boolean): Effect.Effect<void> {
+    return Effect.suspend(() => this.downstream.emit(this.snapshot(Date.now(), true, aborted)))
+  }
+
+  private snapshot(now: number, final: boolean, aborted: boolean): ProgressEvent {
+    const window = now - this.lastEmit
+    if (window > 0) {
+      const instant = ((this.transferred - this.lastTransferred) * 1000) / window
+      this.rate = this.rate === 0 ? instant : 0.7 * this.rate + 0.3 * instant
+    }
+    this.lastEmit = now
+    this.lastTransferred = this.transferred
+    const elapsedMs = now - this.started
+    const bytesDone = this.finishedBytes + this.runningBytes
+    const finishedCount = this.done + this.failed
+    let etaMs: number | undefined
+    if (final) etaMs = 0
+    else if (this.bytesExpected !== undefined && this.rate > 0) {
+      etaMs = Math.max(0, ((this.bytesExpected - bytesDone) * 1000) / this.rate)
+    } else if (this.total !== undefined && finishedCount > 0) {
+      etaMs = ((this.total - finishedCount) * elapsedMs) / finishedCount
+    }
+    return {
+      _tag: "BatchProgress",
+      done: this.done,
+      cached: this.cached,
+      failed: this.failed,
+      total: this.total,
+      active: this.active,
+      bytesDone,
+      bytesExpected: this.bytesExpected,
+      bytesPerSecond: final ? (this.transferred * 1000) / Math.max(1, elapsedMs) : this.rate,
+      etaMs: etaMs === undefined ? undefined : Math.round(etaMs),
+      elapsedMs,
+      final,
+      aborted
+    }
+  }
+}

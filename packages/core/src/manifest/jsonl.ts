@@ -1,0 +1,72 @@
+/**
+ * JSON Lines manifests: one object per line,
+ * `{"url"|"urls", "sha256"|"digests", "size", "priority", "mirrors": [{"url", "priority", "weight"}]}`.
+ * Unknown keys are errors (a misspelt "sha265" must not silently drop the check).
+ */
+import { Either, Schema } from "effect"
+import type { SourceInput } from "../domain/request.js"
+import { describeParseError, emptyRaw, type RawManifest } from "./types.js"
+
+const Url = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
+const Priority = Schema.Number.pipe(Schema.finite())
+
+const Mirror = Schema.Struct({
+  url: Url,
+  priority: Schema.optional(Priority),
+  weight: Schema.optional(Schema.Number.pipe(Schema.positive()))
+})
+
+export const JsonlEntry = Schema.Struct({
+  url: Schema.optional(Url),
+  urls: Schema.optional(Schema.NonEmptyArray(Url)),
+  sha256: Schema.optional(Schema.String),
+  digests: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  size: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative())),
+  priority: Schema.optional(Priority),
+  mirrors: Schema.optional(Schema.Array(Mirror))
+}).pipe(
+  Schema.filter((e) => (e.url !== undefined || e.urls !== undefined ? undefined : 'needs "url" or "urls"'))
+)
+export type JsonlEntry = typeof JsonlEntry.Type
+
+const decode = Schema.decodeUnknownEither(JsonlEntry, { onExcessProperty: "error", errors: "all" })
+
+export const parseJsonl = (text: string): RawManifest => {
+  const out = emptyRaw()
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const content = lines[i]!.trim()
+    if (content === "" || content.startsWith("#")) continue
+    const line = i + 1
+    let value: unknown
+    try {
+      value = JSON.parse(content)
+    } catch (error) {
+      out.problems.push({ line, message: `not valid JSON: ${(error as Error).message}` })
+      continue
+    }
+    const decoded = decode(value)
+    if (Either.isLeft(decoded)) {
+      out.problems.push({ line, message: describeParseError(decoded.left) })
+      continue
+    }
+    const e = decoded.right
+    const urls = [...(e.url !== undefined ? [e.url] : []), ...(e.urls ?? [])]
+    const sources: Array<SourceInput> = [
+      ...urls.slice(1).map((url) => ({ url, priority: e.priority })),
+      ...(e.mirrors ?? []).map((m) => ({ url: m.url, priority: m.priority, weight: m.weight }))
+    ]
+    out.entries.push({
+      line,
+      request: {
+        url: urls[0]!,
+        priority: e.priority,
+        sha256: e.sha256,
+        digests: e.digests,
+        size: e.size,
+        sources: sources.length > 0 ? sources : undefined
+      }
+    })
+  }
+  return out
+}

@@ -1,0 +1,46 @@
+/**
+ * The plain manifest: one artifact per line, `URL [ALG:HEX]... [SIZE]`; `#` starts a comment line; blank lines
+ * are skipped.
+ */
+import { Either, Schema } from "effect"
+import { parseDigestSpec } from "../domain/request.js"
+import { emptyRaw, type RawManifest } from "./types.js"
+
+const Size = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative(), Schema.lessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
+const decodeSize = Schema.decodeUnknownEither(Size)
+
+export const parseLines = (text: string): RawManifest => {
+  const out = emptyRaw()
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const content = lines[i]!.trim()
+    if (content === "" || content.startsWith("#")) continue
+    const line = i + 1
+    const [url, ...rest] = content.split(/\s+/)
+    const digests: Record<string, string> = {}
+    let size: number | undefined
+    const problems: Array<string> = []
+    for (const token of rest) {
+      const digest = parseDigestSpec(token)
+      if (digest !== undefined) {
+        if (digests[digest.algorithm] !== undefined) problems.push(`${digest.algorithm} given twice`)
+        digests[digest.algorithm] = digest.hex
+        continue
+      }
+      if (/^\d+$/.test(token)) {
+        const decoded = decodeSize(token)
+        if (Either.isLeft(decoded)) problems.push(`size ${token} is too large`)
+        else if (size !== undefined) problems.push(`size given twice (${size} and ${token})`)
+        else size = decoded.right
+        continue
+      }
+      problems.push(`'${token}' is neither ALG:HEX (e.g. sha256:…) nor a size in bytes`)
+    }
+    if (problems.length > 0) {
+      for (const message of problems) out.problems.push({ line, message })
+      continue
+    }
+    out.entries.push({ line, request: { url: url!, digests, size } })
+  }
+  return out
+}

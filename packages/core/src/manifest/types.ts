@@ -1,0 +1,28 @@
+/**
+ * What manifest parsers produce, before the common validation.
+ */
+import { ParseResult } from "effect"
+import type { ManifestProblem } from "../domain/errors.js"
+import type { DownloadRequestInput } from "../domain/request.js"
+
+export type ManifestFormat = "lines" | "jsonl" | "metalink"
+
+/** One request read from a manifest, with the line it starts on. */
+export interface ManifestEntry {
+  readonly line: number
+  readonly request: DownloadRequestInput
+}
+
+export interface RawManifest {
+  readonly entries: Array<ManifestEntry>
+  readonly problems: Array<ManifestProblem>
+  readonly warnings: Array<ManifestProblem>
+}
+
+export const emptyRaw = (): RawManifest => ({ entries: [], problems: [], warnings: [] })
+
+/** Schema issues as short `path: message` strings. */
+export const describeParseError = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`))
+    .join("; ")
