@@ -1,0 +1,17 @@
+/**
+ * @cargohold/catalog-sql — the Catalog on @effect/sql: SQLite (embedded default) and PostgreSQL, chosen by URL.
+ * Backend layers: `@cargohold/catalog-sql/sqlite` (`layerSqliteCatalog`), `@cargohold/catalog-sql/pg` (`layerPgCatalog`).
+ */
+export { asCatalogError, catalogError, redactUrls, scrub } from "./errors.js"
+export { type CatalogTarget, type CatalogUrlOptions, layerCatalogFromUrl, parseCatalogUrl } from "./fromUrl.js"
+export { type Dialect, latestVersion, type Migration, migrate, migrations } from "./migrations.js"
+export {
+  layerSecretBoxDefault,
+  layerSecretBoxKey,
+  makeSecretBox,
+  parseSecretKey,
+  resolveHome,
+  SecretBox,
+  type SecretBoxService
+} from "./SecretBox.js"
+export { makeSqlCatalog, type SqlCatalogOptions } from "./SqlCatalog.js"

@@ -1,0 +1,59 @@
+/**
+ * The Catalog on SQLite (better-sqlite3): WAL journal and a busy timeout, so several processes can share a file.
+ */
+import { Catalog, type CatalogError } from "@cargohold/core"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { Context, Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { asCatalogError, catalogError } from "./errors.js"
+import { layerSecretBoxDefault, type SecretBox } from "./SecretBox.js"
+import { makeSqlCatalog } from "./SqlCatalog.js"
+
+export interface SqliteCatalogOptions {
+  /** The database file (created with its folder when missing), or `:memory:`. */
+  readonly filename: string
+  /** `$CARGOHOLD_HOME`, where `secret.key` lives unless `CARGOHOLD_SECRET_KEY` is set. */
+  readonly home?: string
+  /** Replaces the default secret box (tests, embedding programs). */
+  readonly secretBox?: Layer.Layer<SecretBox>
+  /** Milliseconds a writer waits for another process's write lock (default 30 s). */
+  readonly busyTimeoutMs?: number
+}
+
+/** An SqlClient on a SQLite file, in WAL mode with a busy timeout and foreign keys on. */
+export const layerSqliteClient = (
+  options: Pick<SqliteCatalogOptions, "filename" | "busyTimeoutMs">
+): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, CatalogError> =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const { filename } = options
+      if (filename !== ":memory:") {
+        yield* Effect.try({
+          try: () => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }),
+          catch: (error) => catalogError("open sqlite", error)
+        })
+      }
+      const client = yield* SqliteClient.make({ filename }).pipe(
+        Effect.catchAllDefect((defect) => Effect.fail(catalogError("open sqlite", defect)))
+      )
+      yield* Effect.all(
+        [
+          client.unsafe(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 30_000))}`),
+          client`PRAGMA foreign_keys = ON`,
+          client`PRAGMA synchronous = FULL`,
+          client`PRAGMA cache_size = -65536`
+        ],
+        { discard: true }
+      ).pipe(asCatalogError("open sqlite"))
+      return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
+    })
+  ).pipe(Layer.provide(Reactivity.layer))
+
+/** The Catalog in a SQLite file. */
+export const layerSqliteCatalog = (options: SqliteCatalogOptions): Layer.Layer<Catalog, CatalogError> =>
+  Layer.effect(Catalog, makeSqlCatalog()).pipe(
+    Layer.provide(Layer.merge(layerSqliteClient(options), options.secretBox ?? layerSecretBoxDefault({ home: options.home })))
+  )
