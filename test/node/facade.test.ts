@@ -81,4 +81,17 @@ describe("fetchArtifact (Promise facade)", () => {
     await close()
     expect(() => statSync(result.path!)).toThrow()
   })
+
+  it("on the embedded default (SQLite catalog under the home): a second runtime finds what the first stored", async () => {
+    const sqliteHome = join(dir.path, "sqlite-home")
+    const first = await fetchArtifact(server.url("/a.bin"), { home: sqliteHome, sha256: sha256Hex(body) })
+    expect(first.cached).toBe(false)
+    expect(filesUnder(sqliteHome)).toContain("catalog.db")
+    await close()
+    const requests = server.requests.length
+    const second = await fetchArtifact(server.url("/a.bin"), { home: sqliteHome, sha256: sha256Hex(body) })
+    expect(second.cached).toBe(true)
+    expect(second.path).toBe(first.path)
+    expect(server.requests.length).toBe(requests)
+  })
 })

@@ -10,8 +10,7 @@
 import { type ComputedDigests, download, type Sha256, Storage } from "@cargohold/core"
 import { Cause, Effect, Exit, ManagedRuntime, Option, Runtime } from "effect"
 import { homePath } from "./home.js"
-import { layerNode, type NodeServices } from "./layer.js"
-import type { CatalogError, StorageError } from "@cargohold/core"
+import { layerNode, type NodeLayerError, type NodeServices } from "./layer.js"
 
 export interface FetchOptions {
   readonly sha256?: string | undefined
@@ -38,7 +37,7 @@ export interface FetchedArtifact {
   readonly key: string
 }
 
-type NodeRuntime = ManagedRuntime.ManagedRuntime<NodeServices, StorageError | CatalogError>
+type NodeRuntime = ManagedRuntime.ManagedRuntime<NodeServices, NodeLayerError>
 
 const runtimes = new Map<string, NodeRuntime>()
 

@@ -1,14 +1,16 @@
 /**
  * The default Node layer: everything `download` needs, on the embedded default unless told otherwise.
  */
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import {
   type Catalog,
   type CatalogError,
   DownloadConfig,
   type DownloadSettings,
   defaultSettings,
+  type InvalidRequest,
   layerConnectionLimits,
   layerSilent,
   type Progress,
@@ -19,10 +21,9 @@ import { Effect, Layer } from "effect"
 import { defaultCatalogUrl, layerCatalogByUrl } from "./catalogByUrl.js"
 import { layerNodeHasher } from "./hash.js"
 import { resolveHome } from "./home.js"
+import { layerHttp } from "./http/index.js"
 import { layerFileSource } from "./source/fileSource.js"
 import { layerStorageFromUrl, type StoreSchemes } from "./storage/fromUrl.js"
-import { pathToFileURL } from "node:url"
-import { join } from "node:path"
 
 export interface NodeLayerOptions {
   /** The home folder (default: `$CARGOHOLD_HOME`, `$XDG_DATA_HOME/cargohold`, `~/.local/share/cargohold`). */
@@ -38,14 +39,23 @@ export interface NodeLayerOptions {
   readonly settings?: Partial<DownloadSettings> | undefined
   /** Where progress events go (default: nowhere). */
   readonly progress?: Layer.Layer<Progress> | undefined
-  /** The HttpClient (default: the Node undici client). */
-  readonly http?: Layer.Layer<HttpClient.HttpClient> | undefined
+  /**
+   * The HttpClient (default: `layerHttp`, the undici pools with the per-remote NetworkPolicy, connect timeout
+   * and connections per origin taken from `settings` and `limits`).
+   */
+  readonly http?: Layer.Layer<HttpClient.HttpClient, InvalidRequest> | undefined
   /** Folders `file://` sources may be read from (default: anywhere). */
   readonly fileRoots?: ReadonlyArray<string> | "any" | undefined
 }
 
-/** What `layerNode` provides; Hasher, FileSource, DownloadConfig and ConnectionLimits ride along as references. */
+/**
+ * What `layerNode` provides; Hasher, FileSource, NetworkPolicy, DownloadConfig and ConnectionLimits ride along as
+ * references.
+ */
 export type NodeServices = HttpClient.HttpClient | Storage | Catalog | Progress
+
+/** Why `layerNode` may fail to build: an unusable home, store or catalog URL, or bad transport settings. */
+export type NodeLayerError = StorageError | CatalogError | InvalidRequest
 
 /** Store URL of a home folder. */
 export const defaultStoreUrl = (home: string): string => pathToFileURL(join(home, "store")).href
@@ -54,7 +64,7 @@ export const defaultStoreUrl = (home: string): string => pathToFileURL(join(home
  * Everything a download needs on Node: undici HttpClient, the store and catalog named by URL (default: the
  * embedded SQLite catalog and filesystem store under the home folder), node:crypto hashing, file:// sources.
  */
-export const layerNode = (options: NodeLayerOptions = {}): Layer.Layer<NodeServices, StorageError | CatalogError> => {
+export const layerNode = (options: NodeLayerOptions = {}): Layer.Layer<NodeServices, NodeLayerError> => {
   const needsHome = options.catalog === undefined || options.store === undefined
   const backends = Layer.unwrapEffect(
     Effect.gen(function* () {
@@ -75,7 +85,8 @@ export const layerNode = (options: NodeLayerOptions = {}): Layer.Layer<NodeServi
   if (options.limits !== undefined) extras.push(layerConnectionLimits(options.limits))
   return Layer.mergeAll(
     backends,
-    options.http ?? NodeHttpClient.layerUndici,
+    options.http ??
+      layerHttp({ connectTimeout: options.settings?.connectTimeout, connectionsPerOrigin: options.limits?.perHost }),
     options.progress ?? layerSilent,
     ...extras
   )
