@@ -85,6 +85,30 @@ export const BatchProgress = Schema.TaggedStruct("BatchProgress", {
   aborted: Schema.Boolean
 })
 
+/** Verification of one stored copy began (`id` is process-unique, from the same counter as downloads). */
+export const VerifyStarted = Schema.TaggedStruct("VerifyStarted", {
+  id: Schema.Number,
+  sha256: Schema.String,
+  store: Schema.String,
+  size: Schema.Number
+})
+/** Bytes re-read and re-hashed so far (throttled like `Bytes`). */
+export const VerifyBytes = Schema.TaggedStruct("VerifyBytes", {
+  id: Schema.Number,
+  sha256: Schema.String,
+  store: Schema.String,
+  read: Schema.Number,
+  size: Schema.Number
+})
+/** Verification of one stored copy ended: what was found, and whether a bad copy was repaired. */
+export const VerifyDone = Schema.TaggedStruct("VerifyDone", {
+  id: Schema.Number,
+  sha256: Schema.String,
+  store: Schema.String,
+  state: Schema.Literal("ok", "corrupt", "missing"),
+  repaired: Schema.Boolean
+})
+
 export const ProgressEvent = Schema.Union(
   Queued,
   Started,
@@ -94,6 +118,9 @@ export const ProgressEvent = Schema.Union(
   Failed,
   HostBackoff,
   HostRecovered,
-  BatchProgress
+  BatchProgress,
+  VerifyStarted,
+  VerifyBytes,
+  VerifyDone
 )
 export type ProgressEvent = typeof ProgressEvent.Type
