@@ -1,0 +1,116 @@
+/**
+ * Batch tests: real loopback HTTP servers serving fixed bodies, the undici HttpClient, in-memory Storage and Catalog.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Catalog, DownloadConfig, defaultSettings, layerSilent, makeOriginHealth, OriginHealth, Storage } from "@cargohold/core"
+import { layerCollecting, makeMemoryCatalog, makeMemoryStorage, MemoryStorageHandle } from "@cargohold/core/testing"
+import { layerNodeHasher } from "@cargohold/node"
+import { Context, Duration, Effect, Layer, type Scope } from "effect"
+import { createHash } from "node:crypto"
+import * as http from "node:http"
+import type { AddressInfo, Socket } from "node:net"
+
+export const sha256 = (bytes: Uint8Array | string): string => createHash("sha256").update(bytes).digest("hex")
+
+/** Deterministic, distinct bytes. */
+export const bodyOf = (name: string, size = 1024): Buffer => {
+  const out = Buffer.alloc(size)
+  const seed = createHash("sha256").update(name).digest()
+  for (let i = 0; i < size; i++) out[i] = seed[i % 32]! ^ (i & 0xff)
+  return out
+}
+
+export interface Server {
+  readonly origin: string
+  readonly url: (path: string) => string
+  /** Requests seen, by path. */
+  readonly hits: Map<string, number>
+  readonly total: () => number
+}
+
+export type Route = (path: string, response: http.ServerResponse) => void
+
+/** Serves `files` (path → bytes); other paths answer 404. `route` may take over any request. */
+export const serve = (
+  files: (path: string) => Uint8Array | undefined,
+  options: { readonly delayMs?: number; readonly route?: Route } = {}
+): Effect.Effect<Server, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const hits = new Map<string, number>()
+      let total = 0
+      const sockets = new Set<Socket>()
+      const server = http.createServer((request, response) => {
+        const path = request.url ?? "/"
+        hits.set(path, (hits.get(path) ?? 0) + 1)
+        total += 1
+        const answer = () => {
+          if (options.route !== undefined) return options.route(path, response)
+          const body = files(path)
+          if (body === undefined) {
+            response.writeHead(404).end()
+            return
+          }
+          response.writeHead(200, { "content-length": body.length }).end(body)
+        }
+        if (options.delayMs !== undefined) setTimeout(answer, options.delayMs)
+        else answer()
+      })
+      server.on("connection", (socket) => {
+        sockets.add(socket)
+        socket.on("close", () => sockets.delete(socket))
+      })
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      return { origin, url: (path: string) => `${origin}${path}`, hits, total: () => total, server, sockets }
+    }),
+    ({ server, sockets }) =>
+      Effect.promise(
+        () =>
+          new Promise<void>((resolve) => {
+            for (const socket of sockets) socket.destroy()
+            server.close(() => resolve())
+          })
+      )
+  )
+
+/** A URL on loopback where nothing listens (the port of a server just closed). */
+export const refusedUrl = (path: string): Effect.Effect<string> =>
+  Effect.promise(async () => {
+    const server = http.createServer()
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const port = (server.address() as AddressInfo).port
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    return `http://127.0.0.1:${port}${path}`
+  })
+
+const memoryBackends = Layer.effectContext(
+  Effect.gen(function* () {
+    const storage = yield* makeMemoryStorage()
+    const catalog = yield* makeMemoryCatalog
+    return Context.make(Storage, storage as Storage["Type"]).pipe(
+      Context.add(Catalog, catalog as Catalog["Type"]),
+      Context.add(MemoryStorageHandle, { storage, catalog })
+    )
+  })
+)
+
+const settings = {
+  ...defaultSettings,
+  retryBaseDelay: Duration.millis(10),
+  retryMaxDelay: Duration.millis(50)
+}
+
+const common = Layer.mergeAll(
+  NodeHttpClient.layerUndici,
+  memoryBackends,
+  layerNodeHasher,
+  Layer.succeed(DownloadConfig, settings),
+  Layer.sync(OriginHealth, makeOriginHealth)
+)
+
+/** Real HTTP, in-memory backends, fresh origin health, collecting progress. */
+export const layerBatchTest = () => Layer.merge(common, layerCollecting)
+
+/** The same with silent progress (large batches). */
+export const layerBatchSilent = () => Layer.merge(common, layerSilent)
