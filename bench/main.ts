@@ -124,8 +124,8 @@ const main = async () => {
     for (const w of selected) {
       const whole = corpora.get(w.corpus.name)!
       const corpus = w.subset !== undefined ? prefix(whole, w.subset) : whole
-      const contenders = allContenders.filter(
-        (c) => w.contenders.includes(c.id) && (options.only.length === 0 || options.only.includes(c.id))
+      const contenders = allContenders.filter((c) =>
+        options.only.length === 0 ? w.contenders.includes(c.id) : options.only.includes(c.id) && [...w.contenders, ...w.optional].includes(c.id)
       )
       const repeats = options.repeats ?? w.defaultRepeats
       log(`workload ${w.id}: ${w.title}, ${contenders.length} contenders × ${repeats}`)

@@ -20,7 +20,8 @@ export interface BenchOptions {
 export const usage = `usage: npm run bench -- [options]
   --workload 1,2,3,4   workloads to run (default: all; smoke: 1,2)
   --repeats N          runs per contender (default per workload: 5, 3, 2; smoke: 1)
-  --only a,b           contenders: curl, curl-o, undici, aria2c, mfh, cargohold-cli, cargohold-lib
+  --only a,b           contenders: curl, curl-o, undici, undici-fsync, aria2c, mfh, cargohold-cli, cargohold-lib,
+                       cargohold-download (opt-in)
   --smoke              tiny corpus, one repeat (what the test suite runs)
   --out DIR            results directory (default bench/results; smoke: DATA/results)
   --data DIR           corpus and scratch directory (default .bench; smoke: .bench/smoke)

@@ -83,6 +83,14 @@ const undici: Contender = {
   })
 }
 
+/** The same with an fsync per file before the rename: the durability cargohold pays (it fsyncs files and folders). */
+const undiciFsync: Contender = {
+  ...undici,
+  id: "undici-fsync",
+  label: "raw undici + fsync per file",
+  command: (run) => ({ ...undici.command(run), env: { BENCH_FSYNC: "1" } })
+}
+
 const aria2c: Contender = {
   id: "aria2c",
   label: "aria2c -j 64 (checksum=sha-256)",
@@ -125,7 +133,7 @@ let cliProbe: string | undefined | null = null
 /** The CLI must be built and know `fetch -i`. Probed once (it costs a process start). */
 const cliUnavailable = (root: string): string | undefined => {
   if (cliProbe !== null) return cliProbe
-  if (!existsSync(join(root, "packages/cli/dist/main.js"))) cliProbe = "CLI not built (packages/cli/dist/main.js missing)"
+  if (!existsSync(cargoholdBin(root))) cliProbe = "CLI not installed (node_modules/.bin/cargohold missing)"
   else {
     const help = spawnSync(cargoholdBin(root), ["fetch", "--help"], { encoding: "utf8", timeout: 30_000 })
     const text = `${help.stdout}${help.stderr}`
@@ -159,7 +167,7 @@ const cargoholdCli: Contender = {
 
 const cargoholdLib: Contender = {
   id: "cargohold-lib",
-  label: "cargohold library (download × 64, layerNode)",
+  label: "cargohold library (fetchMany, layerNode)",
   isCargohold: true,
   writesFiles: false,
   unavailable: (root) =>
@@ -169,6 +177,14 @@ const cargoholdLib: Contender = {
   })
 }
 
-export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, aria2c, mfh, cargoholdCli, cargoholdLib]
+/** The library without fetchMany's batching: one `download` per job under `Effect.forEach` (opt-in via --only). */
+const cargoholdDownload: Contender = {
+  ...cargoholdLib,
+  id: "cargohold-download",
+  label: "cargohold library (download × 64, layerNode)",
+  command: (run) => ({ ...cargoholdLib.command(run), env: { BENCH_CARGOHOLD_API: "download" } })
+}
+
+export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, aria2c, mfh, cargoholdCli, cargoholdLib, cargoholdDownload]
 
 export const contenderById = (id: string): Contender | undefined => allContenders.find((c) => c.id === id)

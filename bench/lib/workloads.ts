@@ -15,6 +15,8 @@ export interface Workload {
   /** The contender the ratios are computed against. */
   readonly reference: string
   readonly contenders: ReadonlyArray<string>
+  /** Contenders run only when named in `--only`. */
+  readonly optional: ReadonlyArray<string>
   readonly defaultRepeats: number
   readonly timeoutMs: number
 }
@@ -38,7 +40,8 @@ export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
       corpus: w1,
       subset: undefined,
       reference: "undici",
-      contenders: all,
+      contenders: smoke ? all : [...all, "undici-fsync"],
+      optional: ["undici-fsync", "cargohold-download"],
       defaultRepeats: 5,
       timeoutMs: minutes(3)
     },
@@ -50,6 +53,7 @@ export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
       subset: undefined,
       reference: "curl-o",
       contenders: ["curl-o", ...all],
+      optional: ["cargohold-download"],
       defaultRepeats: 3,
       timeoutMs: minutes(5)
     },
@@ -61,6 +65,7 @@ export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
       subset: w3.count / 5,
       reference: "undici",
       contenders: memory,
+      optional: ["curl", "cargohold-download"],
       defaultRepeats: 1,
       timeoutMs: minutes(5)
     },
@@ -72,6 +77,7 @@ export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
       subset: undefined,
       reference: "undici",
       contenders: memory,
+      optional: ["curl", "cargohold-download"],
       defaultRepeats: 2,
       timeoutMs: minutes(15)
     }
