@@ -146,7 +146,7 @@ describe("verify and repair", () => {
 
   it("scrubs everything over time with a limit, oldest-verified first", async () => {
     const artifacts = [randomArtifact(1000), randomArtifact(2000), randomArtifact(3000)]
-    artifacts.forEach((a, i) => http.set(`/scrub-${i}.bin`, { body: a.body }))
+    for (const [i, a] of artifacts.entries()) http.set(`/scrub-${i}.bin`, { body: a.body })
     const seen = await run(({ local }) =>
       Effect.gen(function* () {
         for (const [i, a] of artifacts.entries()) yield* download({ url: http.url(`/scrub-${i}.bin`), sha256: a.sha256 })
