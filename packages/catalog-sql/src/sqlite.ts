@@ -23,7 +23,11 @@ export interface SqliteCatalogOptions {
   readonly busyTimeoutMs?: number
 }
 
-/** An SqlClient on a SQLite file, in WAL mode with a busy timeout and foreign keys on. */
+/**
+ * An SqlClient on a SQLite file, in WAL mode with a busy timeout and foreign keys on.
+ * Use one per file per process: better-sqlite3 is synchronous, so two connections of one thread waiting on each
+ * other's lock would block that thread. Other processes are fine (they wait up to `busyTimeoutMs`).
+ */
 export const layerSqliteClient = (
   options: Pick<SqliteCatalogOptions, "filename" | "busyTimeoutMs">
 ): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, CatalogError> =>
