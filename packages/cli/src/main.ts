@@ -18,6 +18,8 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
         return Effect.as(printErr(`cargohold: ${error.message}`), 2)
       case "Finished":
         return Effect.succeed(error.code)
+      default:
+        return Effect.as(printErr(`cargohold: ${error.message}`), 1)
     }
   }),
   Effect.catchAllDefect((defect) => Effect.as(printErr(`cargohold: internal error: ${Cause.pretty(Cause.die(defect))}`), 1)),

@@ -22,5 +22,6 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   }
   return rows
     .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "))
+    .map((line) => line.trimEnd())
     .join("\n")
 }

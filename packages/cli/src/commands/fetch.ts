@@ -1,33 +1,56 @@
 /**
- * `cargohold fetch URL... [flags]`: downloads, verifies, stores and catalogs each artifact.
+ * `cargohold fetch URL... | -i FILE [flags]`: downloads, verifies, stores and catalogs each artifact (through the
+ * library's `fetchMany`: bounded, deduplicated, one result per artifact).
  * Exit 0 when all are stored, 1 when one or more failed (the others are kept), 2 on a usage error.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { type DownloadRequestInput, download, type DownloadError, defaultLimits, type Remote } from "@cargohold/core"
+import {
+  type BatchResult,
+  Catalog,
+  type CatalogError,
+  type DownloadRequestInput,
+  defaultLimits,
+  fetchMany,
+  type Remote
+} from "@cargohold/core"
 import type { NodeServices } from "@cargohold/node"
-import { Effect, Either, Option } from "effect"
-import { withServices, stderrProgress } from "../env.js"
+import { Effect, Option, Stream } from "effect"
+import { stderrProgress, withServices } from "../env.js"
 import { Finished, UsageError } from "../errors.js"
 import { json, location } from "../options/common.js"
 import { anyNetworkFlag, makeRemote, networkFields, networkOptions } from "../options/network.js"
 import { printJson } from "../output.js"
-import { planFromUrls } from "./fetchPlan.js"
+import { planFromUrls, validateAll } from "./fetchPlan.js"
+import { readManifest } from "./manifest.js"
 
 const count = (name: string, description: string) =>
   Options.integer(name).pipe(Options.withDescription(description), Options.optional)
 
 export const fetchOptions = {
   urls: Args.text({ name: "URL" }).pipe(Args.withDescription("http://, https:// or file:// URLs"), Args.repeated),
+  input: Options.text("input").pipe(
+    Options.withAlias("i"),
+    Options.withDescription("a manifest: URL lines, JSON Lines or Metalink 4 (`-` reads stdin); validated as a whole first"),
+    Options.optional
+  ),
   sha256: Options.text("sha256").pipe(Options.withDescription("expected sha256 (one URL only)"), Options.optional),
   digest: Options.text("digest").pipe(
     Options.withDescription("expected digest ALG:HEX, e.g. sha512:… (one URL only; repeatable)"),
     Options.repeated
   ),
   size: count("size", "expected size in bytes (one URL only)"),
-  mirror: Options.text("mirror").pipe(Options.withDescription("another source of the same artifact (repeatable)"), Options.repeated),
+  mirror: Options.text("mirror").pipe(
+    Options.withDescription("another source of the same artifact (one URL only; repeatable)"),
+    Options.repeated
+  ),
+  remote: Options.text("remote").pipe(
+    Options.withDescription("a remote defined with `remote add`: its network policy applies, relative URLs resolve against it"),
+    Options.optional
+  ),
   maxConnections: count("max-connections", `connections in all (default ${defaultLimits.global})`),
   perHost: count("per-host", `connections per host (default ${defaultLimits.perHost})`),
   retries: count("retries", "retries after the first attempt (default 3)"),
+  failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed artifact")),
   json,
   ...location,
   ...networkOptions
@@ -45,58 +68,95 @@ export interface FetchResultJson {
   readonly error?: { readonly _tag: string; readonly message: string }
 }
 
-const resultJson = (url: string, result: Either.Either<{ sha256: string; size: number; cached: boolean }, DownloadError>): FetchResultJson =>
-  Either.match(result, {
-    onRight: (artifact) => ({ url, status: "ok", sha256: artifact.sha256, size: artifact.size, cached: artifact.cached }),
-    onLeft: (error) => ({ url, status: "failed", error: { _tag: error._tag, message: error.message } })
-  })
+export const resultJson = (result: BatchResult): FetchResultJson => {
+  const url = String(result.request.url)
+  return result._tag === "Ok"
+    ? { url, status: "ok", sha256: result.artifact.sha256, size: result.artifact.size, cached: result.artifact.cached }
+    : { url, status: "failed", error: { _tag: result.error._tag, message: result.error.message } }
+}
 
-const positiveCount = (flag: string, value: Option.Option<number>, min: number) =>
+const atLeast = (flag: string, value: Option.Option<number>, min: number) =>
   Option.match(value, {
     onNone: () => Effect.succeed(undefined),
     onSome: (n) => (n >= min ? Effect.succeed(n) : Effect.fail(new UsageError({ message: `${flag} must be at least ${min}` })))
   })
 
-/** Runs the requests concurrently (the connection limits bound the network); returns the number that failed. */
+/** Runs the batch; returns how many artifacts failed. */
 export const fetchAll = (
   requests: ReadonlyArray<DownloadRequestInput>,
-  options: { readonly json: boolean; readonly concurrency: number }
-): Effect.Effect<number, never, NodeServices> =>
-  Effect.gen(function* () {
-    let failed = 0
-    yield* Effect.forEach(
-      requests,
-      (request) =>
-        Effect.either(download(request)).pipe(
-          Effect.tap((result) => {
-            if (Either.isLeft(result)) failed++
-            return options.json ? printJson(resultJson(String(request.url), result)) : Effect.void
-          })
-        ),
-      { concurrency: options.concurrency, discard: true }
-    )
-    return failed
-  })
+  options: { readonly json: boolean; readonly concurrency: number; readonly failFast: boolean }
+): Effect.Effect<number, never, NodeServices> => {
+  let failed = 0
+  let bytesExpected = 0
+  for (const request of requests) bytesExpected += request.size ?? 0
+  const sized = requests.every((request) => request.size !== undefined)
+  return fetchMany(Stream.fromIterable(requests), {
+    concurrency: options.concurrency,
+    failFast: options.failFast,
+    total: requests.length,
+    bytesExpected: sized ? bytesExpected : undefined
+  }).pipe(
+    Stream.runForEach((result) => {
+      if (result._tag === "Failed") failed++
+      return options.json ? printJson(resultJson(result)) : Effect.void
+    }),
+    Effect.map(() => failed)
+  )
+}
 
 /** The remote the network flags describe, if any (named `command-line`). */
-const commandLineRemote = (flags: FetchFlags, base: string | undefined): Effect.Effect<Remote | undefined, UsageError> =>
-  anyNetworkFlag(flags) && base !== undefined
+const commandLineRemote = (flags: FetchFlags, base: string): Effect.Effect<Remote | undefined, UsageError> =>
+  anyNetworkFlag(flags)
     ? Effect.flatMap(networkFields(flags), (fields) => makeRemote({ name: "command-line", url: base, ...fields }))
     : Effect.succeed(undefined)
 
-export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Finished> =>
+/** The `--remote` named in the catalog, with the command line's network flags applied over it. */
+const remoteFor = (flags: FetchFlags, base: string): Effect.Effect<Remote | undefined, UsageError | CatalogError, Catalog> =>
+  Option.match(flags.remote, {
+    onNone: () => commandLineRemote(flags, base),
+    onSome: (name) =>
+      Effect.gen(function* () {
+        const stored = yield* (yield* Catalog).getRemote(name)
+        if (Option.isNone(stored)) return yield* Effect.fail(new UsageError({ message: `no remote named '${name}'` }))
+        if (!anyNetworkFlag(flags)) return stored.value
+        return yield* makeRemote({ ...stored.value, ...(yield* networkFields(flags)) })
+      })
+  })
+
+/** Every request of the command line and the manifest, all validated (a usage error otherwise). */
+const plan = (flags: FetchFlags, remote: Remote | undefined) =>
   Effect.gen(function* () {
-    if (flags.urls.length === 0) return yield* Effect.fail(new UsageError({ message: "fetch needs at least one URL" }))
-    const global = yield* positiveCount("--max-connections", flags.maxConnections, 1)
-    const perHost = yield* positiveCount("--per-host", flags.perHost, 1)
-    const retries = yield* positiveCount("--retries", flags.retries, 0)
-    const remote = yield* commandLineRemote(flags, flags.urls[0])
-    const requests = yield* planFromUrls(flags.urls, flags, remote)
+    const fromArgs = yield* planFromUrls(flags.urls, flags, remote)
+    if (Option.isNone(flags.input)) return fromArgs
+    const manifest = yield* readManifest(flags.input.value)
+    const fromManifest = remote === undefined ? manifest : manifest.map((request) => ({ ...request, remote: request.remote ?? remote }))
+    if (remote !== undefined) yield* validateAll(fromManifest)
+    return [...fromArgs, ...fromManifest]
+  })
+
+export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Finished | CatalogError> =>
+  Effect.gen(function* () {
+    if (flags.urls.length === 0 && Option.isNone(flags.input)) {
+      return yield* Effect.fail(new UsageError({ message: "fetch needs at least one URL or -i FILE" }))
+    }
+    const global = yield* atLeast("--max-connections", flags.maxConnections, 1)
+    const perHost = yield* atLeast("--per-host", flags.perHost, 1)
+    const retries = yield* atLeast("--retries", flags.retries, 0)
+    const base = flags.urls[0] ?? "http://localhost/"
+    // without --remote, everything is checked before the catalog is even opened
+    const checked = Option.isNone(flags.remote) ? yield* Effect.flatMap(commandLineRemote(flags, base), (r) => plan(flags, r)) : undefined
     const limits =
       global !== undefined || perHost !== undefined
         ? { global: global ?? defaultLimits.global, perHost: Math.min(perHost ?? defaultLimits.perHost, global ?? Infinity) }
         : undefined
-    const failed = yield* fetchAll(requests, { json: flags.json, concurrency: Math.max(limits?.global ?? defaultLimits.global, 1) }).pipe(
+    const failed = yield* Effect.gen(function* () {
+      const requests = checked ?? (yield* Effect.flatMap(remoteFor(flags, base), (remote) => plan(flags, remote)))
+      return yield* fetchAll(requests, {
+        json: flags.json,
+        concurrency: Math.max(limits?.global ?? defaultLimits.global, 1),
+        failFast: flags.failFast
+      })
+    }).pipe(
       withServices(flags, {
         progress: stderrProgress({ json: flags.json }),
         limits,

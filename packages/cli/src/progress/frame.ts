@@ -36,17 +36,22 @@ const activeLine = (download: ActiveDownload, now: number): string => {
 
 /** The overall status line. */
 export const statusLine = (tally: Tally, rate: number): string => {
-  const total = Math.max(tally.queued, tally.finished)
-  const fraction = total > 0 ? tally.finished / total : 0
-  const eta = etaMs(tally, rate)
+  const batch = tally.batch
+  const total = Math.max(batch?.total ?? tally.queued, tally.finished)
+  const expected = batch?.bytesExpected
+  const fraction =
+    expected !== undefined && expected > 0 ? Math.min(1, tally.bytes / expected) : total > 0 ? tally.finished / total : 0
+  const eta = expected !== undefined && rate > 0 ? (Math.max(0, expected - tally.bytes) / rate) * 1000 : (batch?.etaMs ?? etaMs(tally, rate))
   const parts = [
     `${bar(fraction)} ${tally.finished}/${total} files`,
-    formatBytes(tally.bytes),
+    expected !== undefined ? `${formatBytes(tally.bytes)} / ${formatBytes(expected)}` : formatBytes(tally.bytes),
     formatRate(rate),
     `${tally.active.size} active`
   ]
   if (eta !== undefined && tally.active.size > 0) parts.push(`ETA ${formatDuration(eta)}`)
   if (tally.failed > 0) parts.push(`${tally.failed} failed`)
+  const throttled = tally.throttled.size
+  if (throttled > 0) parts.push(`${throttled} host${throttled === 1 ? "" : "s"} backing off`)
   return parts.join(" · ")
 }
 

@@ -2,7 +2,7 @@
  * The renderer's aggregate of progress events: updated synchronously on every event (a few field writes),
  * read by the drawing timer. No allocation per `Bytes` event beyond the event itself.
  */
-import type { ProgressEvent } from "@cargohold/core"
+import type { BatchProgress, ProgressEvent } from "@cargohold/core"
 
 export interface ActiveDownload {
   readonly id: number
@@ -38,6 +38,10 @@ export class Tally {
   readonly active = new Map<number, ActiveDownload>()
   readonly failuresByTag = new Map<string, number>()
   readonly startedAt: number
+  /** The latest batch totals, when a batch (`fetchMany`) runs. */
+  batch: typeof BatchProgress.Type | undefined
+  /** Hosts backing off after a 429/503 and not yet recovering, with their allowed connections. */
+  readonly throttled = new Map<string, number>()
   /** Bumped on every change, so the drawer can skip identical frames. */
   version = 0
 
@@ -100,6 +104,54 @@ export class Tally {
         this.onFinished({ url: event.url, ok: true, cached: event.cached, sha256: event.sha256, size: event.size })
         return
       }
+      case "VerifyStarted": {
+        const at = this.now()
+        this.queued++
+        this.active.set(event.id, {
+          id: event.id,
+          url: `verify ${event.sha256.slice(0, 12)}… in ${event.store}`,
+          received: 0,
+          size: event.size,
+          startedAt: at,
+          attempt: 1,
+          reportedAt: at
+        })
+        this.expectedActive += event.size
+        return
+      }
+      case "VerifyBytes": {
+        const download = this.active.get(event.id)
+        if (download === undefined) return
+        this.activeBytes += event.read - download.received
+        download.received = event.read
+        return
+      }
+      case "VerifyDone": {
+        const download = this.active.get(event.id)
+        const size = download?.size ?? 0
+        const url = `${event.store} ${event.sha256}`
+        if (event.state === "ok" || event.repaired) {
+          this.done++
+          this.finishedBytes += size
+          this.retire(event.id)
+          return
+        }
+        this.failed++
+        const tag = event.state === "missing" ? "Missing" : "Corrupt"
+        this.failuresByTag.set(tag, (this.failuresByTag.get(tag) ?? 0) + 1)
+        this.retire(event.id)
+        this.onFinished({ url, ok: false, cached: false, error: { _tag: tag, message: `${event.state} copy` } })
+        return
+      }
+      case "BatchProgress":
+        this.batch = event
+        return
+      case "HostBackoff":
+        this.throttled.set(event.host, event.concurrency)
+        return
+      case "HostRecovered":
+        this.throttled.delete(event.host)
+        return
       case "Failed": {
         this.failed++
         this.failuresByTag.set(event.error._tag, (this.failuresByTag.get(event.error._tag) ?? 0) + 1)
