@@ -1,0 +1,94 @@
+/**
+ * undici dispatchers: one per distinct transport setting (TLS, proxy, connect timeout), shared by every remote
+ * with that setting, behind one routing dispatcher that the HttpClient uses. A request picks its pool through the
+ * `dispatcher` request option (set per fiber with `NodeHttpClient.UndiciRequestOptions`); without one it goes to
+ * the default pool.
+ */
+import { Agent, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from "undici"
+import type { ResolvedTls, TransportSettings } from "./transportSettings.js"
+
+export interface PoolOptions {
+  /** Connections per origin in each pool (default 16). */
+  readonly connectionsPerOrigin: number
+  /** Honour HTTP_PROXY / HTTPS_PROXY / NO_PROXY for remotes without a proxy (default true). */
+  readonly environmentProxy: boolean
+  /** Idle keep-alive sockets are closed after this long (default 4 s, undici's default). */
+  readonly keepAliveTimeoutMs: number
+}
+
+const proxyVariables = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] as const
+
+/** True when the environment names a proxy. */
+export const environmentHasProxy = (): boolean => proxyVariables.some((name) => (process.env[name] ?? "") !== "")
+
+const tlsOptions = (tls: ResolvedTls | undefined, timeout: number) =>
+  tls === undefined
+    ? { timeout }
+    : {
+        timeout,
+        ...(tls.ca !== undefined ? { ca: [...tls.ca] } : {}),
+        ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+        rejectUnauthorized: tls.rejectUnauthorized,
+        ...(tls.minVersion !== undefined ? { minVersion: tls.minVersion } : {}),
+        ...(tls.servername !== undefined ? { servername: tls.servername } : {})
+      }
+
+/** Builds the dispatcher for one transport setting. */
+export const makeDispatcher = (settings: TransportSettings, options: PoolOptions): Dispatcher => {
+  const connect = tlsOptions(settings.tls, settings.connectTimeoutMs)
+  const common = {
+    connections: options.connectionsPerOrigin,
+    keepAliveTimeout: options.keepAliveTimeoutMs
+  }
+  if (settings.proxy !== undefined) {
+    return new ProxyAgent({
+      ...common,
+      uri: settings.proxy.uri,
+      ...(settings.proxy.token !== undefined ? { token: settings.proxy.token } : {}),
+      // http targets are forwarded (absolute-form requests), https targets tunnelled with CONNECT
+      proxyTunnel: false,
+      requestTls: connect,
+      proxyTls: { timeout: settings.connectTimeoutMs, ...(settings.tls?.ca !== undefined ? { ca: [...settings.tls.ca] } : {}) }
+    })
+  }
+  if (options.environmentProxy && environmentHasProxy()) {
+    return new EnvHttpProxyAgent({ ...common, connect, requestTls: connect, proxyTunnel: false })
+  }
+  return new Agent({ ...common, connect })
+}
+
+interface RoutedOptions extends Dispatcher.DispatchOptions {
+  readonly dispatcher?: Dispatcher | undefined
+}
+
+/** Sends each request to the dispatcher named in its options, else to the default one. */
+export class RoutingDispatcher extends Dispatcher {
+  constructor(readonly fallback: Dispatcher) {
+    super()
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const target = (options as RoutedOptions).dispatcher
+    if (target === undefined) return this.fallback.dispatch(options, handler)
+    return target.dispatch({ ...options, dispatcher: undefined } as RoutedOptions, handler)
+  }
+
+  override close(): Promise<void>
+  override close(callback: () => void): void
+  override close(callback?: () => void): Promise<void> | void {
+    const done = this.fallback.close()
+    if (callback === undefined) return done
+    done.then(callback, callback)
+  }
+
+  override destroy(): Promise<void>
+  override destroy(error: Error | null): Promise<void>
+  override destroy(callback: () => void): void
+  override destroy(error: Error | null, callback: () => void): void
+  override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
+    const callback = typeof a === "function" ? a : b
+    const done = this.fallback.destroy(typeof a === "function" || a === undefined ? null : a)
+    if (callback === undefined) return done
+    done.then(callback, callback)
+  }
+}
