@@ -10,7 +10,7 @@ import { Effect, Option, Stream } from "effect"
 /** Default read size: large, so the per-chunk Effect machinery is paid rarely. */
 export const readChunkBytes = 1024 * 1024
 
-/** Read size once the announced size is consumed (a probe for end of file or a file that grew). */
+/** Read size once the announced size is passed (a file that grew while being read). */
 const probeBytes = 16 * 1024
 
 /** Flags for opening a source read-only: no blocking on FIFOs, no following a last-moment symlink. */
@@ -54,9 +54,12 @@ export const readFileStream = <E>(path: string, options: ReadStreamOptions<E>): 
       const problem = check?.(stats)
       if (problem !== undefined) return yield* Effect.fail(problem)
       let position = offset
+      let atEnd = false
       const readNext: Effect.Effect<Uint8Array, Option.Option<E>> = Effect.suspend(() => {
+        if (atEnd) return Effect.fail(Option.none())
+        // one byte more than announced: a short read then proves the end, with no extra read to find it
         const remaining = stats.size - position
-        const length = remaining > 0 ? Math.min(chunkBytes, remaining) : probeBytes
+        const length = remaining >= 0 ? Math.min(chunkBytes, remaining + 1) : probeBytes
         const buffer = Buffer.allocUnsafe(length)
         return Effect.tryPromise({
           try: () => handle.read(buffer, 0, length, position),
@@ -65,7 +68,11 @@ export const readFileStream = <E>(path: string, options: ReadStreamOptions<E>): 
           Effect.flatMap(({ bytesRead }) => {
             if (bytesRead === 0) return Effect.fail(Option.none())
             position += bytesRead
-            return Effect.succeed(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))
+            if (bytesRead < length) {
+              atEnd = true
+              return Effect.succeed(buffer.subarray(0, bytesRead))
+            }
+            return Effect.succeed(buffer)
           })
         )
       })
