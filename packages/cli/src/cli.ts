@@ -4,13 +4,24 @@
 import { Command } from "@effect/cli"
 import { lsCommand, whereisCommand } from "./commands/catalog.js"
 import { fetchCommand } from "./commands/fetch.js"
+import { catCommand, exportCommand, replicateCommand, verifyCommand } from "./commands/integrity.js"
 import { remoteCommand, sourcesCommand } from "./commands/remote.js"
 
 export const version = "0.1.0"
 
 export const cargohold = Command.make("cargohold").pipe(
   Command.withDescription("download artifacts, prove they are the right bytes, store them content-addressed, catalog them"),
-  Command.withSubcommands([fetchCommand, whereisCommand, lsCommand, remoteCommand, sourcesCommand])
+  Command.withSubcommands([
+    fetchCommand,
+    whereisCommand,
+    lsCommand,
+    remoteCommand,
+    sourcesCommand,
+    verifyCommand,
+    replicateCommand,
+    exportCommand,
+    catCommand
+  ])
 )
 
 export const cli = Command.run(cargohold, { name: "cargohold", version })

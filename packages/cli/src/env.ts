@@ -26,8 +26,11 @@ const fromEnv = (flag: Option.Option<string>, variable: string): string | undefi
   Option.getOrUndefined(flag) ?? (process.env[variable] !== "" ? process.env[variable] : undefined)
 
 /** The live renderer on stderr (a TTY) or plain lines; per-artifact lines are left to stdout under `--json`. */
-export const stderrProgress = (options: { readonly json: boolean }): Layer.Layer<Progress> =>
-  layerRenderer({ target: process.stderr, eachArtifact: !options.json })
+export const stderrProgress = (options: { readonly json: boolean; readonly summary?: boolean }): Layer.Layer<Progress> =>
+  layerRenderer({ target: process.stderr, eachArtifact: !options.json, summary: options.summary ?? true })
+
+/** Live display only (a TTY): the command reports results itself. */
+export const liveOnlyProgress: Layer.Layer<Progress> = layerRenderer({ target: process.stderr, eachArtifact: false, summary: false })
 
 /** Runs `effect` on the Node layer; building the layer fails with a `UsageError`. */
 export const withServices =
