@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "./lib/args.js"
 import { buildScripts } from "./lib/build.js"
-import { allContenders, type BuiltScripts, type Contender } from "./lib/contenders.js"
+import { allContenders, type BuiltScripts, type Contender, contenderById } from "./lib/contenders.js"
 import { type Corpus, ensureCorpus, prefix } from "./lib/corpus.js"
 import { checkGoals } from "./lib/goals.js"
 import { writeInputs } from "./lib/inputs.js"
@@ -20,6 +20,7 @@ import { type BenchResult, type ExtraSection, type Machine, type RawRow, summari
 import { runExtras } from "./lib/extras.js"
 import { type Workload, workloads as allWorkloads } from "./lib/workloads.js"
 
+const curlContender = contenderById("curl")!
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const log = (line: string) => console.error(`[bench] ${line}`)
 
@@ -50,37 +51,45 @@ const runWorkload = async (
     if (why !== undefined) log(`workload ${workload.id}: ${contender.id} not available: ${why}`)
   }
   const runnable = [...rows.values()].filter((r) => r.unavailable === undefined)
-  const rounds = env.warmup ? env.repeats + 1 : env.repeats
-  for (let round = 0; round < rounds; round++) {
-    const warm = env.warmup && round === 0
+  const runOnce = async (contender: Contender, name: string, profile: boolean) => {
+    const outDir = join(env.dataDir, "scratch", `${workload.id}-${name}`)
+    rmSync(outDir, { recursive: true, force: true })
+    mkdirSync(outDir, { recursive: true })
+    const cpuProfDir = profile && contender.isCargohold ? env.cpuProfDir : undefined
+    const command = contender.command({ inputs, outDir, scripts: env.scripts, repoRoot, cpuProfDir })
+    const outcome = await measure(command, logDir, name, workload.timeoutMs)
+    let failure = outcome._tag === "failed" ? outcome.detail : undefined
+    if (failure === undefined && contender.writesFiles && countFiles(outDir) !== inputs.jobs.length) {
+      failure = `left ${countFiles(outDir)} of ${inputs.jobs.length} files`
+    }
+    rmSync(outDir, { recursive: true, force: true })
+    const unavailable = outcome._tag === "failed" && outcome.exitCode === unavailableExitCode
+    return { measurement: outcome.measurement, failure, unavailable }
+  }
+  // warm-up (page cache, nginx's open-file cache): curl when it can run, it is the cheapest; not counted
+  const warmer = [curlContender, ...runnable.map((r) => r.contender)].find((c) => c.unavailable(repoRoot) === undefined)
+  if (env.warmup && warmer !== undefined) {
+    const warm = await runOnce(warmer, `${warmer.id}-warmup`, false)
+    log(`workload ${workload.id} warm-up ${warmer.id}: ${warm.failure ?? `${warm.measurement?.wallS.toFixed(3)} s`}`)
+  }
+  for (let round = 0; round < env.repeats; round++) {
     const order = runnable.map((_, i) => runnable[(i + round) % runnable.length]!)
-    for (const row of warm ? order.slice(0, 1) : order) {
+    for (const row of order) {
       if (row.unavailable !== undefined) continue
-      const outDir = join(env.dataDir, "scratch", `${workload.id}-${row.contender.id}-${round}`)
-      rmSync(outDir, { recursive: true, force: true })
-      mkdirSync(outDir, { recursive: true })
-      const spec = { inputs, outDir, scripts: env.scripts, repoRoot, cpuProfDir: warm ? undefined : env.cpuProfDir }
-      const cpuProfDir = row.contender.isCargohold ? spec.cpuProfDir : undefined
-      const outcome = await measure(row.contender.command({ ...spec, cpuProfDir }), logDir, `${row.contender.id}-${round}`, workload.timeoutMs)
-      let failure: string | undefined
-      if (outcome._tag === "failed") failure = outcome.detail
-      else if (row.contender.writesFiles && countFiles(outDir) !== inputs.jobs.length) {
-        failure = `left ${countFiles(outDir)} of ${inputs.jobs.length} files`
-      }
-      rmSync(outDir, { recursive: true, force: true })
-      if (outcome._tag === "failed" && outcome.exitCode === unavailableExitCode) {
-        row.unavailable = outcome.detail.replace(/^exit 3: /, "")
+      const result = await runOnce(row.contender, `${row.contender.id}-${round + 1}`, true)
+      if (result.unavailable) {
+        row.unavailable = result.failure?.replace(/^exit 3: /, "") ?? "not available"
         log(`workload ${workload.id}: ${row.contender.id} not available: ${row.unavailable}`)
         continue
       }
-      const m = outcome.measurement
-      const what = warm ? "warm-up" : `run ${round + (env.warmup ? 0 : 1)}/${env.repeats}`
-      if (failure !== undefined) {
-        log(`workload ${workload.id} ${what} ${row.contender.id}: FAILED ${failure}`)
-        if (!warm) row.failures.push(failure)
-      } else {
-        log(`workload ${workload.id} ${what} ${row.contender.id}: ${m?.wallS.toFixed(3)} s, ${m?.maxRssMiB.toFixed(0)} MiB`)
-        if (!warm && m !== undefined) row.runs.push(m)
+      const what = `workload ${workload.id} run ${round + 1}/${env.repeats} ${row.contender.id}`
+      const m = result.measurement
+      if (result.failure !== undefined) {
+        log(`${what}: FAILED ${result.failure}`)
+        row.failures.push(result.failure)
+      } else if (m !== undefined) {
+        log(`${what}: ${m.wallS.toFixed(3)} s, ${m.maxRssMiB.toFixed(0)} MiB`)
+        row.runs.push(m)
       }
     }
   }

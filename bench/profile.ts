@@ -1,6 +1,6 @@
 /**
  * Summarises a `.cpuprofile` (from `npm run bench -- --cpu-prof`): self time per function and per package.
- * usage: npx tsx bench/profile.ts FILE.cpuprofile [top=25]
+ * usage: npx tsx bench/profile.ts FILE.cpuprofile [top=25] [FUNCTION-OR-FILE:LINE...]   (DEPTH=n caller frames)
  */
 import { readFileSync } from "node:fs"
 
@@ -64,12 +64,13 @@ const label = (id: number) => {
   return `${f.functionName || "(anon)"}@${f.url.replace(/^.*node_modules\//, "").replace(/^.*packages\//, "")}:${f.lineNumber + 1}`
 }
 const focus = process.argv.slice(4)
+const depth = Number(process.env.DEPTH ?? "6")
 for (const name of focus) {
   const chains = new Map<string, number>()
   for (const [id, us] of selfUs) {
-    if (byId.get(id)!.callFrame.functionName !== name) continue
+    if (byId.get(id)!.callFrame.functionName !== name && !label(id).includes(name)) continue
     const chain: Array<string> = []
-    for (let p = parents.get(id); p !== undefined && chain.length < 6; p = parents.get(p)) chain.push(label(p))
+    for (let p = parents.get(id); p !== undefined && chain.length < depth; p = parents.get(p)) chain.push(label(p))
     add(chains, chain.join(" < "), us)
   }
   print(`callers of ${name}`, chains, 5)

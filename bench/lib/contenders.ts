@@ -185,6 +185,14 @@ const cargoholdDownload: Contender = {
   command: (run) => ({ ...cargoholdLib.command(run), env: { BENCH_CARGOHOLD_API: "download" } })
 }
 
-export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, aria2c, mfh, cargoholdCli, cargoholdLib, cargoholdDownload]
+/** Diagnostic (opt-in via --only): the library with the in-memory catalog, to show what the SQLite catalog costs. */
+const cargoholdMemoryCatalog: Contender = {
+  ...cargoholdLib,
+  id: "cargohold-lib-memcat",
+  label: "cargohold library, in-memory catalog (diagnostic)",
+  command: (run) => ({ ...cargoholdLib.command(run), env: { BENCH_CARGOHOLD_CATALOG: "memory:" } })
+}
+
+export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, aria2c, mfh, cargoholdCli, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog]
 
 export const contenderById = (id: string): Contender | undefined => allContenders.find((c) => c.id === id)

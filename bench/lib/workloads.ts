@@ -41,7 +41,7 @@ export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
       subset: undefined,
       reference: "undici",
       contenders: smoke ? all : [...all, "undici-fsync"],
-      optional: ["undici-fsync", "cargohold-download"],
+      optional: ["undici-fsync", "cargohold-download", "cargohold-lib-memcat"],
       defaultRepeats: 5,
       timeoutMs: minutes(3)
     },
@@ -65,7 +65,7 @@ export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
       subset: w3.count / 5,
       reference: "undici",
       contenders: memory,
-      optional: ["curl", "cargohold-download"],
+      optional: ["curl", "cargohold-download", "cargohold-lib-memcat"],
       defaultRepeats: 1,
       timeoutMs: minutes(5)
     },
@@ -77,7 +77,7 @@ export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
       subset: undefined,
       reference: "undici",
       contenders: memory,
-      optional: ["curl", "cargohold-download"],
+      optional: ["curl", "cargohold-download", "cargohold-lib-memcat"],
       defaultRepeats: 2,
       timeoutMs: minutes(15)
     }
