@@ -84,9 +84,10 @@ export const classifyTransportError = (
 ): DownloadError => {
   const code = firstCode(cause)
   const message = firstMessage(cause)
-  const proxyStatus = /Proxy response \((\d+)\)/.exec(message)
+  // undici: "Proxy response (407) !== 200 when HTTP Tunneling" (CONNECT), "Proxy Authentication Required (407)" (forwarding)
+  const proxyStatus = /Proxy response \((\d+)\)|Proxy Authentication Required \((\d+)\)/.exec(message)
   if (proxyStatus !== null) {
-    const status = Number(proxyStatus[1])
+    const status = Number(proxyStatus[1] ?? proxyStatus[2])
     return new ProxyError({
       url,
       proxy: proxy ?? "proxy",
