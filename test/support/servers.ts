@@ -14,6 +14,8 @@ export interface SeenRequest {
   readonly headers: http.IncomingHttpHeaders
   /** Milliseconds since the server started. */
   readonly at: number
+  /** Wall-clock time (Date.now()) of arrival, to compare servers. */
+  readonly epochMs: number
 }
 
 export interface ServerStats {
@@ -69,7 +71,7 @@ export const startServer = async (handler: Handler, options: ServerOptions = {})
   const stats: ServerStats = { requests: [], connections: 0, open: 0, maxOpen: 0, bytesServed: 0 }
   const sockets = new Set<Socket>()
   const listener = (request: http.IncomingMessage, response: http.ServerResponse) => {
-    stats.requests.push({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, at: Date.now() - started })
+    stats.requests.push({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, at: Date.now() - started, epochMs: Date.now() })
     countBytes(response, stats)
     handler(request, response, stats)
   }
