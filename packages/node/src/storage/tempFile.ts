@@ -96,6 +96,8 @@ export class TempFile implements TempObject {
   /** The slow path: some chunk does not fit in the buffer. */
   private async append(chunks: ReadonlyArray<Uint8Array>): Promise<void> {
     for (const chunk of chunks) {
+      // an interrupted write goes on in the background until its I/O returns: stop it once released
+      if (this.handle === undefined) throw new Error("the temporary object is closed")
       let offset = 0
       if (this.fill === 0 && chunk.length >= batchBytes) {
         // large chunk, empty buffer: write it as is (the caller waits, so its buffer is not retained)
@@ -156,7 +158,8 @@ export class TempFile implements TempObject {
           new StorageError({ operation: "commit", key, reason: `wrote ${this.accepted} bytes, expected ${size}` })
         )
       }
-      return this.io("commit", () => this.place(sha256, size), key).pipe(
+      // not interruptible: a half-done commit would race the scope's cleanup
+      return Effect.uninterruptible(this.io("commit", () => this.place(sha256, size), key)).pipe(
         Effect.map((created) => ({ object, created }))
       )
     })
