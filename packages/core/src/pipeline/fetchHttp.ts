@@ -31,6 +31,16 @@ const withoutCredentials = (headers: Readonly<Record<string, string>>): Record<s
   return kept
 }
 
+/** Bodies of error and redirect answers up to this size are read and dropped, so the connection can be reused. */
+const discardLimit = 64 * 1024
+
+/** Reads a small unwanted body to its end (keeps the connection alive); larger ones are aborted with the scope. */
+const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> => {
+  const length = header(response, "content-length")
+  if (length === undefined || !/^\d+$/.test(length) || Number(length) > discardLimit) return Effect.void
+  return Number(length) === 0 ? Effect.void : Effect.ignore(response.arrayBuffer)
+}
+
 /** Everything one attempt needs besides the transfer. */
 interface AttemptContext {
   readonly client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>
@@ -83,6 +93,7 @@ const sendFollowing = (
         transfer.finalUrl = url
         return response
       }
+      yield* discard(response)
       const next = nextHop(url, header(response, "location"), visited, { allowHttpsToHttp })
       if (next instanceof Error) return yield* next
       visited.add(next.href)
@@ -173,6 +184,7 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       yield* transfer.reset
       return yield* new TransferError({ url, received: 0, reason: "range not satisfiable; starting over" })
     } else {
+      yield* discard(response)
       const retryAfterMs = parseRetryAfter(header(response, "retry-after"), Date.now())
       if (status === 429 || status === 503) yield* backoff(transfer, limiter, status, retryAfterMs)
       if (status === 407 && ctx.proxy !== undefined) {
