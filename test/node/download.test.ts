@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { Catalog, DigestMismatch, download, Progress, type ProgressEvent, type Sha256 } from "@cargohold/core"
+import { Catalog, DigestMismatch, download, InvalidRequest, Progress, type ProgressEvent, type Sha256 } from "@cargohold/core"
 import { layerNode } from "@cargohold/node"
 import { Deferred, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -143,5 +143,27 @@ describe("download into the filesystem store (layerNode)", () => {
     )
     expect(exit[0].sha256).toBe(exit[1].sha256 as Sha256)
     expect(storedFiles().filter((f) => f.endsWith(sha256Hex(small))).length).toBe(1)
+  })
+
+  it("a large HTTP body (many batches) lands byte for byte in a fresh store", async () => {
+    const fresh = join(dir.path, "fresh-store")
+    const layer = layerNode({ home: dir.path, catalog: "memory:", store: pathToFileURL(fresh).href, settings })
+    const artifact = await Effect.runPromise(
+      download({ url: server.url("/large.bin"), size: large.length }).pipe(Effect.provide(layer))
+    )
+    expect(artifact.sha256).toBe(sha256Hex(large))
+    expect(readFileSync(join(fresh, artifact.location.key)).equals(Buffer.from(large))).toBe(true)
+    expect(filesUnder(join(fresh, ".tmp"))).toEqual([])
+  })
+
+  it("fileRoots confine file:// sources through the whole pipeline", async () => {
+    const layer = layerNode({ home: dir.path, catalog: "memory:", store: pathToFileURL(root).href, settings, fileRoots: [files] })
+    const ok = await Effect.runPromise(download({ url: fileUrl("small.bin") }).pipe(Effect.provide(layer)))
+    expect(ok.size).toBe(small.length)
+    const outside = pathToFileURL(join(dir.path, "elsewhere.bin")).href
+    writeFileSync(join(dir.path, "elsewhere.bin"), "x")
+    const refused = await Effect.runPromise(Effect.flip(download({ url: outside })).pipe(Effect.provide(layer)))
+    expect(refused).toBeInstanceOf(InvalidRequest)
+    expect(refused.message).toMatch(/outside the allowed roots/)
   })
 })
