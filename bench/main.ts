@@ -119,7 +119,7 @@ const main = async () => {
   rmSync(join(dataDir, "scratch"), { recursive: true, force: true })
   const buildDir = join(repoRoot, ".bench", "build", String(process.pid))
   const scripts = await buildScripts(repoRoot, buildDir)
-  const selected = allWorkloads(options.smoke).filter((w) => options.workloads.includes(w.group))
+  const selected = allWorkloads(options.smoke, options.w3Files).filter((w) => options.workloads.includes(w.group))
   const corpora = new Map<string, Corpus>()
   for (const w of selected) {
     if (!corpora.has(w.corpus.name)) corpora.set(w.corpus.name, ensureCorpus(corpusRoot, w.corpus, log))

@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly dataDir: string
   /** Profile the cargohold library contender with `node --cpu-prof` (profiles in DATA/profiles). */
   readonly cpuProf: boolean
+  /** Workload 3's artifact count (default 100,000). */
+  readonly w3Files: number | undefined
 }
 
 export const usage = `usage: npm run bench -- [options]
@@ -25,6 +27,7 @@ export const usage = `usage: npm run bench -- [options]
   --smoke              tiny corpus, one repeat (what the test suite runs)
   --out DIR            results directory (default bench/results; smoke: DATA/results)
   --data DIR           corpus and scratch directory (default .bench; smoke: .bench/smoke)
+  --w3-files N         workload 3's artifact count (default 100000; 3a runs a fifth)
   --cpu-prof           also write a CPU profile of each cargohold-lib run`
 
 const list = (value: string | undefined): Array<string> =>
@@ -48,12 +51,16 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     process.exit(0)
   }
   for (const name of flags.keys()) {
-    if (!["--workload", "--repeats", "--only", "--out", "--data"].includes(name)) throw new Error(`unknown flag '${name}'\n${usage}`)
+    if (!["--workload", "--repeats", "--only", "--out", "--data", "--w3-files"].includes(name)) throw new Error(`unknown flag '${name}'\n${usage}`)
   }
   const smoke = switches.has("--smoke")
   const repeats = flags.get("--repeats")
   if (repeats !== undefined && !(Number.isInteger(Number(repeats)) && Number(repeats) > 0)) {
     throw new Error(`--repeats must be a positive integer, got '${repeats}'`)
+  }
+  const w3Files = flags.get("--w3-files")
+  if (w3Files !== undefined && !(Number.isInteger(Number(w3Files)) && Number(w3Files) >= 5)) {
+    throw new Error(`--w3-files must be an integer ≥ 5, got '${w3Files}'`)
   }
   const dataDir = flags.get("--data") ?? (smoke ? ".bench/smoke" : ".bench")
   return {
@@ -63,6 +70,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     smoke,
     outDir: flags.get("--out") ?? (smoke ? `${dataDir}/results` : "bench/results"),
     dataDir,
-    cpuProf: switches.has("--cpu-prof")
+    cpuProf: switches.has("--cpu-prof"),
+    w3Files: w3Files !== undefined ? Number(w3Files) : undefined
   }
 }

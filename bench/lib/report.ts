@@ -11,8 +11,8 @@ const rowLine = (w: WorkloadResult, row: Row): string => {
   const hasNumbers = row.runs.length > 0
   const throughput = w.files > 1 ? `${fmt(row.filesPerS)} files/s` : `${fmt(row.mibPerS)} MiB/s`
   const cells = hasNumbers
-    ? [fmt(row.medianWallS, " s"), throughput, fmt(row.speedVsReference, "×"), fmt(row.medianRssMiB, " MiB"), fmt(row.medianCpuS, " s")]
-    : ["–", "–", "–", "–", "–"]
+    ? [fmt(row.medianWallS, " s"), throughput, fmt(row.speedVsReference, "×"), fmt(row.medianRssMiB, " MiB"), fmt(row.medianCpuS, " s"), fmt(row.cpuVsReference, "×")]
+    : ["–", "–", "–", "–", "–", "–"]
   const name = row.isCargohold ? `**${row.label}**` : row.label
   return `| ${name} | ${cells.join(" | ")} | ${row.runs.length} | ${status.replace(/\|/g, "/").replace(/\n/g, " ").slice(0, 200)} |`
 }
@@ -21,8 +21,8 @@ export const workloadTable = (w: WorkloadResult): string =>
   [
     `### Workload ${w.id}: ${w.title}`,
     "",
-    `| contender | median wall | throughput | speed vs ${w.reference} | peak RSS | CPU (user+sys) | runs | note |`,
-    "|---|---:|---:|---:|---:|---:|---:|---|",
+    `| contender | median wall | throughput | speed vs ${w.reference} | peak RSS | CPU (user+sys) | CPU vs ${w.reference} | runs | note |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ...w.rows.map((row) => rowLine(w, row))
   ].join("\n")
 

@@ -18,6 +18,8 @@ export interface Row {
   readonly mibPerS: number
   /** Reference wall time ÷ this wall time: above 1 is faster than the reference. */
   readonly speedVsReference: number
+  /** This CPU time (user+sys) ÷ the reference's: the noise-robust cost ratio on a busy machine. */
+  readonly cpuVsReference: number
 }
 
 export interface WorkloadResult {
@@ -75,17 +77,20 @@ const MiB = 1024 * 1024
 export const summarise = (files: number, bytes: number, reference: string, raw: ReadonlyArray<RawRow>): Array<Row> => {
   const wall = (row: RawRow) => median(row.runs.map((r) => r.wallS))
   const ref = raw.find((r) => r.contender === reference && r.status === "ok")
+  const cpu = (row: RawRow) => median(row.runs.map((r) => r.userS + r.sysS))
   const refWall = ref !== undefined ? wall(ref) : Number.NaN
+  const refCpu = ref !== undefined ? cpu(ref) : Number.NaN
   return raw.map((row) => {
     const medianWallS = wall(row)
     return {
       ...row,
       medianWallS: round(medianWallS),
       medianRssMiB: round(median(row.runs.map((r) => r.maxRssMiB)), 1),
-      medianCpuS: round(median(row.runs.map((r) => r.userS + r.sysS)), 2),
+      medianCpuS: round(cpu(row), 2),
       filesPerS: round(files / medianWallS, 0),
       mibPerS: round(bytes / MiB / medianWallS, 1),
-      speedVsReference: round(refWall / medianWallS, 2)
+      speedVsReference: round(refWall / medianWallS, 2),
+      cpuVsReference: round(cpu(row) / refCpu, 2)
     }
   })
 }

@@ -27,10 +27,11 @@ const MiB = 1024 * KiB
 const all = ["curl", "undici", "aria2c", "mfh", "cargohold-cli", "cargohold-lib"]
 const memory = ["undici", "cargohold-cli", "cargohold-lib"]
 
-export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
+/** `w3Files` overrides workload 3's artifact count (3a is a fifth of it). */
+export const workloads = (smoke: boolean, w3Files?: number): ReadonlyArray<Workload> => {
   const w1: CorpusSpec = smoke ? { name: "w1", count: 40, size: 16 * KiB } : { name: "w1", count: 2000, size: 16 * KiB }
   const w2: CorpusSpec = smoke ? { name: "w2", count: 1, size: 2 * MiB } : { name: "w2", count: 1, size: 1024 * MiB }
-  const w3: CorpusSpec = smoke ? { name: "w3", count: 200, size: 4 * KiB } : { name: "w3", count: 100_000, size: 4 * KiB }
+  const w3: CorpusSpec = smoke ? { name: "w3", count: 200, size: 4 * KiB } : { name: "w3", count: w3Files ?? 100_000, size: 4 * KiB }
   const minutes = (m: number) => (smoke ? 30_000 : m * 60_000)
   return [
     {
@@ -60,9 +61,9 @@ export const workloads = (smoke: boolean): ReadonlyArray<Workload> => {
     {
       id: "3a",
       group: "3",
-      title: `${w3.count / 5} × ${w3.size / KiB} KiB (memory, a fifth)`,
+      title: `${Math.floor(w3.count / 5)} × ${w3.size / KiB} KiB (memory, a fifth)`,
       corpus: w3,
-      subset: w3.count / 5,
+      subset: Math.floor(w3.count / 5),
       reference: "undici",
       contenders: memory,
       optional: ["curl", "cargohold-download", "cargohold-lib-memcat"],
