@@ -1,9 +1,17 @@
 /**
  * The Catalog on @effect/sql: the same statements on SQLite and PostgreSQL.
  */
-import { type Algorithm, type CatalogError, type CatalogService, defaultPriority, type Remote, type Sha256 } from "@cargohold/core"
+import {
+  type Algorithm,
+  type CatalogError,
+  type CatalogService,
+  defaultPriority,
+  locationOrder,
+  type Remote,
+  type Sha256
+} from "@cargohold/core"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Option, Schema } from "effect"
+import { Array as Arr, Effect, Option, Schema } from "effect"
 import { asCatalogError } from "./errors.js"
 import { migrate } from "./migrations.js"
 import { planBatch, writeBatch } from "./record.js"
@@ -53,9 +61,6 @@ export const makeSqlCatalog = (
         Effect.map((rows) => rows.map(toSource))
       )
 
-    const firstSha = <E, R>(rows: Effect.Effect<ReadonlyArray<{ readonly sha256: string }>, E, R>) =>
-      Effect.map(rows, (r) => Option.fromNullable(r[0]?.sha256 as Sha256 | undefined))
-
     const service: CatalogService = {
       recordDownload: (record) => sql.withTransaction(writeBatch(sql, planBatch([record]))).pipe(fail("record download")),
       recordDownloads: (records) =>
@@ -66,28 +71,40 @@ export const makeSqlCatalog = (
         Effect.gen(function* () {
           const artifacts = yield* decodeArtifacts(yield* sql`SELECT * FROM artifacts WHERE sha256 = ${sha256}`)
           if (artifacts.length === 0) return Option.none()
-          const locations = yield* decodeLocations(
-            yield* sql`SELECT * FROM locations WHERE sha256 = ${sha256} ORDER BY verified_at ASC NULLS FIRST, store ASC`
-          )
+          // Sorted here, not in SQL: an ORDER BY on verified_at could lure the planner onto the verification index.
+          const locations = yield* decodeLocations(yield* sql`SELECT * FROM locations WHERE sha256 = ${sha256}`)
           const sources = yield* sourcesFor(sha256)
-          return Option.some({ artifact: toArtifact(artifacts[0]!), locations: locations.map(toLocation), sources })
+          return Option.some({
+            artifact: toArtifact(artifacts[0]!),
+            locations: Arr.sort(locations.map(toLocation), locationOrder),
+            sources
+          })
         }).pipe(fail("lookup")),
+      // No ORDER BY … LIMIT in SQL here: without statistics PostgreSQL would walk the primary key instead of the
+      // digest index. Matches are few; the smallest sha256 is picked here.
       findByDigest: (algorithm, hex) =>
-        firstSha(
-          sql<{ readonly sha256: string }>`SELECT sha256 FROM artifacts WHERE ${sql(digestColumns[algorithm])} = ${hex.toLowerCase()}
-              ORDER BY sha256 LIMIT 1`
-        ).pipe(fail("find by digest")),
+        sql<{ readonly sha256: string }>`SELECT sha256 FROM artifacts WHERE ${sql(digestColumns[algorithm])} = ${hex.toLowerCase()}`.pipe(
+          Effect.map((rows) => Option.fromNullable(rows.map((r) => r.sha256 as Sha256).sort()[0])),
+          fail("find by digest")
+        ),
       findByUrl: (url) =>
         Effect.gen(function* () {
-          const fetched = yield* firstSha(
-            sql<{ readonly sha256: string }>`SELECT sha256 FROM provenance WHERE url = ${url} OR final_url = ${url}
-                ORDER BY id DESC LIMIT 1`
+          // Asked for: the source at this URL that succeeded last (or else was declared), through sources_url.
+          const asked = yield* sql<{ readonly sha256: string; readonly last_success: number | string | null }>`
+            SELECT sha256, last_success FROM sources WHERE url = ${url}
+            ORDER BY COALESCE(last_success, 0) DESC, sha256 ASC LIMIT 1`
+          // Reached through a redirect: provenance keeps the final URL only when it differs.
+          const redirected = yield* sql<{ readonly sha256: string; readonly at: number | string; readonly id: number | string }>`
+            SELECT sha256, at, id FROM provenance WHERE final_url = ${url}`
+          const a = asked[0]
+          const r = redirected.reduce<(typeof redirected)[number] | undefined>(
+            (best, row) => (best === undefined || Number(row.id) > Number(best.id) ? row : best),
+            undefined
           )
-          if (Option.isSome(fetched)) return fetched
-          return yield* firstSha(
-            sql<{ readonly sha256: string }>`SELECT sha256 FROM sources WHERE url = ${url}
-                ORDER BY COALESCE(last_success, 0) DESC, sha256 ASC LIMIT 1`
-          )
+          if (r !== undefined && (a === undefined || a.last_success === null || Number(r.at) > Number(a.last_success))) {
+            return Option.some(r.sha256 as Sha256)
+          }
+          return Option.fromNullable(a?.sha256 as Sha256 | undefined)
         }).pipe(fail("find by url")),
       addSources: (sha256, declarations) => {
         const rows = new Map<string, { sha256: string; url: string; remote: string | null; priority: number | null }>()

@@ -40,7 +40,7 @@ interface SourceInsert {
 interface ProvenanceInsert {
   sha256: string
   url: string
-  final_url: string
+  final_url: string | null
   remote: string | null
   at: number
   bytes: number
@@ -57,11 +57,9 @@ export interface Batch {
 }
 
 const or = <A>(later: A | undefined, earlier: A | null): A | null => (later === undefined ? earlier : later)
-const byKey = <A>(key: (a: A) => string) => (a: A, b: A) => {
-  const ka = key(a)
-  const kb = key(b)
-  return ka < kb ? -1 : ka > kb ? 1 : 0
-}
+/** The values of a keyed map, sorted by key. */
+const sortedValues = <A>(map: Map<string, A>): Array<A> =>
+  [...map.keys()].sort().map((k) => map.get(k)!)
 
 /** Merges a batch the way applying its records in order would. */
 export const planBatch = (records: ReadonlyArray<DownloadRecord>): Batch => {
@@ -106,7 +104,7 @@ export const planBatch = (records: ReadonlyArray<DownloadRecord>): Batch => {
     provenance.push({
       sha256: r.sha256,
       url: r.url,
-      final_url: r.finalUrl,
+      final_url: r.finalUrl === r.url ? null : r.finalUrl,
       remote: r.remote ?? null,
       at,
       bytes: r.size,
@@ -116,9 +114,9 @@ export const planBatch = (records: ReadonlyArray<DownloadRecord>): Batch => {
     })
   }
   return {
-    artifacts: [...artifacts.values()].sort(byKey((a) => a.sha256)),
-    locations: [...locations.values()].sort(byKey((l) => `${l.sha256}\u0000${l.store}`)),
-    sources: [...sources.values()].sort(byKey((s) => `${s.sha256}\u0000${s.url}`)),
+    artifacts: sortedValues(artifacts),
+    locations: sortedValues(locations),
+    sources: sortedValues(sources),
     provenance
   }
 }
