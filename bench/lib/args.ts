@@ -20,7 +20,7 @@ export interface BenchOptions {
 }
 
 export const usage = `usage: npm run bench -- [options]
-  --workload 1,2,3,4   workloads to run (default: all; smoke: 1,2)
+  --workload 1,2,3,4   workloads to run (default: all; smoke: 1)
   --repeats N          runs per contender (default per workload: 5, 3, 2; smoke: 1)
   --only a,b           contenders: curl, curl-o, undici, undici-fsync, aria2c, mfh, cargohold-cli, cargohold-lib,
                        cargohold-download (opt-in)
@@ -64,7 +64,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
   }
   const dataDir = flags.get("--data") ?? (smoke ? ".bench/smoke" : ".bench")
   return {
-    workloads: list(flags.get("--workload") ?? (smoke ? "1,2" : "1,2,3,4")),
+    workloads: list(flags.get("--workload") ?? (smoke ? "1" : "1,2,3,4")),
     repeats: repeats !== undefined ? Number(repeats) : smoke ? 1 : undefined,
     only: list(flags.get("--only")),
     smoke,
