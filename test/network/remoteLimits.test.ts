@@ -1,0 +1,70 @@
+/**
+ * Issue 3: a remote's own connection limit, and `file://` sources confined to a remote's `fileRoots`.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { download, fileAccessProblem, Remote } from "@cargohold/core"
+import { layerFileSource } from "@cargohold/node"
+import { Effect } from "effect"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { failureOf, sha256Hex, tryDownload } from "../support/downloads.js"
+import { layerNetworkTest } from "../support/layers.js"
+import { serverScoped } from "../support/servers.js"
+
+describe("remote limits and file roots", () => {
+  it.scopedLive("a remote's maxConnections bounds its requests in flight", () =>
+    Effect.gen(function* () {
+      let inFlight = 0
+      let most = 0
+      const server = yield* serverScoped((req, res) => {
+        inFlight += 1
+        most = Math.max(most, inFlight)
+        setTimeout(() => {
+          inFlight -= 1
+          res.end(`body ${req.url}`)
+        }, 40)
+      })
+      const remote = new Remote({ name: "narrow", url: server.origin, headers: {}, limits: { maxConnections: 2 } })
+      yield* Effect.forEach(
+        Array.from({ length: 10 }, (_, i) => `/n${i}`),
+        (url) => download({ url, remote }),
+        { concurrency: "unbounded" }
+      )
+      expect(most).toBe(2)
+    }).pipe(Effect.provide(layerNetworkTest()))
+  )
+
+  it.scopedLive("file:// only under the remote's roots; no remote: any path; no roots: none", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "cargohold-roots-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const inside = join(dir, "repo", "a.rpm")
+      const outside = join(dir, "secret.txt")
+      yield* Effect.sync(() => {
+        rmSync(join(dir, "repo"), { recursive: true, force: true })
+        mkdirSync(join(dir, "repo"))
+        writeFileSync(inside, "package bytes")
+        writeFileSync(outside, "not yours")
+      })
+      const rootUrl = pathToFileURL(join(dir, "repo")).href
+      const confined = new Remote({ name: "local", url: `${rootUrl}/`, headers: {}, fileRoots: [join(dir, "repo")] })
+      const artifact = yield* download({ url: "a.rpm", remote: confined, sha256: sha256Hex("package bytes") })
+      expect(artifact.url).toBe(pathToFileURL(inside).href)
+      const escaped = failureOf(yield* tryDownload({ url: pathToFileURL(outside).href, remote: confined }))
+      expect(escaped._tag).toBe("InvalidRequest")
+      expect(escaped.message).toMatch(/outside the file roots/)
+      const encoded = failureOf(yield* tryDownload({ url: `${rootUrl}/x%2F..%2F..%2Fsecret.txt`, remote: confined }))
+      expect(encoded._tag).toBe("InvalidRequest")
+      const sibling = failureOf(yield* tryDownload({ url: pathToFileURL(`${join(dir, "repo")}-other/x`).href, remote: confined }))
+      expect(sibling._tag).toBe("InvalidRequest")
+      const pluginRemote = new Remote({ name: "plugin", url: "https://example.test/" })
+      const none = failureOf(yield* tryDownload({ url: pathToFileURL(inside).href, remote: pluginRemote }))
+      expect(none.message).toMatch(/allows no file:\/\/ sources/)
+      const free = yield* download({ url: pathToFileURL(outside).href })
+      expect(free.size).toBe("not yours".length)
+      expect(fileAccessProblem(new URL("file://otherhost/etc/passwd"), undefined)).toMatch(/host/)
+    }).pipe(Effect.provide(layerNetworkTest()), Effect.provide(layerFileSource({ roots: "any" })))
+  )
+})
