@@ -146,7 +146,7 @@ const main = async () => {
     rmSync(buildDir, { recursive: true, force: true })
     rmSync(join(dataDir, "scratch"), { recursive: true, force: true })
   }
-  const extras: Array<ExtraSection> = options.workloads.includes("4") && !options.smoke ? await runExtras(repoRoot, dataDir) : []
+  const extras: Array<ExtraSection> = options.workloads.includes("4") && !options.smoke ? await runExtras(repoRoot, dataDir, options.catalogN) : []
   const result: BenchResult = {
     date: new Date().toISOString(),
     machine: machine(),

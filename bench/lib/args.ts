@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly dataDir: string
   /** Profile the cargohold library contender with `node --cpu-prof` (profiles in DATA/profiles). */
   readonly cpuProf: boolean
+  /** Records for the catalog bench (workload 4); its own default when undefined. */
+  readonly catalogN: number | undefined
   /** Workload 3's artifact count (default 100,000). */
   readonly w3Files: number | undefined
 }
@@ -28,6 +30,7 @@ export const usage = `usage: npm run bench -- [options]
   --out DIR            results directory (default bench/results; smoke: DATA/results)
   --data DIR           corpus and scratch directory (default .bench; smoke: .bench/smoke)
   --w3-files N         workload 3's artifact count (default 100000; 3a runs a fifth)
+  --catalog-n N        records for the catalog bench, workload 4 (default: its own, 1,000,000)
   --cpu-prof           also write a CPU profile of each cargohold-lib run`
 
 const list = (value: string | undefined): Array<string> =>
@@ -51,7 +54,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     process.exit(0)
   }
   for (const name of flags.keys()) {
-    if (!["--workload", "--repeats", "--only", "--out", "--data", "--w3-files"].includes(name)) throw new Error(`unknown flag '${name}'\n${usage}`)
+    if (!["--workload", "--repeats", "--only", "--out", "--data", "--w3-files", "--catalog-n"].includes(name)) throw new Error(`unknown flag '${name}'\n${usage}`)
   }
   const smoke = switches.has("--smoke")
   const repeats = flags.get("--repeats")
@@ -71,6 +74,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     outDir: flags.get("--out") ?? (smoke ? `${dataDir}/results` : "bench/results"),
     dataDir,
     cpuProf: switches.has("--cpu-prof"),
-    w3Files: w3Files !== undefined ? Number(w3Files) : undefined
+    w3Files: w3Files !== undefined ? Number(w3Files) : undefined,
+    catalogN: flags.has("--catalog-n") ? Number(flags.get("--catalog-n")) || undefined : undefined
   }
 }

@@ -8,14 +8,16 @@ import type { ExtraSection } from "./results.js"
 
 const catalogTimeoutMs = 15 * 60_000
 
-export const runExtras = async (repoRoot: string, dataDir: string): Promise<Array<ExtraSection>> => {
+/** `catalogN` passes `--n N` to the catalog bench (its default is 1,000,000 records). */
+export const runExtras = async (repoRoot: string, dataDir: string, catalogN?: number): Promise<Array<ExtraSection>> => {
   const script = join(repoRoot, "bench/catalog.ts")
-  const title = "Workload 4: catalog bench (bench/catalog.ts)"
+  const title = `Workload 4: catalog bench (bench/catalog.ts${catalogN !== undefined ? ` --n ${catalogN}` : ""})`
   if (!existsSync(script)) return [{ title, status: "unavailable", output: "bench/catalog.ts does not exist yet" }]
   const logDir = join(dataDir, "logs", "4")
   mkdirSync(logDir, { recursive: true })
-  console.error("[bench] workload 4: npx tsx bench/catalog.ts")
-  const outcome = await measure({ argv: ["npx", "tsx", script], cwd: repoRoot }, logDir, "catalog", catalogTimeoutMs)
+  const args = catalogN !== undefined ? ["--n", String(catalogN)] : []
+  console.error(`[bench] workload 4: npx tsx bench/catalog.ts ${args.join(" ")}`)
+  const outcome = await measure({ argv: ["npx", "tsx", script, ...args], cwd: repoRoot }, logDir, "catalog", catalogTimeoutMs)
   const stdout = readFileSync(join(logDir, "catalog.stdout"), "utf8")
   if (outcome._tag === "failed") return [{ title, status: "failed", output: `${outcome.detail}\n${stdout}` }]
   const m = outcome.measurement
