@@ -1,17 +1,25 @@
 /**
- * A small free list of write buffers, so a store running many downloads does not allocate one per file.
+ * Free lists of write buffers in a few size classes, so a store running many downloads neither allocates a
+ * buffer per file nor holds a large one for a small file.
  */
 export interface BufferPool {
-  readonly take: () => Buffer
+  /** A buffer of at least `bytes` (the smallest class that fits; classes are fixed at creation). */
+  readonly take: (bytes: number) => Buffer
   readonly give: (buffer: Buffer) => void
 }
 
-export const makeBufferPool = (bytes: number, keep: number): BufferPool => {
-  const free: Array<Buffer> = []
+export const makeBufferPool = (classes: ReadonlyArray<{ readonly bytes: number; readonly keep: number }>): BufferPool => {
+  const sorted = [...classes].sort((a, b) => a.bytes - b.bytes)
+  const free = new Map<number, Array<Buffer>>(sorted.map((c) => [c.bytes, []]))
+  const keep = new Map<number, number>(sorted.map((c) => [c.bytes, c.keep]))
   return {
-    take: () => free.pop() ?? Buffer.allocUnsafe(bytes),
+    take: (bytes) => {
+      const size = sorted.find((c) => c.bytes >= bytes)?.bytes ?? bytes
+      return free.get(size)?.pop() ?? Buffer.allocUnsafe(size)
+    },
     give: (buffer) => {
-      if (buffer.length === bytes && free.length < keep) free.push(buffer)
+      const list = free.get(buffer.length)
+      if (list !== undefined && list.length < keep.get(buffer.length)!) list.push(buffer)
     }
   }
 }

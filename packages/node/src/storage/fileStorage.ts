@@ -17,7 +17,7 @@ import {
 import { Effect, Layer, Option, type Stream } from "effect"
 import { describe, errorCode, readFileStream } from "../fs/readStream.js"
 import { makeBufferPool } from "./bufferPool.js"
-import { batchBytes, openTempFile, type StoreLayout } from "./tempFile.js"
+import { batchBytes, openTempFile, type StoreLayout, smallBufferBytes } from "./tempFile.js"
 
 export interface FileStorageOptions {
   /** The store's folder; created (with `.tmp/`) when missing. */
@@ -59,7 +59,10 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
     })
     const id = pathToFileURL(root).href
     const pathFor = (sha256: Sha256) => join(root, ...shardedKey(sha256).split("/"))
-    const layout: StoreLayout = { id, root, pool: makeBufferPool(batchBytes, 16), pathFor }
+    const layout: StoreLayout = { id, root, pool: makeBufferPool([
+        { bytes: smallBufferBytes, keep: 64 },
+        { bytes: batchBytes, keep: 16 }
+      ]), pathFor }
 
     const statObject = (sha256: Sha256): Effect.Effect<Option.Option<StoredObject>, StorageError> => {
       const key = shardedKey(sha256)

@@ -17,6 +17,9 @@ import type { BufferPool } from "./bufferPool.js"
 /** Bytes gathered before one write goes to the file. */
 export const batchBytes = 1024 * 1024
 
+/** The first buffer of a temp object: small files never hold a large one. */
+export const smallBufferBytes = 64 * 1024
+
 /** What the temp file needs to know about its store. */
 export interface StoreLayout {
   readonly id: string
@@ -93,6 +96,19 @@ export class TempFile implements TempObject {
     this.fill = 0
   }
 
+  /** Makes room for `bytes` buffered bytes (at most `batchBytes`), moving to a larger buffer when needed. */
+  private room(bytes: number): Buffer {
+    const current = this.buffer
+    if (current !== undefined && current.length >= bytes) return current
+    const next = this.layout.pool.take(bytes)
+    if (current !== undefined) {
+      next.set(current.subarray(0, this.fill))
+      this.layout.pool.give(current)
+    }
+    this.buffer = next
+    return next
+  }
+
   /** The slow path: some chunk does not fit in the buffer. */
   private async append(chunks: ReadonlyArray<Uint8Array>): Promise<void> {
     for (const chunk of chunks) {
@@ -107,9 +123,9 @@ export class TempFile implements TempObject {
         continue
       }
       while (offset < chunk.length) {
-        this.buffer ??= this.layout.pool.take()
+        const buffer = this.room(batchBytes)
         const n = Math.min(chunk.length - offset, batchBytes - this.fill)
-        this.buffer.set(chunk.subarray(offset, offset + n), this.fill)
+        buffer.set(chunk.subarray(offset, offset + n), this.fill)
         this.fill += n
         this.accepted += n
         offset += n
@@ -125,7 +141,7 @@ export class TempFile implements TempObject {
       for (let i = 0; i < chunks.length; i++) total += chunks[i]!.length
       if (this.fill + total < batchBytes) {
         if (total === 0) return Effect.void
-        const buffer = (this.buffer ??= this.layout.pool.take())
+        const buffer = this.room(this.fill + total)
         for (let i = 0; i < chunks.length; i++) {
           const chunk = chunks[i]!
           buffer.set(chunk, this.fill)
