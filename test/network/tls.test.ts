@@ -76,18 +76,19 @@ describe("TLS per remote", () => {
     }).pipe(Effect.provide(layerNetworkTest()))
   )
 
-  // TLS 1.2: the refusal happens inside the handshake. Under TLS 1.3 the server's alert arrives after the
-  // handshake and undici reports only "other side closed" (a ConnectError); see the report.
+  // Under TLS 1.3 the server's refusal arrives as an alert after the handshake; under 1.2 inside it.
+  it.scopedLive("TLS 1.2 server requiring a client certificate: refused without one", () =>
+    Effect.gen(function* () {
+      const mtls = yield* serve({ key: server.key, cert: server.cert, ca: ca.cert, requestCert: true, rejectUnauthorized: true, maxVersion: "TLSv1.2" })
+      const without = failureOf(yield* tryDownload({ url: mtls.url("/x"), remote: remote("anon12", mtls.origin, { caCert: ca.cert }) }))
+      expect(without._tag).toBe("TlsError")
+      expect(without.message).toMatch(/client certificate/)
+    }).pipe(Effect.provide(layerNetworkTest()))
+  )
+
   it.scopedLive("a server requiring a client certificate: refused without, accepted with, key never printed", () =>
     Effect.gen(function* () {
-      const mtls = yield* serve({
-        key: server.key,
-        cert: server.cert,
-        ca: ca.cert,
-        requestCert: true,
-        rejectUnauthorized: true,
-        maxVersion: "TLSv1.2"
-      })
+      const mtls = yield* serve({ key: server.key, cert: server.cert, ca: ca.cert, requestCert: true, rejectUnauthorized: true })
       const without = failureOf(yield* tryDownload({ url: mtls.url("/x"), remote: remote("anon", mtls.origin, { caCert: ca.cert }) }))
       expect(without._tag).toBe("TlsError")
       expect(without.message).toMatch(/client certificate/)
@@ -101,7 +102,7 @@ describe("TLS per remote", () => {
           })
         })
       )
-      // refused; undici reports a CA the server does not trust as a TLS alert or as a closed connection
+      // under TLS 1.3 this alert can arrive after the connection's end; undici then reports "other side closed"
       expect(["TlsError", "ConnectError"]).toContain(stranger._tag)
       const withCert = remote("mtls", mtls.origin, {
         caCert: ca.certPath,

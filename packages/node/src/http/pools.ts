@@ -4,7 +4,8 @@
  * `dispatcher` request option (set per fiber with `NodeHttpClient.UndiciRequestOptions`); without one it goes to
  * the default pool.
  */
-import { Agent, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from "undici"
+import type { Socket } from "node:net"
+import { Agent, buildConnector, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from "undici"
 import type { ResolvedTls, TransportSettings } from "./transportSettings.js"
 
 export interface PoolOptions {
@@ -33,6 +34,32 @@ const tlsOptions = (tls: ResolvedTls | undefined, timeout: number) =>
         ...(tls.servername !== undefined ? { servername: tls.servername } : {})
       }
 
+const isTlsAlert = (error: unknown): error is Error =>
+  typeof (error as { code?: unknown }).code === "string" && /^(ERR_SSL_|ERR_TLS_|CERT_)/.test((error as { code: string }).code)
+
+/**
+ * A connector that keeps a TLS alert arriving after the handshake (TLS 1.3 reports "certificate required" this
+ * way) as the socket's error: undici would otherwise replace it with "other side closed" when the end follows.
+ */
+const keepingTlsAlerts = (options: buildConnector.BuildOptions): buildConnector.connector => {
+  const connect = buildConnector(options)
+  return (opts, callback) =>
+    connect(opts, (error, socket) => {
+      if (error === null && socket !== null && opts.protocol === "https:") {
+        let alert: Error | undefined
+        const tcp = socket as Socket
+        tcp.prependListener("error", (e: unknown) => {
+          if (alert === undefined && isTlsAlert(e)) alert = e
+        })
+        tcp.prependListener("end", () => {
+          if (alert !== undefined && !tcp.destroyed) tcp.destroy(alert)
+        })
+      }
+      // undici's callback takes (error, null) or (null, socket)
+      ;(callback as (e: Error | null, s: typeof socket) => void)(error, socket)
+    })
+}
+
 /** Builds the dispatcher for one transport setting. */
 export const makeDispatcher = (settings: TransportSettings, options: PoolOptions): Dispatcher => {
   const connect = tlsOptions(settings.tls, settings.connectTimeoutMs)
@@ -52,9 +79,9 @@ export const makeDispatcher = (settings: TransportSettings, options: PoolOptions
     })
   }
   if (options.environmentProxy && environmentHasProxy()) {
-    return new EnvHttpProxyAgent({ ...common, connect, requestTls: connect, proxyTunnel: false })
+    return new EnvHttpProxyAgent({ ...common, connect: keepingTlsAlerts(connect), requestTls: connect, proxyTunnel: false })
   }
-  return new Agent({ ...common, connect })
+  return new Agent({ ...common, connect: keepingTlsAlerts(connect) })
 }
 
 interface RoutedOptions extends Dispatcher.DispatchOptions {
