@@ -29,6 +29,8 @@ export const bytesOf = (size: number, seed = 1): Buffer => {
 export interface CliResult {
   readonly code: number | null
   readonly stdout: string
+  /** stdout as raw bytes (`cat`). */
+  readonly stdoutBytes: Buffer
   readonly stderr: string
 }
 
@@ -41,12 +43,15 @@ export const runCli = (
     if (!existsSync(binPath)) reject(new Error(`${binPath} is missing: run \`npm run build\` first`))
     const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? tmpdir() }
     const child = spawn(process.execPath, [binPath, ...args], { env: { ...env, ...options.env }, stdio: "pipe" })
-    let stdout = ""
+    const out: Array<Buffer> = []
     let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
     child.on("error", reject)
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }))
+    child.on("close", (code) => {
+      const stdoutBytes = Buffer.concat(out)
+      resolvePromise({ code, stdout: stdoutBytes.toString("utf8"), stdoutBytes, stderr })
+    })
     child.stdin.end(options.input ?? "")
   })
 
