@@ -138,34 +138,74 @@ const eachChunk = <A extends object>(
   write: (chunk: ReadonlyArray<Record<string, Cell>>) => Effect.Effect<unknown, SqlError>
 ) => Effect.forEach(chunks(rows), (chunk) => write(chunk as unknown as ReadonlyArray<Record<string, Cell>>), { discard: true })
 
-/** Writes a planned batch. Run it inside a transaction. */
-export const writeBatch = (sql: SqlClient.SqlClient, batch: Batch): Effect.Effect<void, SqlError> =>
+const artifactsConflict = `ON CONFLICT (sha256) DO UPDATE SET
+  size = excluded.size,
+  sha384 = COALESCE(excluded.sha384, artifacts.sha384),
+  sha512 = COALESCE(excluded.sha512, artifacts.sha512),
+  sha1 = COALESCE(excluded.sha1, artifacts.sha1),
+  md5 = COALESCE(excluded.md5, artifacts.md5)`
+const locationsConflict = `ON CONFLICT (sha256, store) DO UPDATE SET
+  "key" = excluded."key", verified_at = excluded.verified_at, state = 'ok'`
+const sourcesConflict = `ON CONFLICT (sha256, url) DO UPDATE SET
+  remote = COALESCE(excluded.remote, sources.remote),
+  priority = COALESCE(excluded.priority, sources.priority),
+  last_success = excluded.last_success,
+  consecutive_failures = 0,
+  etag = COALESCE(excluded.etag, sources.etag),
+  last_modified = COALESCE(excluded.last_modified, sources.last_modified)`
+
+/**
+ * PostgreSQL: one statement per table, each column bound as one array and expanded by `unnest` (a handful of
+ * parameters however large the batch; no giant VALUES list to parse and plan).
+ */
+const unnestInsert = <A extends object>(
+  sql: SqlClient.SqlClient,
+  table: string,
+  columns: ReadonlyArray<readonly [keyof A & string, string]>,
+  rows: ReadonlyArray<A>,
+  conflict: string
+) => {
+  if (rows.length === 0) return Effect.void
+  const names = columns.map(([c]) => (c === "key" ? '"key"' : c)).join(", ")
+  const arrays = columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")
+  const params = columns.map(([c]) => rows.map((r) => r[c]))
+  return sql.unsafe(`INSERT INTO ${table} (${names}) SELECT * FROM unnest(${arrays}) ${conflict}`, params)
+}
+
+const writeBatchPg = (sql: SqlClient.SqlClient, batch: Batch): Effect.Effect<void, SqlError> =>
   Effect.all(
     [
-      eachChunk(
-        batch.artifacts,
-        (rows) => sql`INSERT INTO artifacts ${sql.insert(rows)} ON CONFLICT (sha256) DO UPDATE SET
-          size = excluded.size,
-          sha384 = COALESCE(excluded.sha384, artifacts.sha384),
-          sha512 = COALESCE(excluded.sha512, artifacts.sha512),
-          sha1 = COALESCE(excluded.sha1, artifacts.sha1),
-          md5 = COALESCE(excluded.md5, artifacts.md5)`
-      ),
-      eachChunk(
-        batch.locations,
-        (rows) => sql`INSERT INTO locations ${sql.insert(rows)} ON CONFLICT (sha256, store) DO UPDATE SET
-          "key" = excluded."key", verified_at = excluded.verified_at, state = 'ok'`
-      ),
-      eachChunk(
-        batch.sources,
-        (rows) => sql`INSERT INTO sources ${sql.insert(rows)} ON CONFLICT (sha256, url) DO UPDATE SET
-          remote = COALESCE(excluded.remote, sources.remote),
-          priority = COALESCE(excluded.priority, sources.priority),
-          last_success = excluded.last_success,
-          consecutive_failures = 0,
-          etag = COALESCE(excluded.etag, sources.etag),
-          last_modified = COALESCE(excluded.last_modified, sources.last_modified)`
-      ),
+      unnestInsert<ArtifactInsert>(sql, "artifacts", [
+        ["sha256", "text"], ["size", "bigint"], ["sha384", "text"], ["sha512", "text"], ["sha1", "text"],
+        ["md5", "text"], ["first_seen", "bigint"]
+      ], batch.artifacts, artifactsConflict),
+      unnestInsert<LocationInsert>(sql, "locations", [
+        ["sha256", "text"], ["store", "text"], ["key", "text"], ["stored_at", "bigint"], ["verified_at", "bigint"],
+        ["state", "text"]
+      ], batch.locations, locationsConflict),
+      unnestInsert<SourceInsert>(sql, "sources", [
+        ["sha256", "text"], ["url", "text"], ["remote", "text"], ["priority", "float8"], ["last_success", "bigint"],
+        ["consecutive_failures", "int"], ["etag", "text"], ["last_modified", "text"]
+      ], batch.sources, sourcesConflict),
+      unnestInsert<ProvenanceInsert>(sql, "provenance", [
+        ["sha256", "text"], ["url", "text"], ["final_url", "text"], ["remote", "text"], ["at", "bigint"],
+        ["bytes", "bigint"], ["etag", "text"], ["peer_address", "text"], ["tls_fingerprint", "text"]
+      ], batch.provenance, "")
+    ],
+    { discard: true }
+  )
+
+/** Writes a planned batch. Run it inside a transaction. */
+export const writeBatch = (sql: SqlClient.SqlClient, batch: Batch): Effect.Effect<void, SqlError> =>
+  sql.onDialectOrElse({ pg: () => writeBatchPg(sql, batch), orElse: () => writeBatchValues(sql, batch) })
+
+/** SQLite: multi-row VALUES upserts, chunked under the parameter limit. */
+const writeBatchValues = (sql: SqlClient.SqlClient, batch: Batch): Effect.Effect<void, SqlError> =>
+  Effect.all(
+    [
+      eachChunk(batch.artifacts, (rows) => sql`INSERT INTO artifacts ${sql.insert(rows)} ${sql.literal(artifactsConflict)}`),
+      eachChunk(batch.locations, (rows) => sql`INSERT INTO locations ${sql.insert(rows)} ${sql.literal(locationsConflict)}`),
+      eachChunk(batch.sources, (rows) => sql`INSERT INTO sources ${sql.insert(rows)} ${sql.literal(sourcesConflict)}`),
       eachChunk(batch.provenance, (rows) => sql`INSERT INTO provenance ${sql.insert(rows)}`)
     ],
     { discard: true }
