@@ -2,10 +2,23 @@
  * Batch tests: real loopback HTTP servers serving fixed bodies, the undici HttpClient, in-memory Storage and Catalog.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Catalog, DownloadConfig, defaultSettings, layerSilent, makeOriginHealth, OriginHealth, Storage } from "@cargohold/core"
+import {
+  type ByteSize,
+  Catalog,
+  type CatalogService,
+  DownloadConfig,
+  defaultSettings,
+  layerSilent,
+  makeOriginHealth,
+  OriginHealth,
+  type Sha256,
+  Storage,
+  type StorageService,
+  shardedKey
+} from "@cargohold/core"
 import { layerCollecting, makeMemoryCatalog, makeMemoryStorage, MemoryStorageHandle } from "@cargohold/core/testing"
 import { layerNodeHasher } from "@cargohold/node"
-import { Context, Duration, Effect, Layer, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, type Scope, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo, Socket } from "node:net"
@@ -114,3 +127,54 @@ export const layerBatchTest = () => Layer.merge(common, layerCollecting)
 
 /** The same with silent progress (large batches). */
 export const layerBatchSilent = () => Layer.merge(common, layerSilent)
+
+/** Verifies and forgets: every commit succeeds, no bytes are kept (so memory measures the pipeline, not the store). */
+export const nullStorage: StorageService = {
+  id: "null:",
+  keyFor: shardedKey,
+  begin: Effect.sync(() => {
+    let written = 0
+    return {
+      write: (chunks: ReadonlyArray<Uint8Array>) =>
+        Effect.sync(() => {
+          for (const c of chunks) written += c.length
+        }),
+      reset: Effect.sync(() => {
+        written = 0
+      }),
+      written: () => written,
+      commit: (sha256: Sha256, size: ByteSize) =>
+        Effect.succeed({ object: { store: "null:", key: shardedKey(sha256), size }, created: true })
+    }
+  }),
+  stat: () => Effect.succeed(Option.none()),
+  read: () => Stream.empty,
+  remove: () => Effect.succeed(false),
+  localPath: () => Option.none()
+}
+
+/** Null storage and a catalog that only counts what it is asked to record; silent progress. */
+export const layerBatchNull = (counter: { records: number; writes: number }) =>
+  Layer.mergeAll(
+    NodeHttpClient.layerUndici,
+    layerNodeHasher,
+    layerSilent,
+    Layer.succeed(DownloadConfig, settings),
+    Layer.sync(OriginHealth, makeOriginHealth),
+    Layer.succeed(Storage, nullStorage),
+    Layer.effect(
+      Catalog,
+      Effect.map(
+        makeMemoryCatalog,
+        (memory): CatalogService => ({
+          ...memory,
+          recordDownload: () => Effect.sync(() => void (counter.records += 1)),
+          recordDownloads: (records) =>
+            Effect.sync(() => {
+              counter.records += records.length
+              counter.writes += 1
+            })
+        })
+      )
+    )
+  )
