@@ -3,7 +3,7 @@
  * Run through `npm run bench` (bench/run.sh builds first); flags in bench/lib/args.ts.
  */
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, release, totalmem } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -126,6 +126,25 @@ const main = async () => {
   }
   const cpuProfDir = options.cpuProf ? join(dataDir, "profiles") : undefined
   if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true })
+  /** Writes latest.json / latest.md; `partial` marks a run still going. */
+  const writeResults = (results: ReadonlyArray<WorkloadResult>, extras: ReadonlyArray<ExtraSection>, partial: boolean): string => {
+    const args = process.argv.slice(2).join(" ")
+    const result: BenchResult = {
+      date: new Date().toISOString(),
+      machine: machine(),
+      command: `npm run bench -- ${args}`.trim() + (partial ? " (in progress: later workloads not yet run)" : ""),
+      smoke: options.smoke,
+      workloads: results,
+      goals: checkGoals(results),
+      extras
+    }
+    const outDir = resolve(repoRoot, options.outDir)
+    mkdirSync(outDir, { recursive: true })
+    const markdown = renderMarkdown(result)
+    writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(result, null, 2)}\n`)
+    writeFileSync(join(outDir, "latest.md"), markdown)
+    return markdown
+  }
   const nginx = await startNginx(join(dataDir, `nginx-${process.pid}`), corpusRoot)
   log(`nginx serving ${corpusRoot} at ${nginx.baseUrl}`)
   const results: Array<WorkloadResult> = []
@@ -139,6 +158,7 @@ const main = async () => {
       const repeats = options.repeats ?? w.defaultRepeats
       log(`workload ${w.id}: ${w.title}, ${contenders.length} contenders × ${repeats}`)
       results.push(await runWorkload(w, corpus, contenders, { nginx, dataDir, scripts, repeats, warmup: !options.smoke, cpuProfDir }))
+      writeResults(results, [], true) // after each workload, so a long run that is stopped keeps what it measured
     }
   } finally {
     await nginx.stop()
@@ -147,23 +167,9 @@ const main = async () => {
     rmSync(join(dataDir, "scratch"), { recursive: true, force: true })
   }
   const extras: Array<ExtraSection> = options.workloads.includes("4") && !options.smoke ? await runExtras(repoRoot, dataDir, options.catalogN) : []
-  const result: BenchResult = {
-    date: new Date().toISOString(),
-    machine: machine(),
-    command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
-    smoke: options.smoke,
-    workloads: results,
-    goals: checkGoals(results),
-    extras
-  }
-  const outDir = resolve(repoRoot, options.outDir)
-  mkdirSync(outDir, { recursive: true })
-  const markdown = renderMarkdown(result)
-  writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(result, null, 2)}\n`)
-  writeFileSync(join(outDir, "latest.md"), markdown)
+  const markdown = writeResults(results, extras, false)
   console.log(markdown)
-  log(`wrote ${join(outDir, "latest.json")} and latest.md`)
-  if (!existsSync(join(outDir, "latest.md"))) process.exit(1)
+  log(`wrote ${join(resolve(repoRoot, options.outDir), "latest.json")} and latest.md`)
 }
 
 await main()
