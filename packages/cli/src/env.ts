@@ -4,8 +4,8 @@
  * built (bad URL, unreachable database, unwritable home) is a configuration error: exit 2.
  */
 import { type DownloadSettings, layerSilent, type Progress } from "@cargohold/core"
-import { layerNode, type NodeServices } from "@cargohold/node"
-import { layerS3StorageFromUrl } from "@cargohold/s3"
+import type { NodeServices } from "@cargohold/node"
+import type { Storage, StorageError } from "@cargohold/core"
 import { Effect, Layer, Option } from "effect"
 import { UsageError } from "./errors.js"
 import { layerRenderer } from "./progress/layer.js"
@@ -32,17 +32,32 @@ export const stderrProgress = (options: { readonly json: boolean; readonly summa
 /** Live display only (a TTY): the command reports results itself. */
 export const liveOnlyProgress: Layer.Layer<Progress> = layerRenderer({ target: process.stderr, eachArtifact: false, summary: false })
 
+/**
+ * The Node layers and the S3 store are imported when a command first needs them, so `--help`, `--version` and
+ * usage errors do not pay for undici, SQLite or the AWS SDK at start-up.
+ */
+const loadNode = Effect.promise(() => import("@cargohold/node"))
+
+/** `s3://` stores, loaded on first use. */
+export const layerS3Store = (url: string): Layer.Layer<Storage, StorageError> =>
+  Layer.unwrapEffect(Effect.map(Effect.promise(() => import("@cargohold/s3")), (s3) => s3.layerS3StorageFromUrl(url)))
+
+/** The Storage a URL names (`file:`, `s3:`, `temp:`, `memory:`). */
+export const layerStoreAt = (url: string): Layer.Layer<Storage, StorageError> =>
+  Layer.unwrapEffect(Effect.map(loadNode, (node) => node.layerStorageFromUrl(url, { schemes: { "s3:": layerS3Store } })))
+
 /** Runs `effect` on the Node layer; building the layer fails with a `UsageError`. */
 export const withServices =
   (flags: LocationFlags, options: EnvOptions = {}) =>
   <A, E>(effect: Effect.Effect<A, E, NodeServices>): Effect.Effect<A, E | UsageError> =>
     Effect.scoped(
       Effect.gen(function* () {
-        const layer = layerNode({
+        const node = yield* loadNode
+        const layer = node.layerNode({
           home: Option.getOrUndefined(flags.home),
           catalog: fromEnv(flags.catalog, "CARGOHOLD_CATALOG"),
           store: fromEnv(flags.store, "CARGOHOLD_STORE"),
-          storeSchemes: { "s3:": layerS3StorageFromUrl },
+          storeSchemes: { "s3:": layerS3Store },
           limits: options.limits,
           settings: options.settings,
           progress: options.progress ?? layerSilent

@@ -13,12 +13,10 @@ import {
   unrepaired,
   verify
 } from "@cargohold/core"
-import { layerStorageFromUrl } from "@cargohold/node"
-import { layerS3StorageFromUrl } from "@cargohold/s3"
 import { Context, Effect, Layer, Option, Stream } from "effect"
 import { existsSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { liveOnlyProgress, withServices } from "../env.js"
+import { layerStoreAt, liveOnlyProgress, withServices } from "../env.js"
 import { Finished, rejectFlagLikeArgs, UsageError } from "../errors.js"
 import { json, location } from "../options/common.js"
 import { printErr, printJson, printOut } from "../output.js"
@@ -100,7 +98,7 @@ export const verifyCommand = Command.make(
 
 /** The Storage a URL names, built in the current scope. */
 const storeAt = (url: string) =>
-  Layer.build(layerStorageFromUrl(url, { schemes: { "s3:": layerS3StorageFromUrl } })).pipe(
+  Layer.build(layerStoreAt(url)).pipe(
     Effect.map((context): StorageService => Context.get(context, Storage)),
     Effect.mapError((error) => usage(`--to ${url}: ${error.message}`))
   )
