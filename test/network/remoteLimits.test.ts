@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { download, fileAccessProblem, Remote } from "@cargohold/core"
 import { layerFileSource } from "@cargohold/node"
 import { Effect } from "effect"
+import { createServer, type Socket } from "node:net"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -66,5 +67,51 @@ describe("remote limits and file roots", () => {
       expect(free.size).toBe("not yours".length)
       expect(fileAccessProblem(new URL("file://otherhost/etc/passwd"), undefined)).toMatch(/host/)
     }).pipe(Effect.provide(layerNetworkTest()), Effect.provide(layerFileSource({ roots: "any" })))
+  )
+
+  it.scopedLive("a remote's connect and idle timeouts: a TLS handshake that never ends, a body that stalls", () =>
+    Effect.gen(function* () {
+      const sockets = new Set<Socket>()
+      const silent = createServer((socket) => {
+        sockets.add(socket)
+        socket.on("error", () => {})
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          silent.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () =>
+          Effect.async<void>((resume) => {
+            for (const s of sockets) s.destroy()
+            silent.close(() => resume(Effect.void))
+          })
+      )
+      const port = (silent.address() as { port: number }).port
+      const remote = new Remote({
+        name: "impatient",
+        url: `https://127.0.0.1:${port}/`,
+        // undici checks connect timeouts on a ~0.5 s tick; the idle watchdog must not fire first
+        timeouts: { connectMs: 300, idleMs: 5000 },
+        retry: { attempts: 2, baseDelayMs: 10 }
+      })
+      const started = Date.now()
+      const error = failureOf(yield* tryDownload({ url: "x", remote }))
+      expect(error._tag).toBe("TimeoutError")
+      if (error._tag === "TimeoutError") {
+        expect(error.phase).toBe("connect")
+        expect(error.timeoutMs).toBe(300)
+      }
+      expect(Date.now() - started).toBeGreaterThanOrEqual(600)
+      const stalling = yield* serverScoped((_req, res) => {
+        res.writeHead(200, { "content-length": "100000" })
+        res.write("a few bytes")
+      })
+      const idle = failureOf(
+        yield* tryDownload({ url: "/s", remote: new Remote({ name: "idle", url: stalling.origin, timeouts: { idleMs: 300 }, retry: { attempts: 1 } }) })
+      )
+      expect(idle._tag).toBe("TimeoutError")
+      if (idle._tag === "TimeoutError") expect(idle.phase).toBe("idle-read")
+      expect(stalling.stats.requests.length).toBe(1)
+    }).pipe(Effect.provide(layerNetworkTest()))
   )
 })
