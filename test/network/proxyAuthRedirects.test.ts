@@ -135,6 +135,10 @@ describe("auth and redirects", () => {
         })
       )
       expect(refused._tag).toBe("HttpStatusError")
+      // an absolute URL on another origin gets no credentials from the remote
+      const before = second.stats.requests.length
+      yield* download({ url: second.url("/elsewhere"), remote: bearer })
+      expect(second.stats.requests[before]!.headers.authorization).toBeUndefined()
       const events = yield* (yield* CollectedProgress).events
       for (const secret of [userSecret, tokenSecret]) {
         expect(leaks(secret, [refused, events, basic, bearer, moved])).toEqual([])

@@ -31,6 +31,14 @@ const withoutCredentials = (headers: Readonly<Record<string, string>>): Record<s
   return kept
 }
 
+const originOf = (url: string): string | undefined => {
+  try {
+    return new URL(url).origin
+  } catch {
+    return undefined
+  }
+}
+
 /** Bodies of error and redirect answers up to this size are read and dropped, so the connection can be reused. */
 const discardLimit = 64 * 1024
 
@@ -51,6 +59,8 @@ interface AttemptContext {
   /** Headers sent to the first origin: the remote's, the request's, then auth. */
   readonly headers: Readonly<Record<string, string>>
   readonly authorization: Redacted.Redacted<string> | undefined
+  /** The origin the remote's credentials belong to (its base URL's). */
+  readonly authOrigin: string | undefined
 }
 
 const transportError =
@@ -81,7 +91,8 @@ const sendFollowing = (
         HttpClientRequest.setHeaders(sameOrigin ? ctx.headers : withoutCredentials(ctx.headers)),
         HttpClientRequest.setHeaders(extra)
       )
-      if (sameOrigin && ctx.authorization !== undefined) {
+      // the remote's credentials go to the remote's own origin only, never to a URL elsewhere or a redirect target
+      if (sameOrigin && ctx.authorization !== undefined && ctx.authOrigin === new URL(url).origin) {
         request = HttpClientRequest.setHeader(request, "authorization", Redacted.value(ctx.authorization))
       }
       yield* ctx.limits.requestToken
@@ -246,7 +257,8 @@ export const fetchHttp = (
       limits,
       proxy: remote?.proxy !== undefined ? proxyLabel(remote.proxy.url) : undefined,
       headers: { "user-agent": settings.userAgent, ...remote?.headers, ...transfer.spec.headers },
-      authorization: authorizationHeader(remote)
+      authorization: authorizationHeader(remote),
+      authOrigin: remote === undefined ? undefined : originOf(remote.url)
     }
     const host = new URL(transfer.spec.url).host
     yield* limits.withPermit(
