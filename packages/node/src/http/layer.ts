@@ -50,7 +50,8 @@ const makePools = (options: HttpOptions) =>
       keepAliveTimeoutMs: Duration.toMillis(options.keepAliveTimeout ?? Duration.seconds(4))
     }
     const connectTimeoutMs = Duration.toMillis(options.connectTimeout ?? defaultSettings.connectTimeout)
-    const defaults = yield* resolveTransport(undefined, connectTimeoutMs)
+    // without a remote nothing is read or parsed, so this cannot fail
+    const defaults = yield* Effect.orDie(resolveTransport(undefined, connectTimeoutMs))
     const fallback = makeDispatcher(defaults, poolOptions)
     const byKey = new Map<string, Dispatcher>([[defaults.key, fallback]])
     const byRemote = new WeakMap<Remote, RemoteConnection>()
@@ -90,7 +91,7 @@ const makePools = (options: HttpOptions) =>
  */
 export const layerHttp = (
   options: HttpOptions = {}
-): Layer.Layer<HttpClient.HttpClient | NetworkPolicy | HttpPools, InvalidRequest> =>
+): Layer.Layer<HttpClient.HttpClient | NetworkPolicy | HttpPools> =>
   Layer.unwrapScoped(
     Effect.map(makePools(options), ({ policy, pools }) =>
       Layer.mergeAll(
