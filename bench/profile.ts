@@ -24,7 +24,7 @@ const top = Number(topArg ?? "25")
 const profile = JSON.parse(readFileSync(file, "utf8")) as Profile
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
 const selfUs = new Map<number, number>()
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0)
 
 /** Where a frame comes from: a package under node_modules, a workspace package, node internals, or GC/idle. */

@@ -148,9 +148,9 @@ export class ManifestError extends Schema.TaggedError<ManifestError>()("Manifest
   problems: Schema.Array(ManifestProblem)
 }) {
   override get message() {
-    const shown = this.problems.slice(0, 20).map((p) => `line ${p.line}: ${p.message}`)
-    const more = this.problems.length > 20 ? [`… and ${this.problems.length - 20} more`] : []
-    return `${this.problems.length} problem(s) in the ${this.format} manifest:\n${[...shown, ...more].join("\n")}`
+    // every bad line is named: a user fixing a manifest needs the whole list, not the first page of it
+    const lines = this.problems.map((p) => `line ${p.line}: ${p.message}`)
+    return `${this.problems.length} problem(s) in the ${this.format} manifest:\n${lines.join("\n")}`
   }
 }
 
