@@ -96,6 +96,26 @@ describe("cargohold fetch", () => {
     expect(server.hits.get("/again.bin") ?? 0).toBe(before)
   })
 
+  it("the summary names the sources that misbehaved", async () => {
+    const home = freshHome()
+    const expected = sha256Hex("bytes no source has")
+    const result = await runCli([
+      "fetch",
+      server.url("/again.bin"),
+      "--mirror",
+      server.url("/after.bin"),
+      "--sha256",
+      expected,
+      "--retries",
+      "0",
+      "--home",
+      home
+    ])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`sources that misbehaved: ${new URL(server.url("/")).origin} (DigestMismatch ×2)`)
+    expect(filesUnder(join(home, "store"))).toEqual([])
+  })
+
   it("plain output names each artifact on stderr, nothing on stdout", async () => {
     const home = freshHome()
     const result = await runCli(["fetch", server.url("/small.txt"), "--home", home])

@@ -76,7 +76,7 @@ export const finishedLine = (finished: Finished): string => {
 export const longRunningLine = (download: ActiveDownload, now: number): string =>
   `…${activeLine(download, now).trimStart().replace(/^/, " ")} (${formatDuration(now - download.startedAt)})`
 
-/** The closing summary: counts, bytes, time, mean rate, failures grouped by error tag. */
+/** The closing summary: counts, bytes, time, mean rate, failures grouped by error tag, sources that misbehaved. */
 export const summaryLine = (tally: Tally, now: number): string => {
   const elapsed = Math.max(1, now - tally.startedAt)
   const fetched = tally.done - tally.cached
@@ -87,5 +87,9 @@ export const summaryLine = (tally: Tally, now: number): string => {
   const failures = [...tally.failuresByTag.entries()].map(([tag, count]) => `${tag} ×${count}`).join(", ")
   const head = `${tally.finished} artifact${tally.finished === 1 ? "" : "s"}: ${counts.join(", ")}`
   const tail = `${formatBytes(tally.finishedBytes)} in ${formatDuration(elapsed)} (${mean})`
-  return failures === "" ? `${head}; ${tail}` : `${head}; ${tail}; failures: ${failures}`
+  const mirrors = [...tally.misbehaving.entries()]
+    .map(([origin, tags]) => `${origin} (${[...tags.entries()].map(([tag, n]) => `${tag} ×${n}`).join(", ")})`)
+    .join("; ")
+  const summary = failures === "" ? `${head}; ${tail}` : `${head}; ${tail}; failures: ${failures}`
+  return mirrors === "" ? summary : `${summary}\nsources that misbehaved: ${mirrors}`
 }

@@ -37,6 +37,8 @@ export class Tally {
   expectedActive = 0
   readonly active = new Map<number, ActiveDownload>()
   readonly failuresByTag = new Map<string, number>()
+  /** Sources (by origin) that failed or served wrong bytes, with how often and why. */
+  readonly misbehaving = new Map<string, Map<string, number>>()
   readonly startedAt: number
   /** The latest batch totals, when a batch (`fetchMany`) runs. */
   batch: typeof BatchProgress.Type | undefined
@@ -152,6 +154,13 @@ export class Tally {
       case "HostRecovered":
         this.throttled.delete(event.host)
         return
+      case "SourceFailed": {
+        const origin = originOf(event.url)
+        const tags = this.misbehaving.get(origin) ?? new Map<string, number>()
+        tags.set(event.errorTag, (tags.get(event.errorTag) ?? 0) + 1)
+        this.misbehaving.set(origin, tags)
+        return
+      }
       case "Failed": {
         this.failed++
         this.failuresByTag.set(event.error._tag, (this.failuresByTag.get(event.error._tag) ?? 0) + 1)
@@ -178,6 +187,14 @@ export class Tally {
       remaining += Math.max(0, download.size - download.received)
     }
     return remaining
+  }
+}
+
+const originOf = (url: string): string => {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url
   }
 }
 

@@ -146,6 +146,14 @@ export const fromFirstGoodSource = (
           })
         )
       }
+      yield* ctx.progress.emit({
+        _tag: "SourceFailed",
+        id: ctx.id,
+        url: source.spec.url,
+        errorTag: error._tag,
+        message: error.message,
+        servedSha256
+      })
       const next = sources[i + 1]
       if (next !== undefined) {
         yield* ctx.progress.emit({

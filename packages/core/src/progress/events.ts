@@ -109,6 +109,17 @@ export const VerifyDone = Schema.TaggedStruct("VerifyDone", {
   repaired: Schema.Boolean
 })
 
+/** One source of an artifact failed (the download may still succeed from another): how a bad mirror shows. */
+export const SourceFailed = Schema.TaggedStruct("SourceFailed", {
+  id: Schema.Number,
+  /** The source's URL. */
+  url: Schema.String,
+  errorTag: Schema.String,
+  message: Schema.String,
+  /** The sha256 the source served when it disagreed with the expected digest. */
+  servedSha256: Schema.optional(Schema.String)
+})
+
 export const ProgressEvent = Schema.Union(
   Queued,
   Started,
@@ -121,6 +132,7 @@ export const ProgressEvent = Schema.Union(
   BatchProgress,
   VerifyStarted,
   VerifyBytes,
-  VerifyDone
+  VerifyDone,
+  SourceFailed
 )
 export type ProgressEvent = typeof ProgressEvent.Type
