@@ -28,4 +28,13 @@ if ! node scripts/check-postgres.mjs; then
 fi
 
 step "tests (vitest)"
-npx vitest run "$@"
+report=$(mktemp -t cargohold-vitest-XXXXXX.json)
+trap 'rm -f "$report"' EXIT
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
+# one plain closing line that any CI reader understands
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)
+' "$report" 2>/dev/null || true
+exit "$status"
