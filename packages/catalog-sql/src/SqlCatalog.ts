@@ -5,15 +5,24 @@ import {
   type Algorithm,
   type CatalogError,
   type CatalogService,
-  defaultPriority,
   locationOrder,
   type Remote,
   type Sha256
 } from "@cargohold/core"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Array as Arr, Effect, Option, Schema } from "effect"
 import { asCatalogError } from "./errors.js"
-import { migrate } from "./migrations.js"
+import {
+  effectivePriority,
+  locationFromTuple,
+  type LookupRow,
+  lookupSql,
+  sourceFromTuple,
+  sourceOrderSql,
+  tuples
+} from "./lookup.js"
+import { dialectOf, migrate } from "./migrations.js"
 import { planBatch, writeBatch } from "./record.js"
 import { remoteToRow, rowToRemote } from "./remotes.js"
 import { ArtifactSql, LocationSql, SourceSql, toArtifact, toLocation, toSource } from "./rows.js"
@@ -52,38 +61,81 @@ export const makeSqlCatalog = (
     const fail = (operation: string) => asCatalogError(operation, secrets)
     yield* migrate
 
+    const dialect = dialectOf(sql)
+    const lookupStatement = lookupSql(dialect)
+    /** Whether batches are written in key order: PostgreSQL's concurrent writers need it, SQLite has one writer. */
+    const sorted = dialect === "pg"
+
     const sourcesFor = (sha256: string) =>
-      sql`SELECT s.*, COALESCE(s.priority, r.priority, ${defaultPriority}) AS effective_priority
-          FROM sources s LEFT JOIN remotes r ON r.name = s.remote
-          WHERE s.sha256 = ${sha256}
-          ORDER BY effective_priority DESC, s.consecutive_failures ASC, COALESCE(s.last_success, 0) DESC, s.url ASC`.pipe(
+      sql`SELECT a.sha256, s.*, ${sql.literal(effectivePriority)} AS effective_priority
+          FROM artifacts a JOIN sources s ON s.artifact = a.id LEFT JOIN remotes r ON r.name = s.remote
+          WHERE a.sha256 = ${sha256}
+          ORDER BY ${sql.literal(sourceOrderSql)}`.pipe(
         Effect.flatMap(decodeSources),
         Effect.map((rows) => rows.map(toSource))
       )
 
+    /**
+     * PostgreSQL plans by table statistics, and a server may run without autovacuum (or not have reached a freshly
+     * bulk-loaded table yet): with none, lookups stop using their indexes well. So after this process has recorded
+     * as many rows as the tables held at the last ANALYZE (at least 10,000), it analyzes them again: a handful of
+     * times on the way to a million rows, each a sample of 30,000 rows per table.
+     */
+    let recordedSinceAnalyze = 0
+    let analyzedRows = 0
+    const analyzeAfterGrowth = (recorded: number): Effect.Effect<void, SqlError> => {
+      if (dialect !== "pg") return Effect.void
+      recordedSinceAnalyze += recorded
+      if (recordedSinceAnalyze < Math.max(10_000, analyzedRows)) return Effect.void
+      analyzedRows += recordedSinceAnalyze
+      recordedSinceAnalyze = 0
+      return sql`ANALYZE artifacts, locations, sources, provenance`.pipe(Effect.asVoid)
+    }
+
+    /**
+     * The id of an artifact, declaring it (sha256 only) when unknown. Run it inside a transaction. It writes first:
+     * a SQLite transaction that began with a read cannot wait for the write lock (it fails "database is locked").
+     */
+    const declare = (sha256: string) =>
+      Effect.gen(function* () {
+        yield* sql`INSERT INTO artifacts (sha256) VALUES (${sha256}) ON CONFLICT (sha256) DO NOTHING`
+        const rows = yield* sql<{ readonly id: number | string }>`SELECT id FROM artifacts WHERE sha256 = ${sha256}`
+        return Number(rows[0]!.id)
+      })
+    /** Selects the id of a downloaded (not only declared) artifact. */
+    const idOf = (sha256: string) => sql`(SELECT id FROM artifacts WHERE sha256 = ${sha256})`
+
     const service: CatalogService = {
-      recordDownload: (record) => sql.withTransaction(writeBatch(sql, planBatch([record]))).pipe(fail("record download")),
+      recordDownload: (record) =>
+        sql.withTransaction(writeBatch(sql, planBatch([record], sorted), sorted)).pipe(fail("record download")),
       recordDownloads: (records) =>
         records.length === 0
           ? Effect.void
-          : sql.withTransaction(writeBatch(sql, planBatch(records))).pipe(fail("record downloads")),
+          : sql.withTransaction(writeBatch(sql, planBatch(records, sorted), sorted)).pipe(
+              Effect.zipRight(analyzeAfterGrowth(records.length)),
+              fail("record downloads")
+            ),
       lookup: (sha256) =>
         Effect.gen(function* () {
-          const artifacts = yield* decodeArtifacts(yield* sql`SELECT * FROM artifacts WHERE sha256 = ${sha256}`)
-          if (artifacts.length === 0) return Option.none()
-          // Sorted here, not in SQL: an ORDER BY on verified_at could lure the planner onto the verification index.
-          const locations = yield* decodeLocations(yield* sql`SELECT * FROM locations WHERE sha256 = ${sha256}`)
-          const sources = yield* sourcesFor(sha256)
+          // One statement: the artifact row with its locations and (ranked) sources aggregated as JSON arrays.
+          const rows = yield* sql<LookupRow>`${sql.literal(lookupStatement[0])}${sha256}${sql.literal(lookupStatement[1])}`
+          const row = rows[0]
+          if (row === undefined || row.size === null) return Option.none()
+          const [artifact] = yield* decodeArtifacts([row])
+          // Locations are sorted here, not in SQL (the same order as every backend's locationOrder).
+          const locations = yield* decodeLocations(tuples(row.locations).map((t) => locationFromTuple(row.sha256, t)))
+          const sources = yield* decodeSources(tuples(row.sources).map((t) => sourceFromTuple(row.sha256, t)))
           return Option.some({
-            artifact: toArtifact(artifacts[0]!),
+            artifact: toArtifact(artifact!),
             locations: Arr.sort(locations.map(toLocation), locationOrder),
-            sources
+            sources: sources.map(toSource)
           })
         }).pipe(fail("lookup")),
       // No ORDER BY … LIMIT in SQL here: without statistics PostgreSQL would walk the primary key instead of the
       // digest index. Matches are few; the smallest sha256 is picked here.
       findByDigest: (algorithm, hex) =>
-        sql<{ readonly sha256: string }>`SELECT sha256 FROM artifacts WHERE ${sql(digestColumns[algorithm])} = ${hex.toLowerCase()}`.pipe(
+        sql<{ readonly sha256: string }>`SELECT sha256 FROM artifacts
+          WHERE ${sql(digestColumns[algorithm])} = ${hex.toLowerCase()} AND size IS NOT NULL`.pipe(
           Effect.map((rows) => Option.fromNullable(rows.map((r) => r.sha256 as Sha256).sort()[0])),
           fail("find by digest")
         ),
@@ -91,11 +143,11 @@ export const makeSqlCatalog = (
         Effect.gen(function* () {
           // Asked for: the source at this URL that succeeded last (or else was declared), through sources_url.
           const asked = yield* sql<{ readonly sha256: string; readonly last_success: number | string | null }>`
-            SELECT sha256, last_success FROM sources WHERE url = ${url}
-            ORDER BY COALESCE(last_success, 0) DESC, sha256 ASC LIMIT 1`
+            SELECT a.sha256, s.last_success FROM sources s JOIN artifacts a ON a.id = s.artifact WHERE s.url = ${url}
+            ORDER BY COALESCE(s.last_success, 0) DESC, a.sha256 ASC LIMIT 1`
           // Reached through a redirect: provenance keeps the final URL only when it differs.
           const redirected = yield* sql<{ readonly sha256: string; readonly at: number | string; readonly id: number | string }>`
-            SELECT sha256, at, id FROM provenance WHERE final_url = ${url}`
+            SELECT a.sha256, p.at, p.id FROM provenance p JOIN artifacts a ON a.id = p.artifact WHERE p.final_url = ${url}`
           const a = asked[0]
           const r = redirected.reduce<(typeof redirected)[number] | undefined>(
             (best, row) => (best === undefined || Number(row.id) > Number(best.id) ? row : best),
@@ -107,11 +159,11 @@ export const makeSqlCatalog = (
           return Option.fromNullable(a?.sha256 as Sha256 | undefined)
         }).pipe(fail("find by url")),
       addSources: (sha256, declarations) => {
-        const rows = new Map<string, { sha256: string; url: string; remote: string | null; priority: number | null }>()
+        const rows = new Map<string, { artifact: number; url: string; remote: string | null; priority: number | null }>()
         for (const d of declarations) {
           const before = rows.get(d.url)
           rows.set(d.url, {
-            sha256,
+            artifact: 0,
             url: d.url,
             remote: d.remote ?? before?.remote ?? null,
             priority: d.priority ?? before?.priority ?? null
@@ -120,27 +172,36 @@ export const makeSqlCatalog = (
         const sorted = [...rows.values()].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0))
         if (sorted.length === 0) return Effect.void
         return sql.withTransaction(
-          Effect.forEach(
-            chunk(sorted, 5_000),
-            (part) => sql`INSERT INTO sources ${sql.insert(part)} ON CONFLICT (sha256, url) DO UPDATE SET
-              priority = COALESCE(excluded.priority, sources.priority),
-              remote = COALESCE(excluded.remote, sources.remote)`,
-            { discard: true }
-          )
+          Effect.gen(function* () {
+            const artifact = yield* declare(sha256)
+            yield* Effect.forEach(
+              chunk(sorted.map((row) => ({ ...row, artifact })), 5_000),
+              (part) => sql`INSERT INTO sources ${sql.insert(part)} ON CONFLICT (artifact, url) DO UPDATE SET
+                priority = COALESCE(excluded.priority, sources.priority),
+                remote = COALESCE(excluded.remote, sources.remote)`,
+              { discard: true }
+            )
+          })
         ).pipe(fail("add sources"))
       },
       recordFailure: (f) => {
         const at = f.at.getTime()
         const served = f.servedSha256 ?? null
+        const sha256 = f.sha256
         return (
-          f.sha256 !== undefined
-            ? sql`INSERT INTO sources (sha256, url, consecutive_failures, last_failure, last_error_tag, served_sha256)
-                  VALUES (${f.sha256}, ${f.url}, 1, ${at}, ${f.errorTag}, ${served})
-                  ON CONFLICT (sha256, url) DO UPDATE SET
+          sha256 !== undefined
+            ? sql.withTransaction(
+                Effect.flatMap(
+                  declare(sha256),
+                  (artifact) => sql`INSERT INTO sources (artifact, url, consecutive_failures, last_failure, last_error_tag, served_sha256)
+                  VALUES (${artifact}, ${f.url}, 1, ${at}, ${f.errorTag}, ${served})
+                  ON CONFLICT (artifact, url) DO UPDATE SET
                     consecutive_failures = sources.consecutive_failures + 1,
                     last_failure = excluded.last_failure,
                     last_error_tag = excluded.last_error_tag,
                     served_sha256 = COALESCE(excluded.served_sha256, sources.served_sha256)`
+                )
+              )
             : sql`UPDATE sources SET consecutive_failures = consecutive_failures + 1, last_failure = ${at},
                     last_error_tag = ${f.errorTag}, served_sha256 = COALESCE(${served}, served_sha256)
                   WHERE url = ${f.url}`
@@ -148,36 +209,38 @@ export const makeSqlCatalog = (
       },
       setLocationState: (sha256, store, state, verifiedAt) =>
         sql`UPDATE locations SET state = ${state}, verified_at = ${verifiedAt.getTime()}
-            WHERE sha256 = ${sha256} AND store = ${store}`.pipe(Effect.asVoid, fail("set location state")),
+            WHERE artifact = ${idOf(sha256)} AND store = ${store}`.pipe(Effect.asVoid, fail("set location state")),
       addLocation: ({ sha256, store, key, at }) =>
-        sql`INSERT INTO locations (sha256, store, "key", stored_at, verified_at, state)
-            SELECT CAST(${sha256} AS TEXT), CAST(${store} AS TEXT), CAST(${key} AS TEXT),
+        sql`INSERT INTO locations (artifact, store, "key", stored_at, verified_at, state)
+            SELECT id, CAST(${store} AS TEXT), CAST(${key} AS TEXT),
               CAST(${at.getTime()} AS BIGINT), CAST(${at.getTime()} AS BIGINT), 'ok'
-            WHERE EXISTS (SELECT 1 FROM artifacts WHERE sha256 = ${sha256})
-            ON CONFLICT (sha256, store) DO UPDATE SET "key" = excluded."key", verified_at = excluded.verified_at, state = 'ok'`.pipe(
+            FROM artifacts WHERE sha256 = ${sha256} AND size IS NOT NULL
+            ON CONFLICT (artifact, store) DO UPDATE SET "key" = excluded."key", verified_at = excluded.verified_at, state = 'ok'`.pipe(
           Effect.asVoid,
           fail("add location")
         ),
       removeLocation: (sha256, store) =>
-        sql`DELETE FROM locations WHERE sha256 = ${sha256} AND store = ${store}`.pipe(Effect.asVoid, fail("remove location")),
+        sql`DELETE FROM locations WHERE artifact = ${idOf(sha256)} AND store = ${store}`.pipe(Effect.asVoid, fail("remove location")),
       sourcesFor: (sha256) => sourcesFor(sha256).pipe(fail("sources for")),
       locationsToVerify: (options) => {
         const where = [
-          ...(options?.store === undefined ? [] : [sql`store = ${options.store}`]),
+          ...(options?.store === undefined ? [] : [sql`l.store = ${options.store}`]),
           ...(options?.olderThan === undefined
             ? []
-            : [sql`(verified_at IS NULL OR verified_at < ${options.olderThan.getTime()})`])
+            : [sql`(l.verified_at IS NULL OR l.verified_at < ${options.olderThan.getTime()})`])
         ]
         const limit = options?.limit === undefined ? sql.literal("") : sql`LIMIT ${Math.max(0, Math.floor(options.limit))}`
-        return sql`SELECT * FROM locations ${where.length === 0 ? sql.literal("") : sql`WHERE ${sql.and(where)}`}
-                   ORDER BY verified_at ASC NULLS FIRST, sha256 ASC, store ASC ${limit}`.pipe(
+        return sql`SELECT a.sha256, l.store, l."key", l.stored_at, l.verified_at, l.state
+                   FROM locations l JOIN artifacts a ON a.id = l.artifact
+                   ${where.length === 0 ? sql.literal("") : sql`WHERE ${sql.and(where)}`}
+                   ORDER BY l.verified_at ASC NULLS FIRST, a.sha256 ASC, l.store ASC ${limit}`.pipe(
           Effect.flatMap(decodeLocations),
           Effect.map((rows) => rows.map(toLocation)),
           fail("locations to verify")
         )
       },
       count: () =>
-        sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM artifacts`.pipe(
+        sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM artifacts WHERE first_seen IS NOT NULL`.pipe(
           Effect.map((rows) => Number(rows[0]?.n ?? 0)),
           fail("count")
         ),
@@ -211,7 +274,8 @@ export const makeSqlCatalog = (
               : sql`LIMIT ${Number.MAX_SAFE_INTEGER}`
             : sql`LIMIT ${Math.max(0, Math.floor(options.limit))}`
         const offset = options?.offset === undefined ? sql.literal("") : sql`OFFSET ${Math.max(0, Math.floor(options.offset))}`
-        return sql`SELECT * FROM artifacts ORDER BY first_seen DESC, sha256 ASC ${limit} ${offset}`.pipe(
+        return sql`SELECT * FROM artifacts WHERE first_seen IS NOT NULL
+                   ORDER BY first_seen DESC, sha256 ASC ${limit} ${offset}`.pipe(
           Effect.flatMap(decodeArtifacts),
           Effect.map((rows) => rows.map(toArtifact)),
           fail("list")

@@ -1,7 +1,7 @@
 /**
  * Recording downloads: a batch is merged in memory (one row per artifact, per location, per source, exactly as
  * recording the records one by one would leave them), sorted by key (so concurrent PostgreSQL writers lock rows in
- * the same order and never deadlock), then written with multi-row upserts, chunked under the parameter limits.
+ * the same order and never deadlock), then written with one bulk upsert per table (per 5,000 rows).
  */
 import type { DownloadRecord } from "@cargohold/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -61,18 +61,77 @@ const or = <A>(later: A | undefined, earlier: A | null): A | null => (later === 
 const sortedValues = <A>(map: Map<string, A>): Array<A> =>
   [...map.keys()].sort().map((k) => map.get(k)!)
 
-/** Merges a batch the way applying its records in order would. */
-export const planBatch = (records: ReadonlyArray<DownloadRecord>): Batch => {
+const artifactOf = (r: DownloadRecord, at: number): ArtifactInsert => ({
+  sha256: r.sha256,
+  size: r.size,
+  sha384: r.digests.sha384 ?? null,
+  sha512: r.digests.sha512 ?? null,
+  sha1: r.digests.sha1 ?? null,
+  md5: r.digests.md5 ?? null,
+  first_seen: at
+})
+const locationOf = (r: DownloadRecord, at: number): LocationInsert => ({
+  sha256: r.sha256,
+  store: r.store,
+  key: r.key,
+  stored_at: at,
+  verified_at: at,
+  state: "ok"
+})
+const sourceOf = (r: DownloadRecord, at: number): SourceInsert => ({
+  sha256: r.sha256,
+  url: r.url,
+  remote: r.remote ?? null,
+  priority: r.priority ?? null,
+  last_success: at,
+  consecutive_failures: 0,
+  etag: r.etag ?? null,
+  last_modified: r.lastModified ?? null
+})
+const provenanceOf = (r: DownloadRecord): ProvenanceInsert => ({
+  sha256: r.sha256,
+  url: r.url,
+  final_url: r.finalUrl === r.url ? null : r.finalUrl,
+  remote: r.remote ?? null,
+  at: r.at.getTime(),
+  bytes: r.size,
+  etag: r.etag ?? null,
+  peer_address: r.peerAddress ?? null,
+  tls_fingerprint: r.tlsFingerprint ?? null
+})
+
+/**
+ * Merges a batch the way applying its records in order would. Rows come sorted by key when `sorted` is set (what
+ * concurrent PostgreSQL writers need); SQLite has one writer at a time and keeps the caller's order, which is often
+ * the order of URLs and so friendlier to the URL indexes. A batch without a repeated artifact (the usual case)
+ * takes a fast path: nothing to merge.
+ */
+export const planBatch = (records: ReadonlyArray<DownloadRecord>, sorted: boolean): Batch => {
+  const seen = new Set<string>()
+  for (const r of records) {
+    if (seen.has(r.sha256)) return mergeBatch(records)
+    seen.add(r.sha256)
+  }
+  const ordered = sorted ? [...records].sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0)) : records
+  return {
+    artifacts: ordered.map((r) => artifactOf(r, r.at.getTime())),
+    locations: ordered.map((r) => locationOf(r, r.at.getTime())),
+    sources: ordered.map((r) => sourceOf(r, r.at.getTime())),
+    provenance: records.map(provenanceOf)
+  }
+}
+
+/** The general case: records repeating an artifact, merged in order. Rows come sorted by key. */
+const mergeBatch = (records: ReadonlyArray<DownloadRecord>): Batch => {
   const artifacts = new Map<string, ArtifactInsert>()
   const locations = new Map<string, LocationInsert>()
   const sources = new Map<string, SourceInsert>()
-  const provenance: Array<ProvenanceInsert> = []
   for (const r of records) {
     const at = r.at.getTime()
     const a = artifacts.get(r.sha256)
+    const fresh = artifactOf(r, at)
     artifacts.set(r.sha256, {
-      sha256: r.sha256,
-      size: r.size,
+      ...fresh,
       sha384: or(r.digests.sha384, a?.sha384 ?? null),
       sha512: or(r.digests.sha512, a?.sha512 ?? null),
       sha1: or(r.digests.sha1, a?.sha1 ?? null),
@@ -81,72 +140,44 @@ export const planBatch = (records: ReadonlyArray<DownloadRecord>): Batch => {
     })
     const locationKey = `${r.sha256}\u0000${r.store}`
     const l = locations.get(locationKey)
-    locations.set(locationKey, {
-      sha256: r.sha256,
-      store: r.store,
-      key: r.key,
-      stored_at: l?.stored_at ?? at,
-      verified_at: at,
-      state: "ok"
-    })
+    locations.set(locationKey, { ...locationOf(r, at), stored_at: l?.stored_at ?? at })
     const sourceKey = `${r.sha256}\u0000${r.url}`
     const s = sources.get(sourceKey)
     sources.set(sourceKey, {
-      sha256: r.sha256,
-      url: r.url,
+      ...sourceOf(r, at),
       remote: or(r.remote, s?.remote ?? null),
       priority: or(r.priority, s?.priority ?? null),
-      last_success: at,
-      consecutive_failures: 0,
       etag: or(r.etag, s?.etag ?? null),
       last_modified: or(r.lastModified, s?.last_modified ?? null)
-    })
-    provenance.push({
-      sha256: r.sha256,
-      url: r.url,
-      final_url: r.finalUrl === r.url ? null : r.finalUrl,
-      remote: r.remote ?? null,
-      at,
-      bytes: r.size,
-      etag: r.etag ?? null,
-      peer_address: r.peerAddress ?? null,
-      tls_fingerprint: r.tlsFingerprint ?? null
     })
   }
   return {
     artifacts: sortedValues(artifacts),
     locations: sortedValues(locations),
     sources: sortedValues(sources),
-    provenance
+    provenance: records.map(provenanceOf)
   }
 }
 
-/** Bound parameters per statement: under SQLite's 32766 and PostgreSQL's 65535. */
-const maxParameters = 30_000
-const maxRowsPerStatement = 2_000
+/** Rows per statement: bounds the size of one bound JSON text / array set, whatever the caller's batch size. */
+const rowsPerStatement = 5_000
 
-const chunks = <A extends object>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
-  if (rows.length === 0) return []
-  const perStatement = Math.max(1, Math.min(maxRowsPerStatement, Math.floor(maxParameters / Object.keys(rows[0]!).length)))
+const chunks = <A>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
-  for (let i = 0; i < rows.length; i += perStatement) out.push(rows.slice(i, i + perStatement))
+  for (let i = 0; i < rows.length; i += rowsPerStatement) out.push(rows.slice(i, i + rowsPerStatement))
   return out
 }
-
-const eachChunk = <A extends object>(
-  rows: ReadonlyArray<A>,
-  write: (chunk: ReadonlyArray<Record<string, Cell>>) => Effect.Effect<unknown, SqlError>
-) => Effect.forEach(chunks(rows), (chunk) => write(chunk as unknown as ReadonlyArray<Record<string, Cell>>), { discard: true })
 
 const artifactsConflict = `ON CONFLICT (sha256) DO UPDATE SET
   size = excluded.size,
   sha384 = COALESCE(excluded.sha384, artifacts.sha384),
   sha512 = COALESCE(excluded.sha512, artifacts.sha512),
   sha1 = COALESCE(excluded.sha1, artifacts.sha1),
-  md5 = COALESCE(excluded.md5, artifacts.md5)`
-const locationsConflict = `ON CONFLICT (sha256, store) DO UPDATE SET
-  "key" = excluded."key", verified_at = excluded.verified_at, state = 'ok'`
-const sourcesConflict = `ON CONFLICT (sha256, url) DO UPDATE SET
+  md5 = COALESCE(excluded.md5, artifacts.md5),
+  first_seen = COALESCE(artifacts.first_seen, excluded.first_seen)`
+const locationsConflict = `ON CONFLICT (artifact, store) DO UPDATE SET
+  "key" = excluded."key", verified_at = excluded.verified_at, state = excluded.state`
+const sourcesConflict = `ON CONFLICT (artifact, url) DO UPDATE SET
   remote = COALESCE(excluded.remote, sources.remote),
   priority = COALESCE(excluded.priority, sources.priority),
   last_success = excluded.last_success,
@@ -154,59 +185,93 @@ const sourcesConflict = `ON CONFLICT (sha256, url) DO UPDATE SET
   etag = COALESCE(excluded.etag, sources.etag),
   last_modified = COALESCE(excluded.last_modified, sources.last_modified)`
 
+/** A column of a bulk insert: its name and its PostgreSQL array element type. */
+type Column = readonly [name: string, pgType: string]
+
+const artifactColumns: ReadonlyArray<Column> = [
+  ["sha256", "text"], ["size", "bigint"], ["sha384", "text"], ["sha512", "text"], ["sha1", "text"], ["md5", "text"],
+  ["first_seen", "bigint"]
+]
+const locationColumns: ReadonlyArray<Column> = [
+  ["artifact", "bigint"], ["store", "text"], ["key", "text"], ["stored_at", "bigint"], ["verified_at", "bigint"],
+  ["state", "text"]
+]
+const sourceColumns: ReadonlyArray<Column> = [
+  ["artifact", "bigint"], ["url", "text"], ["remote", "text"], ["priority", "float8"], ["last_success", "bigint"],
+  ["consecutive_failures", "int"], ["etag", "text"], ["last_modified", "text"]
+]
+const provenanceColumns: ReadonlyArray<Column> = [
+  ["artifact", "bigint"], ["url", "text"], ["final_url", "text"], ["remote", "text"], ["at", "bigint"],
+  ["bytes", "bigint"], ["etag", "text"], ["peer_address", "text"], ["tls_fingerprint", "text"]
+]
+
+const quoted = (name: string) => (name === "key" ? '"key"' : name)
+
 /**
- * PostgreSQL: one statement per table, each column bound as one array and expanded by `unnest` (a handful of
- * parameters however large the batch; no giant VALUES list to parse and plan).
+ * One bulk insert, whatever the number of rows, with a constant SQL text (so each database prepares it once):
+ * PostgreSQL binds each column as one array and expands them with `unnest`; SQLite binds all rows as one JSON
+ * array of arrays and expands it with `json_each`. Rows are arrays of cells in `columns` order.
  */
-const unnestInsert = <A extends object>(
-  sql: SqlClient.SqlClient,
-  table: string,
-  columns: ReadonlyArray<readonly [keyof A & string, string]>,
-  rows: ReadonlyArray<A>,
-  conflict: string
-) => {
-  if (rows.length === 0) return Effect.void
-  const names = columns.map(([c]) => (c === "key" ? '"key"' : c)).join(", ")
-  const arrays = columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")
-  const params = columns.map(([c]) => rows.map((r) => r[c]))
-  return sql.unsafe(`INSERT INTO ${table} (${names}) SELECT * FROM unnest(${arrays}) ${conflict}`, params)
+export const bulkInsertSql = (sql: SqlClient.SqlClient, table: string, columns: ReadonlyArray<Column>, tail: string) => {
+  const names = columns.map(([c]) => quoted(c)).join(", ")
+  const text = sql.onDialectOrElse({
+    pg: () =>
+      `INSERT INTO ${table} (${names}) SELECT * FROM unnest(${columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) ${tail}`,
+    // `WHERE true` keeps SQLite's parser from reading ON CONFLICT as a join constraint.
+    orElse: () =>
+      `INSERT INTO ${table} (${names}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true ${tail}`
+  })
+  const params = (rows: ReadonlyArray<ReadonlyArray<Cell>>): ReadonlyArray<unknown> =>
+    sql.onDialectOrElse({
+      pg: () => columns.map((_, i) => rows.map((r) => r[i])),
+      orElse: () => [JSON.stringify(rows)]
+    })
+  return <R extends object = object>(rows: ReadonlyArray<ReadonlyArray<Cell>>) => sql.unsafe<R>(text, params(rows))
 }
 
-const writeBatchPg = (sql: SqlClient.SqlClient, batch: Batch): Effect.Effect<void, SqlError> =>
-  Effect.all(
-    [
-      unnestInsert<ArtifactInsert>(sql, "artifacts", [
-        ["sha256", "text"], ["size", "bigint"], ["sha384", "text"], ["sha512", "text"], ["sha1", "text"],
-        ["md5", "text"], ["first_seen", "bigint"]
-      ], batch.artifacts, artifactsConflict),
-      unnestInsert<LocationInsert>(sql, "locations", [
-        ["sha256", "text"], ["store", "text"], ["key", "text"], ["stored_at", "bigint"], ["verified_at", "bigint"],
-        ["state", "text"]
-      ], batch.locations, locationsConflict),
-      unnestInsert<SourceInsert>(sql, "sources", [
-        ["sha256", "text"], ["url", "text"], ["remote", "text"], ["priority", "float8"], ["last_success", "bigint"],
-        ["consecutive_failures", "int"], ["etag", "text"], ["last_modified", "text"]
-      ], batch.sources, sourcesConflict),
-      unnestInsert<ProvenanceInsert>(sql, "provenance", [
-        ["sha256", "text"], ["url", "text"], ["final_url", "text"], ["remote", "text"], ["at", "bigint"],
-        ["bytes", "bigint"], ["etag", "text"], ["peer_address", "text"], ["tls_fingerprint", "text"]
-      ], batch.provenance, "")
-    ],
-    { discard: true }
-  )
+const byIdThen = <A extends { readonly artifact: number }>(key: (a: A) => string) => (a: A, b: A) =>
+  a.artifact - b.artifact || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
 
-/** Writes a planned batch. Run it inside a transaction. */
-export const writeBatch = (sql: SqlClient.SqlClient, batch: Batch): Effect.Effect<void, SqlError> =>
-  sql.onDialectOrElse({ pg: () => writeBatchPg(sql, batch), orElse: () => writeBatchValues(sql, batch) })
-
-/** SQLite: multi-row VALUES upserts, chunked under the parameter limit. */
-const writeBatchValues = (sql: SqlClient.SqlClient, batch: Batch): Effect.Effect<void, SqlError> =>
-  Effect.all(
-    [
-      eachChunk(batch.artifacts, (rows) => sql`INSERT INTO artifacts ${sql.insert(rows)} ${sql.literal(artifactsConflict)}`),
-      eachChunk(batch.locations, (rows) => sql`INSERT INTO locations ${sql.insert(rows)} ${sql.literal(locationsConflict)}`),
-      eachChunk(batch.sources, (rows) => sql`INSERT INTO sources ${sql.insert(rows)} ${sql.literal(sourcesConflict)}`),
-      eachChunk(batch.provenance, (rows) => sql`INSERT INTO provenance ${sql.insert(rows)}`)
-    ],
-    { discard: true }
-  )
+/**
+ * Writes a planned batch: artifacts first (their upsert returns the ids, so nothing is read back), then locations,
+ * sources and provenance by artifact id; `sorted` orders them by key too (PostgreSQL: every writer locks rows in the
+ * same order, so concurrent writers never deadlock). Run it inside a transaction.
+ */
+export const writeBatch = (sql: SqlClient.SqlClient, batch: Batch, sorted: boolean): Effect.Effect<void, SqlError> =>
+  Effect.gen(function* () {
+    const insertArtifacts = bulkInsertSql(sql, "artifacts", artifactColumns, `${artifactsConflict} RETURNING id, sha256`)
+    const ids = new Map<string, number>()
+    for (const part of chunks(batch.artifacts)) {
+      const returned = yield* insertArtifacts<{ readonly id: number | string; readonly sha256: string }>(
+        part.map((a) => [a.sha256, a.size, a.sha384, a.sha512, a.sha1, a.md5, a.first_seen])
+      )
+      for (const row of returned) ids.set(row.sha256, Number(row.id))
+    }
+    const idOf = (sha256: string) => ids.get(sha256)!
+    const locations = batch.locations.map((l) => ({ artifact: idOf(l.sha256), row: l }))
+    const sources = batch.sources.map((s) => ({ artifact: idOf(s.sha256), row: s }))
+    if (sorted) {
+      locations.sort(byIdThen((l) => l.row.store))
+      sources.sort(byIdThen((s) => s.row.url))
+    }
+    const insertLocations = bulkInsertSql(sql, "locations", locationColumns, locationsConflict)
+    const insertSources = bulkInsertSql(sql, "sources", sourceColumns, sourcesConflict)
+    const insertProvenance = bulkInsertSql(sql, "provenance", provenanceColumns, "")
+    for (const part of chunks(locations)) {
+      yield* insertLocations(part.map(({ artifact, row: l }) => [artifact, l.store, l.key, l.stored_at, l.verified_at, l.state]))
+    }
+    for (const part of chunks(sources)) {
+      yield* insertSources(
+        part.map(({ artifact, row: s }) => [
+          artifact, s.url, s.remote, s.priority, s.last_success, s.consecutive_failures, s.etag, s.last_modified
+        ])
+      )
+    }
+    for (const part of chunks(batch.provenance)) {
+      yield* insertProvenance(
+        part.map((p) => [
+          idOf(p.sha256), p.url, p.final_url, p.remote, p.at, p.bytes, p.etag, p.peer_address, p.tls_fingerprint
+        ])
+      )
+    }
+  })
