@@ -14,6 +14,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Array as Arr, Effect, Option, Schema } from "effect"
 import { asCatalogError } from "./errors.js"
 import {
+  artifactOfLookup,
   effectivePriority,
   locationFromTuple,
   type LookupRow,
@@ -121,15 +122,16 @@ export const makeSqlCatalog = (
           const rows = yield* sql<LookupRow>`${sql.literal(lookupStatement[0])}${sha256}${sql.literal(lookupStatement[1])}`
           const row = rows[0]
           if (row === undefined || row.size === null) return Option.none()
-          const [artifact] = yield* decodeArtifacts([row])
           // Locations are sorted here, not in SQL (the same order as every backend's locationOrder).
-          const locations = yield* decodeLocations(tuples(row.locations).map((t) => locationFromTuple(row.sha256, t)))
-          const sources = yield* decodeSources(tuples(row.sources).map((t) => sourceFromTuple(row.sha256, t)))
-          return Option.some({
-            artifact: toArtifact(artifact!),
-            locations: Arr.sort(locations.map(toLocation), locationOrder),
-            sources: sources.map(toSource)
-          })
+          const entry = yield* Effect.try(() => ({
+            artifact: toArtifact(artifactOfLookup(row)),
+            locations: Arr.sort(
+              tuples(row.locations).map((t) => toLocation(locationFromTuple(row.sha256, t))),
+              locationOrder
+            ),
+            sources: tuples(row.sources).map((t) => toSource(sourceFromTuple(row.sha256, t)))
+          }))
+          return Option.some(entry)
         }).pipe(fail("lookup")),
       // No ORDER BY … LIMIT in SQL here: without statistics PostgreSQL would walk the primary key instead of the
       // digest index. Matches are few; the smallest sha256 is picked here.
