@@ -20,7 +20,7 @@ import type { TempObject } from "../storage/Storage.js"
 import { DownloadConfig, type DownloadSettings } from "./config.js"
 import { fetchHttp } from "./fetchHttp.js"
 import { ConnectionLimits } from "./limits.js"
-import { retrySchedule } from "./retry.js"
+import { retryAfterFirstFailure, retrySchedule } from "./retry.js"
 import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOf, SourcePolicy } from "./sources.js"
 import { Transfer } from "./transfer.js"
 
@@ -99,16 +99,18 @@ export const fromFirstGoodSource = (
       const transfer = new Transfer(ctx.id, source.spec, ctx.temp, ctx.hasher, ctx.progress)
       let servedSha256: string | undefined
       // the source's remote may have its own retry policy; fetchHttp applies its timeouts itself
-      const schedule = retrySchedule(settingsForRemote(settings, source.spec.remote), (attempt, error, delay) =>
-        ctx.progress.emit({
-          _tag: "Retrying",
-          id: ctx.id,
-          url: source.spec.url,
-          attempt: attempts + attempt,
-          reason: `${error._tag}: ${error.message}`,
-          delayMs: Duration.toMillis(delay)
-        })
-      )
+      // built only after a first failure (see retryAfterFirstFailure)
+      const schedule = () =>
+        retrySchedule(settingsForRemote(settings, source.spec.remote), (attempt, error, delay) =>
+          ctx.progress.emit({
+            _tag: "Retrying",
+            id: ctx.id,
+            url: source.spec.url,
+            attempt: attempts + attempt,
+            reason: `${error._tag}: ${error.message}`,
+            delayMs: Duration.toMillis(delay)
+          })
+        )
       const retryHere = (error: DownloadError) =>
         isRetryable(error) && (single || (last && error._tag !== "DigestMismatch"))
       const oneTry = Effect.zipRight(
@@ -124,7 +126,7 @@ export const fromFirstGoodSource = (
         )
       )
       const result = yield* Effect.either(
-        single || last ? Effect.retry(oneTry, { schedule, while: retryHere }) : oneTry
+        single || last ? retryAfterFirstFailure(oneTry, schedule, retryHere) : oneTry
       )
       const origin = originOf(source.spec)
       if (result._tag === "Right") {

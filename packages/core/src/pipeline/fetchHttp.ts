@@ -6,10 +6,19 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Headers from "@effect/platform/Headers"
 import { Chunk, Duration, Effect, Redacted, type Scope, Stream } from "effect"
-import { type DownloadError, HttpStatusError, ProxyError, SizeMismatch, TransferError } from "../domain/errors.js"
+import {
+  type DownloadError,
+  HttpStatusError,
+  ProxyError,
+  SizeMismatch,
+  TimeoutError,
+  TransferError
+} from "../domain/errors.js"
 import { classifyTransportError, parseRetryAfter, proxyLabel } from "../http/classify.js"
 import { credentialHeaders, nextHop, redirectStatuses } from "../http/redirects.js"
+import { RequestGuard, release, requestGuardsAvailable, watch } from "../http/requestGuard.js"
 import { ifRangeValidator, partialProblem } from "../http/resume.js"
 import { authorizationHeader, NetworkPolicy, type RemoteConnection, settingsForRemote } from "../remote/policy.js"
 import type { DownloadSettings } from "./config.js"
@@ -18,8 +27,9 @@ import type { Transfer } from "./transfer.js"
 
 const constTrue = () => true
 
-const header = (response: HttpClientResponse.HttpClientResponse, name: string): string | undefined => {
-  const value = response.headers[name]
+/** One header of a response's headers (the platform builds a fresh headers object on every `response.headers`). */
+const header = (headers: Headers.Headers, name: string): string | undefined => {
+  const value = headers[name]
   return typeof value === "string" ? value : undefined
 }
 
@@ -42,16 +52,26 @@ const originOf = (url: string): string | undefined => {
 /** Bodies of error and redirect answers up to this size are read and dropped, so the connection can be reused. */
 const discardLimit = 64 * 1024
 
-/** Reads a small unwanted body to its end (keeps the connection alive); larger ones are aborted with the scope. */
-const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> => {
-  const length = header(response, "content-length")
+/**
+ * Reads a small unwanted body to its end (keeps the connection alive); larger ones are aborted when the attempt
+ * ends.
+ */
+const discard = (
+  response: HttpClientResponse.HttpClientResponse,
+  headers: Headers.Headers,
+  guard: RequestGuard | undefined
+): Effect.Effect<void> => {
+  const length = header(headers, "content-length")
   if (length === undefined || !/^\d+$/.test(length) || Number(length) > discardLimit) return Effect.void
-  return Number(length) === 0 ? Effect.void : Effect.ignore(response.arrayBuffer)
+  const consumed = Effect.sync(() => guard?.consumed())
+  return Number(length) === 0 ? consumed : Effect.zipRight(Effect.ignore(response.arrayBuffer), consumed)
 }
 
 /** Everything one attempt needs besides the transfer. */
 interface AttemptContext {
   readonly client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>
+  /** Aborts this attempt's requests (idle timeout, end of attempt); undefined on the fiber-watchdog fallback. */
+  readonly guard: RequestGuard | undefined
   readonly settings: DownloadSettings
   readonly connection: RemoteConnection
   readonly limits: RemoteLimiter
@@ -61,11 +81,15 @@ interface AttemptContext {
   readonly authorization: Redacted.Redacted<string> | undefined
   /** The origin the remote's credentials belong to (its base URL's). */
   readonly authOrigin: string | undefined
+  /** Origin and host of the requested URL. */
+  readonly origin: string
+  readonly host: string
 }
 
 const transportError =
   (url: string, transfer: Transfer, ctx: AttemptContext, inBody: boolean) =>
   (error: HttpClientError.HttpClientError): DownloadError =>
+    timedOut(transfer, ctx) ??
     classifyTransportError(
       url,
       error.cause ?? error,
@@ -74,25 +98,36 @@ const transportError =
       ctx.proxy
     )
 
+/** The typed timeout when the watchdog aborted this attempt. */
+const timedOut = (transfer: Transfer, ctx: AttemptContext): TimeoutError | undefined =>
+  ctx.guard?.timedOut === undefined
+    ? undefined
+    : new TimeoutError({ url: transfer.finalUrl, phase: ctx.guard.timedOut, timeoutMs: ctx.guard.idleMs })
+
 /** Sends the request and follows redirects; returns the final response (status not yet checked). */
 const sendFollowing = (
   transfer: Transfer,
   ctx: AttemptContext,
   extra: Readonly<Record<string, string>>
-): Effect.Effect<HttpClientResponse.HttpClientResponse, DownloadError, Scope.Scope> =>
+): Effect.Effect<
+  { readonly response: HttpClientResponse.HttpClientResponse; readonly headers: Headers.Headers },
+  DownloadError,
+  Scope.Scope
+> =>
   Effect.gen(function* () {
-    const origin = new URL(transfer.spec.url).origin
+    const origin = ctx.origin
     const visited = new Set<string>([transfer.spec.url])
     const allowHttpsToHttp = transfer.spec.remote?.allowHttpsToHttp ?? false
     let url = transfer.spec.url
     for (;;) {
-      const sameOrigin = new URL(url).origin === origin
+      const urlOrigin = url === transfer.spec.url ? origin : new URL(url).origin
+      const sameOrigin = urlOrigin === origin
       let request = HttpClientRequest.get(url).pipe(
         HttpClientRequest.setHeaders(sameOrigin ? ctx.headers : withoutCredentials(ctx.headers)),
         HttpClientRequest.setHeaders(extra)
       )
       // the remote's credentials go to the remote's own origin only, never to a URL elsewhere or a redirect target
-      if (sameOrigin && ctx.authorization !== undefined && ctx.authOrigin === new URL(url).origin) {
+      if (sameOrigin && ctx.authorization !== undefined && ctx.authOrigin === urlOrigin) {
         request = HttpClientRequest.setHeader(request, "authorization", Redacted.value(ctx.authorization))
       }
       yield* ctx.limits.requestToken
@@ -100,21 +135,31 @@ const sendFollowing = (
       const response = yield* ctx.connection
         .provide(ctx.client.execute(request))
         .pipe(Effect.mapError(transportError(url, transfer, ctx, false)))
+      const headers = response.headers
       if (!redirectStatuses.has(response.status)) {
         transfer.finalUrl = url
-        return response
+        return { response, headers }
       }
-      yield* discard(response)
-      const next = nextHop(url, header(response, "location"), visited, { allowHttpsToHttp })
+      yield* discard(response, headers, ctx.guard)
+      const next = nextHop(url, header(headers, "location"), visited, { allowHttpsToHttp })
       if (next instanceof Error) return yield* next
       visited.add(next.href)
       url = next.href
     }
   })
 
+const hostOf = (transfer: Transfer, ctx: AttemptContext) =>
+  transfer.finalUrl === transfer.spec.url ? ctx.host : new URL(transfer.finalUrl).host
+
 /** Reports a 429/503 to the host's adaptive gate and emits the backoff event. */
-const backoff = (transfer: Transfer, limiter: ConnectionLimiter, status: number, retryAfterMs: number | undefined) =>
-  Effect.flatMap(limiter.host(new URL(transfer.finalUrl).host).backoff(retryAfterMs), (signal) =>
+const backoff = (
+  transfer: Transfer,
+  ctx: AttemptContext,
+  limiter: ConnectionLimiter,
+  status: number,
+  retryAfterMs: number | undefined
+) =>
+  Effect.flatMap(limiter.host(hostOf(transfer, ctx)).backoff(retryAfterMs), (signal) =>
     transfer.progress.emit({
       _tag: "HostBackoff",
       id: transfer.id,
@@ -126,8 +171,8 @@ const backoff = (transfer: Transfer, limiter: ConnectionLimiter, status: number,
     })
   )
 
-const recovered = (transfer: Transfer, limiter: ConnectionLimiter) =>
-  Effect.flatMap(limiter.host(new URL(transfer.finalUrl).host).success(), (signal) =>
+const recovered = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionLimiter) =>
+  Effect.flatMap(limiter.host(hostOf(transfer, ctx)).success(), (signal) =>
     signal === undefined
       ? Effect.void
       : transfer.progress.emit({
@@ -148,13 +193,16 @@ const readBody = (
 ): Effect.Effect<void, DownloadError> => {
   const bodyError = transportError(transfer.finalUrl, transfer, ctx, true)
   if (length !== undefined && length <= ctx.settings.smallBodyBytes) {
-    return Effect.flatMap(Effect.mapError(response.arrayBuffer, bodyError), (buffer) =>
-      transfer.accept([new Uint8Array(buffer)])
-    )
+    // one piece, no copy: the view goes straight to hashing and the store's buffer
+    return Effect.flatMap(Effect.mapError(response.arrayBuffer, bodyError), (buffer) => {
+      ctx.guard?.consumed()
+      return transfer.accept([new Uint8Array(buffer)])
+    })
   }
   return response.stream.pipe(
     Stream.mapError(bodyError),
-    Stream.runForEachChunk((chunk) => transfer.accept(Chunk.toReadonlyArray(chunk)))
+    Stream.runForEachChunk((chunk) => transfer.accept(Chunk.toReadonlyArray(chunk))),
+    Effect.zipLeft(Effect.sync(() => ctx.guard?.consumed()))
   )
 }
 
@@ -170,15 +218,15 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       extra.range = `bytes=${from}-`
       extra["if-range"] = validator
     }
-    const response = yield* sendFollowing(transfer, ctx, extra)
+    const { response, headers } = yield* sendFollowing(transfer, ctx, extra)
     const url = transfer.finalUrl
     const status = response.status
-    const etag = header(response, "etag")
-    const lastModified = header(response, "last-modified")
+    const etag = header(headers, "etag")
+    const lastModified = header(headers, "last-modified")
     if (resuming && status === 206) {
       const problem = partialProblem(
         from,
-        header(response, "content-range"),
+        header(headers, "content-range"),
         { etag: transfer.etag, lastModified: transfer.lastModified },
         { etag, lastModified }
       )
@@ -195,9 +243,9 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       yield* transfer.reset
       return yield* new TransferError({ url, received: 0, reason: "range not satisfiable; starting over" })
     } else {
-      yield* discard(response)
-      const retryAfterMs = parseRetryAfter(header(response, "retry-after"), Date.now())
-      if (status === 429 || status === 503) yield* backoff(transfer, limiter, status, retryAfterMs)
+      yield* discard(response, headers, ctx.guard)
+      const retryAfterMs = parseRetryAfter(header(headers, "retry-after"), Date.now())
+      if (status === 429 || status === 503) yield* backoff(transfer, ctx, limiter, status, retryAfterMs)
       if (status === 407 && ctx.proxy !== undefined) {
         return yield* new ProxyError({
           url,
@@ -208,7 +256,7 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       }
       return yield* new HttpStatusError({ url, status, retryAfterMs })
     }
-    const lengthHeader = header(response, "content-length")
+    const lengthHeader = header(headers, "content-length")
     const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
     const start = transfer.received
     const total = length === undefined ? undefined : start + length
@@ -226,9 +274,35 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
         reason: `body ended after ${transfer.received} of ${total} bytes`
       })
     }
-    yield* recovered(transfer, limiter)
+    yield* recovered(transfer, ctx, limiter)
     yield* transfer.bytesEvent
   })
+
+/**
+ * Runs one attempt under the idle timeout. With request guards (the usual case): the shared watchdog aborts the
+ * attempt's requests when it idles, requests whose bodies were not consumed are aborted when it ends, and no
+ * fiber or scope is made per attempt. Without: a watchdog fiber and the HttpClient's scope, as before.
+ */
+const guarded = (
+  transfer: Transfer,
+  ctx: AttemptContext,
+  attempt: Effect.Effect<void, DownloadError, Scope.Scope>
+): Effect.Effect<void, DownloadError> => {
+  const guard = ctx.guard
+  if (guard === undefined) {
+    return Effect.scoped(transfer.withIdleTimeout(attempt, Duration.toMillis(ctx.settings.idleTimeout)))
+  }
+  return Effect.suspend(() => {
+    // idleness counts from the start of this attempt, not from the end of the previous one
+    transfer.touch("response")
+    watch(guard)
+    // the guarded client needs no scope: nothing is added to it (the guard aborts what is left open)
+    return (attempt as Effect.Effect<void, DownloadError>).pipe(
+      Effect.mapError((error) => timedOut(transfer, ctx) ?? error),
+      Effect.ensuring(Effect.sync(() => release(guard)))
+    )
+  })
+}
 
 /** After a broken body, remember whether the next attempt can ask for the rest. */
 const markResumable = (transfer: Transfer) => (error: DownloadError) =>
@@ -247,22 +321,29 @@ export const fetchHttp = (
   Effect.gen(function* () {
     const remote = transfer.spec.remote
     const settings = settingsForRemote(baseSettings, remote)
+    const url = new URL(transfer.spec.url)
     const connection = yield* Effect.flatMap(NetworkPolicy, (policy) => policy.forRemote(remote))
     const limits = limiter.forRemote(remote)
     transfer.throttle = limits.throttle
+    const idleMs = Duration.toMillis(settings.idleTimeout)
+    const guard = requestGuardsAvailable ? new RequestGuard(transfer, idleMs) : undefined
+    const base = yield* HttpClient.HttpClient
     const ctx: AttemptContext = {
-      client: (yield* HttpClient.HttpClient).pipe(HttpClient.withScope, HttpClient.withTracerDisabledWhen(constTrue)),
+      client: (guard === undefined ? HttpClient.withScope(base) : guard.guard(base)).pipe(
+        HttpClient.withTracerDisabledWhen(constTrue)
+      ),
+      guard,
       settings,
       connection,
       limits,
       proxy: remote?.proxy !== undefined ? proxyLabel(remote.proxy.url) : undefined,
       headers: { "user-agent": settings.userAgent, ...remote?.headers, ...transfer.spec.headers },
       authorization: authorizationHeader(remote),
-      authOrigin: remote === undefined ? undefined : originOf(remote.url)
+      authOrigin: remote === undefined ? undefined : originOf(remote.url),
+      origin: url.origin,
+      host: url.host
     }
-    const host = new URL(transfer.spec.url).host
-    yield* limits.withPermit(
-      host,
-      Effect.scoped(transfer.withIdleTimeout(oneAttempt(transfer, ctx, limiter), Duration.toMillis(settings.idleTimeout)))
-    ).pipe(Effect.tapError(markResumable(transfer)))
+    yield* limits
+      .withPermit(ctx.host, guarded(transfer, ctx, oneAttempt(transfer, ctx, limiter)))
+      .pipe(Effect.tapError(markResumable(transfer)))
   })

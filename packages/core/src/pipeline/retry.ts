@@ -32,3 +32,26 @@ export const retrySchedule = <R>(
     })
   )
 }
+
+/**
+ * `Effect.retry(effect, { schedule, while: shouldRetry })`, with the same attempts and delays, but the schedule is
+ * built (and its driver started) only after a first failure that `shouldRetry` accepts: a download that succeeds
+ * on its first attempt, the usual case, pays for no schedule at all.
+ */
+export const retryAfterFirstFailure = <A, R, R2>(
+  effect: Effect.Effect<A, DownloadError, R>,
+  schedule: () => Schedule.Schedule<DownloadError, DownloadError, R2>,
+  shouldRetry: (error: DownloadError) => boolean
+): Effect.Effect<A, DownloadError, R | R2> =>
+  Effect.catchAll(effect, (first) => {
+    if (!shouldRetry(first)) return Effect.fail(first)
+    // the first failure is replayed once into the schedule, so it counts exactly as under Effect.retry
+    let replay: DownloadError | undefined = first
+    const again = Effect.suspend(() => {
+      if (replay === undefined) return effect
+      const error = replay
+      replay = undefined
+      return Effect.fail(error)
+    })
+    return Effect.retry(again, { schedule: schedule(), while: shouldRetry })
+  })

@@ -30,7 +30,8 @@ export class Transfer {
   resumable = false
   /** Bytes/s limits of this transfer's remote and of the process: milliseconds to wait for `bytes`. */
   throttle: ((bytes: number) => number) | undefined = undefined
-  private lastEmit = 0
+  /** A body that ends within the first interval emits only its final byte count. */
+  private lastEmit = Date.now()
   private readonly algorithms: ReadonlyArray<Algorithm>
 
   constructor(
@@ -104,8 +105,9 @@ export class Transfer {
   }
 
   /**
-   * Runs `effect` under an idle watchdog: it fails with `TimeoutError` when neither headers nor body bytes
-   * arrive for `idleMs`. There is no total timeout.
+   * Runs `effect` under an idle watchdog fiber: it fails with `TimeoutError` when neither headers nor body bytes
+   * arrive for `idleMs`. There is no total timeout. The fallback when requests cannot be guarded (see
+   * http/requestGuard.ts, which does the same with one shared timer and no fiber).
    */
   withIdleTimeout<A, R>(effect: Effect.Effect<A, DownloadError, R>, idleMs: number): Effect.Effect<A, DownloadError, R> {
     const tick = Math.max(10, Math.min(1000, Math.floor(idleMs / 4)))

@@ -17,7 +17,8 @@ import {
 import { Effect, Layer, Option, type Stream } from "effect"
 import { describe, errorCode, readFileStream } from "../fs/readStream.js"
 import { makeBufferPool } from "./bufferPool.js"
-import { batchBytes, openTempFile, type StoreLayout, smallBufferBytes } from "./tempFile.js"
+import { makeDirectorySync } from "./directorySync.js"
+import { batchBytes, createsReadOnly, openTempFile, type StoreLayout, smallBufferBytes } from "./tempFile.js"
 
 export interface FileStorageOptions {
   /** The store's folder; created (with `.tmp/`) when missing. */
@@ -50,19 +51,28 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
   Effect.gen(function* () {
     const root = resolve(options.root)
     const tmpDir = join(root, ".tmp")
-    yield* Effect.tryPromise({
+    const readOnlyAtCreate = yield* Effect.tryPromise({
       try: async () => {
         await mkdir(tmpDir, { recursive: true })
         await sweepStaleTemps(tmpDir, options.staleTempMs ?? 24 * 60 * 60 * 1000)
+        return createsReadOnly(tmpDir)
       },
       catch: storageError("open")
     })
     const id = pathToFileURL(root).href
     const pathFor = (sha256: Sha256) => join(root, ...shardedKey(sha256).split("/"))
-    const layout: StoreLayout = { id, root, pool: makeBufferPool([
+    const layout: StoreLayout = {
+      id,
+      root,
+      pool: makeBufferPool([
         { bytes: smallBufferBytes, keep: 64 },
         { bytes: batchBytes, keep: 16 }
-      ]), pathFor }
+      ]),
+      pathFor,
+      readOnlyAtCreate,
+      knownDirs: new Set(),
+      syncDirectory: makeDirectorySync()
+    }
 
     const statObject = (sha256: Sha256): Effect.Effect<Option.Option<StoredObject>, StorageError> => {
       const key = shardedKey(sha256)

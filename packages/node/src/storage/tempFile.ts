@@ -6,13 +6,14 @@
  * makes the file read-only and links it into place (or drops it when the same content is already there).
  */
 import { randomUUID } from "node:crypto"
-import { link, mkdir, open, rename, stat, unlink } from "node:fs/promises"
+import { link, mkdir, rename, stat, unlink } from "node:fs/promises"
 import { dirname, join } from "node:path"
-import type { FileHandle } from "node:fs/promises"
 import { type ByteSize, type Sha256, shardedKey, StorageError, type StoredObject, type TempObject } from "@cargohold/core"
 import { Effect } from "effect"
-import { closeQuietly, describe, errorCode } from "../fs/readStream.js"
+import { describe, errorCode } from "../fs/readStream.js"
 import type { BufferPool } from "./bufferPool.js"
+import { type Descriptor, openDescriptor } from "./descriptor.js"
+import { syncDirectoryOnce } from "./directorySync.js"
 
 /** Bytes gathered before one write goes to the file. */
 export const batchBytes = 1024 * 1024
@@ -27,34 +28,29 @@ export interface StoreLayout {
   readonly pool: BufferPool
   /** The absolute path of an object. */
   readonly pathFor: (sha256: Sha256) => string
-}
-
-const writeAll = async (handle: FileHandle, buffer: Uint8Array, position: number): Promise<void> => {
-  let done = 0
-  while (done < buffer.length) {
-    const { bytesWritten } = await handle.write(buffer, done, buffer.length - done, position + done)
-    done += bytesWritten
-  }
+  /**
+   * True when a file created with mode 0444 gets exactly 0444 here (the umask removes none of those bits): temp
+   * files are then created read-only (still writable through their descriptor) and commit needs no chmod.
+   */
+  readonly readOnlyAtCreate: boolean
+  /** Shard folders known to exist (no mkdir per commit); forgotten again when a link finds one missing. */
+  readonly knownDirs: Set<string>
+  /** fsyncs a folder; concurrent callers share fsyncs (see directorySync.ts). */
+  readonly syncDirectory: (path: string) => Promise<void>
 }
 
 /** fsyncs a directory (best effort where the platform refuses to open directories for it). */
-export const syncDirectory = async (path: string): Promise<void> => {
-  const handle = await open(path, "r")
-  try {
-    await handle.sync()
-  } catch (cause) {
-    if (errorCode(cause) !== "EINVAL" && errorCode(cause) !== "EISDIR") throw cause
-  } finally {
-    await handle.close()
-  }
-}
+export const syncDirectory = syncDirectoryOnce
 
-/** Creates `dir` (and parents); fsyncs every folder that gained a sub-folder. `dir` itself is synced later. */
-const makeShardDirectory = async (dir: string): Promise<void> => {
+/**
+ * Creates `dir` (and parents); fsyncs every folder that gained a sub-folder. `dir` itself is synced later.
+ * `sync` may share fsyncs between concurrent callers (see directorySync.ts).
+ */
+const makeShardDirectory = async (dir: string, sync: (path: string) => Promise<void>): Promise<void> => {
   const first = await mkdir(dir, { recursive: true })
   if (first === undefined) return
-  await syncDirectory(dirname(first))
-  for (let folder = dirname(dir); folder.length >= first.length; folder = dirname(folder)) await syncDirectory(folder)
+  await sync(dirname(first))
+  for (let folder = dirname(dir); folder.length >= first.length; folder = dirname(folder)) await sync(folder)
 }
 
 export class TempFile implements TempObject {
@@ -63,15 +59,15 @@ export class TempFile implements TempObject {
   /** Bytes already written to the file. */
   private flushed = 0
   private accepted = 0
-  /** The handle, until commit closes it. */
-  private handle: FileHandle | undefined
+  /** The descriptor, until commit closes it. */
+  private handle: Descriptor | undefined
   /** Set once the file left the temp area (linked, renamed or dropped for an existing copy). */
   private done = false
 
   constructor(
     private readonly layout: StoreLayout,
     readonly path: string,
-    handle: FileHandle
+    handle: Descriptor
   ) {
     this.handle = handle
   }
@@ -84,14 +80,14 @@ export class TempFile implements TempObject {
     return Effect.tryPromise({ try: run, catch: (cause) => this.fail(operation, cause, key) })
   }
 
-  private openHandle(): FileHandle {
+  private openHandle(): Descriptor {
     if (this.handle === undefined) throw new Error("the temporary object is closed")
     return this.handle
   }
 
   private async flush(): Promise<void> {
     if (this.fill === 0 || this.buffer === undefined) return
-    await writeAll(this.openHandle(), this.buffer.subarray(0, this.fill), this.flushed)
+    await this.openHandle().writeAll(this.buffer.subarray(0, this.fill), this.flushed)
     this.flushed += this.fill
     this.fill = 0
   }
@@ -117,7 +113,7 @@ export class TempFile implements TempObject {
       let offset = 0
       if (this.fill === 0 && chunk.length >= batchBytes) {
         // large chunk, empty buffer: write it as is (the caller waits, so its buffer is not retained)
-        await writeAll(this.openHandle(), chunk, this.flushed)
+        await this.openHandle().writeAll(chunk, this.flushed)
         this.flushed += chunk.length
         this.accepted += chunk.length
         continue
@@ -186,16 +182,28 @@ export class TempFile implements TempObject {
     const handle = this.openHandle()
     await this.flush()
     await handle.sync()
-    await handle.chmod(0o444)
+    if (!this.layout.readOnlyAtCreate) await handle.chmod(0o444)
     this.handle = undefined
     this.releaseBuffer()
     await handle.close()
     const target = this.layout.pathFor(sha256)
     const dir = dirname(target)
-    await makeShardDirectory(dir)
+    const known = this.layout.knownDirs
+    const sync = this.layout.syncDirectory
+    if (!known.has(dir)) {
+      await makeShardDirectory(dir, sync)
+      known.add(dir)
+    }
     let created = true
     try {
-      await link(this.path, target)
+      await link(this.path, target).catch(async (cause) => {
+        if (errorCode(cause) !== "ENOENT") throw cause
+        // the shard folder went away since it was cached (someone cleaned up): make it again, once
+        known.delete(dir)
+        await makeShardDirectory(dir, sync)
+        known.add(dir)
+        await link(this.path, target)
+      })
     } catch (cause) {
       const code = errorCode(cause)
       if (code === "EEXIST") {
@@ -212,7 +220,7 @@ export class TempFile implements TempObject {
       if (errorCode(cause) !== "ENOENT") throw cause
     })
     this.done = true
-    if (created) await syncDirectory(dir)
+    if (created) await sync(dir)
     return created
   }
 
@@ -228,7 +236,7 @@ export class TempFile implements TempObject {
     this.handle = undefined
     // the buffer goes back to the pool only once no write can still be reading it
     const close = Effect.zipRight(
-      handle === undefined ? Effect.void : closeQuietly(handle),
+      handle === undefined ? Effect.void : Effect.promise(() => handle.close().catch(() => undefined)),
       Effect.sync(() => this.releaseBuffer())
     )
     if (this.done) return close
@@ -239,12 +247,25 @@ export class TempFile implements TempObject {
   })
 }
 
+/** Checks whether files created with mode 0444 come out exactly 0444 in `tmpDir` (see `readOnlyAtCreate`). */
+export const createsReadOnly = async (tmpDir: string): Promise<boolean> => {
+  const path = join(tmpDir, `${Date.now().toString(36)}-${randomUUID()}.probe`)
+  const handle = await openDescriptor(path, "wx", 0o444)
+  try {
+    return ((await handle.stat()).mode & 0o777) === 0o444
+  } finally {
+    await handle.close()
+    await unlink(path).catch(() => undefined)
+  }
+}
+
 /** Opens a fresh temp file under `<root>/.tmp/`. */
 export const openTempFile = (layout: StoreLayout, tmpDir: string): Effect.Effect<TempFile, StorageError> =>
   Effect.tryPromise({
     try: async () => {
       const path = join(tmpDir, `${Date.now().toString(36)}-${randomUUID()}.part`)
-      const handle = await open(path, "wx", 0o600)
+      // read-only from the start when the umask allows it: the descriptor stays writable, commit skips chmod
+      const handle = await openDescriptor(path, "wx", layout.readOnlyAtCreate ? 0o444 : 0o600)
       return new TempFile(layout, path, handle)
     },
     catch: (cause) => new StorageError({ operation: "begin", reason: describe(cause) })
