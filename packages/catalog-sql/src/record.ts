@@ -210,7 +210,8 @@ const quoted = (name: string) => (name === "key" ? '"key"' : name)
 /**
  * One bulk insert, whatever the number of rows, with a constant SQL text (so each database prepares it once):
  * PostgreSQL binds each column as one array and expands them with `unnest`; SQLite binds all rows as one JSON
- * array of arrays and expands it with `json_each`. Rows are arrays of cells in `columns` order.
+ * array of arrays and expands it with `jsonb_each` (its rows come as JSONB, which `->>` reads without parsing
+ * them again). Rows are arrays of cells in `columns` order.
  */
 export const bulkInsertSql = (sql: SqlClient.SqlClient, table: string, columns: ReadonlyArray<Column>, tail: string) => {
   const names = columns.map(([c]) => quoted(c)).join(", ")
@@ -219,7 +220,7 @@ export const bulkInsertSql = (sql: SqlClient.SqlClient, table: string, columns: 
       `INSERT INTO ${table} (${names}) SELECT * FROM unnest(${columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) ${tail}`,
     // `WHERE true` keeps SQLite's parser from reading ON CONFLICT as a join constraint.
     orElse: () =>
-      `INSERT INTO ${table} (${names}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true ${tail}`
+      `INSERT INTO ${table} (${names}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(", ")} FROM jsonb_each(?) WHERE true ${tail}`
   })
   const params = (rows: ReadonlyArray<ReadonlyArray<Cell>>): ReadonlyArray<unknown> =>
     sql.onDialectOrElse({
