@@ -1,4 +1,4 @@
-import { existsSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type ByteSize, type Sha256, Storage, StorageError } from "@cargohold/core"
 import { layerStorageFromUrl, layerTempStorage, makeFileStorage, makeTempStorage, registerStoreScheme } from "@cargohold/node"
@@ -120,6 +120,34 @@ describe("filesystem Storage", () => {
     expect(again.created).toBe(true)
     expect(again.object).toEqual(first.object)
     expect(statSync(path).size).toBe(5000)
+  })
+
+  it("commit with replace swaps a same-size corrupt copy for the good bytes (repair)", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    const data = bytes(5000, 4)
+    const sha = sha256Hex(data) as Sha256
+    await Effect.runPromise(put(storage, data))
+    const path = Option.getOrThrow(storage.localPath(sha))
+    const corrupt = Buffer.from(data)
+    corrupt[100] = corrupt[100]! ^ 0xff
+    chmodSync(path, 0o644)
+    writeFileSync(path, corrupt)
+    // a plain commit trusts the same-size copy (it cannot know better); replace does not
+    expect((await Effect.runPromise(put(storage, data))).created).toBe(false)
+    const replaced = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const temp = yield* storage.begin
+          yield* temp.write([data])
+          return yield* temp.commit(sha, data.length as ByteSize, { replace: true })
+        })
+      )
+    )
+    expect(replaced.created).toBe(true)
+    expect(Buffer.compare(await Effect.runPromise(readBack(storage, sha)), Buffer.from(data))).toBe(0)
+    expect(statSync(path).mode & 0o222).toBe(0)
+    expect(filesUnder(root)).toEqual([replaced.object.key])
   })
 
   it("an uncommitted temp file disappears with its scope: failure and interruption", async () => {

@@ -22,7 +22,7 @@
  * random key and recording that key in the catalog (objects would no longer be content-addressed and a crash
  * between upload and catalog would leave an unreachable object forever).
  */
-import { type ByteSize, type Sha256, StorageError, type StoredObject, type TempObject } from "@cargohold/core"
+import { type ByteSize, type CommitOptions, type Sha256, StorageError, type StoredObject, type TempObject } from "@cargohold/core"
 import { Effect, Fiber, Option, type Scope } from "effect"
 import { call, type S3Handle } from "./client.js"
 import { serverSideCopy } from "./copy.js"
@@ -174,7 +174,7 @@ export const beginUpload = (target: UploadTarget): Effect.Effect<TempObject, Sto
         return full === undefined ? Effect.void : Effect.forEach(full, dispatch, { discard: true })
       })
 
-    const commit = (sha256: Sha256, size: ByteSize) =>
+    const commit = (sha256: Sha256, size: ByteSize, options?: CommitOptions) =>
       Effect.gen(function* () {
         const key = target.objectKey(sha256)
         yield* failed
@@ -182,7 +182,9 @@ export const beginUpload = (target: UploadTarget): Effect.Effect<TempObject, Sto
           return yield* new StorageError({ operation: "commit", key, reason: `wrote ${written} bytes, expected ${size}` })
         }
         const object: StoredObject = { store: target.storeId, key: target.catalogKey(sha256), size }
-        const existing = yield* target.stat(sha256)
+        // with `replace` (repair), the PUT / copy below overwrites the bad object in one step: S3 makes the new
+        // version visible atomically, so readers see the old bytes or the new, never nothing
+        const existing = options?.replace === true ? Option.none() : yield* target.stat(sha256)
         if (Option.isSome(existing)) {
           if (existing.value.size !== size) {
             return yield* new StorageError({

@@ -30,8 +30,8 @@ export const readableLocations = (
 
 /**
  * A view of `storage` whose commit replaces what is stored under the sha256 (a corrupt copy) instead of keeping it.
- * The bytes are fully written and verified before the old copy is removed; the window without any copy is the
- * backend's remove + commit (a rename, a server-side copy). A `replace` commit in `TempObject` would close it.
+ * The bytes are fully written and verified first; the backend then swaps them in atomically (`replace`: a rename
+ * over the old file, an S3 PUT / copy over the old object), so there is never a moment without a copy.
  */
 export const replacing = (storage: StorageService): StorageService => ({
   id: storage.id,
@@ -44,6 +44,6 @@ export const replacing = (storage: StorageService): StorageService => ({
     write: (chunks) => temp.write(chunks),
     reset: temp.reset,
     written: () => temp.written(),
-    commit: (sha256, size) => Effect.zipRight(storage.remove(sha256), temp.commit(sha256, size))
+    commit: (sha256, size) => temp.commit(sha256, size, { replace: true })
   }))
 })

@@ -6,6 +6,11 @@ import type { StoredObject } from "../domain/artifact.js"
 import type { ByteSize, Sha256 } from "../domain/digest.js"
 import type { StorageError } from "../domain/errors.js"
 
+export interface CommitOptions {
+  /** Replace an object already stored under this address instead of keeping it (repair). */
+  readonly replace?: boolean | undefined
+}
+
 /**
  * An object being written. It lives in its scope: when the scope closes, an uncommitted object is removed
  * (on success, failure and interruption alike), so nothing partial is ever visible.
@@ -20,10 +25,13 @@ export interface TempObject {
   /**
    * Makes the object durable under its content address. Idempotent: if the same content is already stored,
    * the temporary object is dropped and the existing one returned with `created: false`.
+   * With `replace`, whatever is stored under the address (a corrupt copy found by verify) is replaced in one
+   * atomic step: readers see the old object or the new one, never none.
    */
   readonly commit: (
     sha256: Sha256,
-    size: ByteSize
+    size: ByteSize,
+    options?: CommitOptions
   ) => Effect.Effect<{ readonly object: StoredObject; readonly created: boolean }, StorageError>
 }
 

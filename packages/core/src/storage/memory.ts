@@ -5,7 +5,7 @@ import { Effect, Layer, Option, Ref, Stream } from "effect"
 import type { StoredObject } from "../domain/artifact.js"
 import { type ByteSize, type Sha256, shardedKey } from "../domain/digest.js"
 import { StorageError } from "../domain/errors.js"
-import { Storage, type StorageService } from "./Storage.js"
+import { type CommitOptions, Storage, type StorageService } from "./Storage.js"
 
 export interface MemoryStorage extends StorageService {
   /** Every committed object, by key. */
@@ -58,7 +58,7 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
               size = 0
             }),
             written: () => size,
-            commit: (sha256: Sha256, expectedSize: ByteSize) =>
+            commit: (sha256: Sha256, expectedSize: ByteSize, options?: CommitOptions) =>
               Effect.gen(function* () {
                 if (size !== expectedSize) {
                   return yield* new StorageError({
@@ -70,7 +70,7 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
                 const key = shardedKey(sha256)
                 const bytes = concat(chunks, size)
                 const created = yield* Ref.modify(objects, (map) => {
-                  if (map.has(key)) return [false, map] as const
+                  if (map.has(key) && options?.replace !== true) return [false, map] as const
                   map.set(key, bytes)
                   return [true, map] as const
                 })

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto"
 import { link, mkdir, rename, stat, unlink } from "node:fs/promises"
 import { dirname, join } from "node:path"
-import { type ByteSize, type Sha256, shardedKey, StorageError, type StoredObject, type TempObject } from "@cargohold/core"
+import { type ByteSize, type CommitOptions, type Sha256, shardedKey, StorageError, type StoredObject, type TempObject } from "@cargohold/core"
 import { Effect } from "effect"
 import { describe, errorCode } from "../fs/readStream.js"
 import type { BufferPool } from "./bufferPool.js"
@@ -160,7 +160,8 @@ export class TempFile implements TempObject {
 
   readonly commit = (
     sha256: Sha256,
-    size: ByteSize
+    size: ByteSize,
+    options?: CommitOptions
   ): Effect.Effect<{ readonly object: StoredObject; readonly created: boolean }, StorageError> => {
     const key = shardedKey(sha256)
     const object: StoredObject = { store: this.layout.id, key, size }
@@ -171,14 +172,17 @@ export class TempFile implements TempObject {
         )
       }
       // not interruptible: a half-done commit would race the scope's cleanup
-      return Effect.uninterruptible(this.io("commit", () => this.place(sha256, size), key)).pipe(
+      return Effect.uninterruptible(this.io("commit", () => this.place(sha256, size, options?.replace === true), key)).pipe(
         Effect.map((created) => ({ object, created }))
       )
     })
   }
 
-  /** Flush, fsync, read-only, then into place without ever replacing a good copy. True when this created it. */
-  private async place(sha256: Sha256, size: number): Promise<boolean> {
+  /**
+   * Flush, fsync, read-only, then into place without ever replacing a good copy — or, with `replace`, over
+   * whatever is there in one rename (repair of a corrupt copy). True when this created it.
+   */
+  private async place(sha256: Sha256, size: number, replace: boolean): Promise<boolean> {
     const handle = this.openHandle()
     await this.flush()
     await handle.sync()
@@ -193,6 +197,12 @@ export class TempFile implements TempObject {
     if (!known.has(dir)) {
       await makeShardDirectory(dir, sync)
       known.add(dir)
+    }
+    if (replace) {
+      await rename(this.path, target)
+      this.done = true
+      await sync(dir)
+      return true
     }
     let created = true
     try {
