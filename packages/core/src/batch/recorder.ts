@@ -8,10 +8,12 @@
  * all of them (up to `maxBatch`) in one `recordDownloads` call, one transaction in the SQL backends. Every
  * requester waits for the write that holds its record and gets that write's outcome.
  *
- * No fiber or timer: the first requester to find no write running becomes the writer; when it finishes it hands
+ * No extra fiber: the first requester to find no write running becomes the writer; when it finishes it hands
  * the role to the oldest waiting requester, which writes the next group (its own record among them). A requester
- * is writer at most once, for one group, and no one waits for a timer — with a fast catalog, groups stay small;
- * with a slow one, they grow by themselves.
+ * is writer at most once, for one group. Before writing, the writer lingers a moment (`lingerMs`, default 5 ms)
+ * unless the group is already full: a synchronous driver (better-sqlite3) blocks the event loop for the whole
+ * transaction, fsync included, so without the linger no other download could finish and join the group, and
+ * every artifact would pay its own fsync (measured: ~2.6 ms of blocked event loop per artifact on 2,000 × 16 KiB).
  *
  * The window in which an object is stored but not yet catalogued is the length of one group write; a crash inside
  * it leaves an uncatalogued (but complete, content-addressed) object, exactly as a crash between commit and
@@ -36,8 +38,12 @@ export interface BatchRecorder {
   readonly stats: () => { readonly records: number; readonly writes: number }
 }
 
-export const makeBatchRecorder = (catalog: CatalogService, options?: { readonly maxBatch?: number }): BatchRecorder => {
+export const makeBatchRecorder = (
+  catalog: CatalogService,
+  options?: { readonly maxBatch?: number; readonly lingerMs?: number }
+): BatchRecorder => {
   const maxBatch = Math.max(1, options?.maxBatch ?? 500)
+  const lingerMs = Math.max(0, options?.lingerMs ?? 5)
   const pending: Array<Pending> = []
   let writing = false
   let records = 0
@@ -46,6 +52,7 @@ export const makeBatchRecorder = (catalog: CatalogService, options?: { readonly 
   /** Writes the oldest group (which starts with `self`), settles the others in it, passes the writer role on. */
   const lead = (self: Pending): Effect.Effect<void, CatalogError> =>
     Effect.gen(function* () {
+      if (lingerMs > 0 && pending.length < maxBatch) yield* Effect.sleep(lingerMs)
       const group = pending.splice(0, maxBatch)
       writes += 1
       records += group.length
