@@ -30,8 +30,7 @@ export class Transfer {
   resumable = false
   /** Bytes/s limits of this transfer's remote and of the process: milliseconds to wait for `bytes`. */
   throttle: ((bytes: number) => number) | undefined = undefined
-  /** A body that ends within the first interval emits only its final byte count. */
-  private lastEmit = Date.now()
+  private lastEmit = 0
   private readonly algorithms: ReadonlyArray<Algorithm>
 
   constructor(
