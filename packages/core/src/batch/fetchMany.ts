@@ -15,6 +15,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Stream } from "effect"
+import { workerPool } from "./workerPool.js"
 import { Catalog } from "../catalog/Catalog.js"
 import type { Artifact } from "../domain/artifact.js"
 import type { DownloadError } from "../domain/errors.js"
@@ -122,7 +123,7 @@ export const fetchMany = <E, R>(
         ),
         Stream.zipWithIndex
       )
-      let results = counted.pipe(Stream.mapEffect(one, { concurrency, unordered: true }))
+      let results = workerPool(counted, one, concurrency)
       if (options.failFast) results = results.pipe(Stream.takeUntil((r) => r._tag === "Failed"))
       return results.pipe(
         Stream.onEnd(Effect.sync(() => void (aborted = tracker.failed > 0 && options.failFast === true))),
