@@ -65,6 +65,8 @@ export const beginUpload = (target: UploadTarget): Effect.Effect<TempObject, Sto
     let failure: StorageError | undefined
     let tempExists = false
 
+    // Uninterruptible: an interruption between S3 creating the upload and us recording its id would leave an
+    // upload no finalizer knows to abort (seen in the interrupted-upload test). The request is short.
     const open: Effect.Effect<string, StorageError> = Effect.suspend(() =>
       uploadId !== undefined
         ? Effect.succeed(uploadId)
@@ -80,7 +82,7 @@ export const beginUpload = (target: UploadTarget): Effect.Effect<TempObject, Sto
                   })
             )
           )
-    )
+    ).pipe(Effect.uninterruptible)
 
     /** Uploads one part in the background, once a slot is free. */
     const dispatch = (bytes: Uint8Array): Effect.Effect<void, StorageError> =>
