@@ -16,9 +16,9 @@ import {
   type StorageService,
   shardedKey
 } from "@cargohold/core"
-import { layerCollecting, makeMemoryCatalog, makeMemoryStorage, MemoryStorageHandle } from "@cargohold/core/testing"
+import { layerCollecting, layerMemoryBackends, makeMemoryCatalog } from "@cargohold/core/testing"
 import { layerNodeHasher } from "@cargohold/node"
-import { Context, Duration, Effect, Layer, Option, type Scope, Stream } from "effect"
+import { Duration, Effect, Layer, Option, type Scope, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo, Socket } from "node:net"
@@ -97,16 +97,6 @@ export const refusedUrl = (path: string): Effect.Effect<string> =>
     return `http://127.0.0.1:${port}${path}`
   })
 
-const memoryBackends = Layer.effectContext(
-  Effect.gen(function* () {
-    const storage = yield* makeMemoryStorage()
-    const catalog = yield* makeMemoryCatalog
-    return Context.make(Storage, storage as Storage["Type"]).pipe(
-      Context.add(Catalog, catalog as Catalog["Type"]),
-      Context.add(MemoryStorageHandle, { storage, catalog })
-    )
-  })
-)
 
 const settings = {
   ...defaultSettings,
@@ -116,7 +106,7 @@ const settings = {
 
 const common = Layer.mergeAll(
   NodeHttpClient.layerUndici,
-  memoryBackends,
+  layerMemoryBackends,
   layerNodeHasher,
   Layer.succeed(DownloadConfig, settings),
   Layer.sync(OriginHealth, makeOriginHealth)

@@ -3,17 +3,15 @@
  * Catalog and a collecting Progress, plus optional settings and limits.
  */
 import {
-  Catalog,
   DownloadConfig,
   type DownloadSettings,
   defaultSettings,
   layerConnectionLimits,
-  type LimitOptions,
-  Storage
+  type LimitOptions
 } from "@cargohold/core"
-import { CollectedProgress, layerCollecting, makeMemoryCatalog, makeMemoryStorage, MemoryStorageHandle } from "@cargohold/core/testing"
+import { CollectedProgress, layerCollecting, layerMemoryBackends, MemoryStorageHandle } from "@cargohold/core/testing"
 import { type HttpOptions, layerHttp } from "@cargohold/node"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 
 export interface NetworkTestOptions {
   readonly settings?: Partial<DownloadSettings> | undefined
@@ -28,16 +26,6 @@ export const testSettings: DownloadSettings = {
   retryMaxDelay: Duration.millis(200)
 }
 
-export const layerMemoryBackends = Layer.effectContext(
-  Effect.gen(function* () {
-    const storage = yield* makeMemoryStorage()
-    const catalog = yield* makeMemoryCatalog
-    return Context.make(Storage, storage as Storage["Type"]).pipe(
-      Context.add(Catalog, catalog as Catalog["Type"]),
-      Context.add(MemoryStorageHandle, { storage, catalog })
-    )
-  })
-)
 
 /** The HTTP pools get as many connections per origin as the per-host limit allows, as in production. */
 export const layerNetworkTest = (options: NetworkTestOptions = {}) =>
@@ -60,3 +48,4 @@ export const expectNothingLeft = Effect.gen(function* () {
 })
 
 export { CollectedProgress, MemoryStorageHandle }
+export { layerMemoryBackends }

@@ -12,4 +12,4 @@ export {
   ScriptedHttpLog,
   type ScriptStep
 } from "./scriptedHttp.js"
-export { layerTest, MemoryStorageHandle } from "./layer.js"
+export { layerMemoryBackends, layerTest, MemoryStorageHandle } from "./layer.js"

@@ -16,6 +16,18 @@ export class MemoryStorageHandle extends Context.Tag("@cargohold/core/testing/Me
   { readonly storage: MemoryStorage; readonly catalog: MemoryCatalog }
 >() {}
 
+/** In-memory `Storage` and `Catalog`, fresh per build, plus `MemoryStorageHandle` to inspect them. */
+export const layerMemoryBackends: Layer.Layer<Storage | Catalog | MemoryStorageHandle> = Layer.effectContext(
+  Effect.gen(function* () {
+    const storage = yield* makeMemoryStorage()
+    const catalog = yield* makeMemoryCatalog
+    return Context.make(Storage, storage as Storage["Type"]).pipe(
+      Context.add(Catalog, catalog as Catalog["Type"]),
+      Context.add(MemoryStorageHandle, { storage, catalog })
+    )
+  })
+)
+
 /** Scripted HTTP, in-memory Storage and Catalog, collecting Progress. */
 export const layerTest = (
   script: Readonly<Record<string, ReadonlyArray<ScriptStep>>> = {}
@@ -23,16 +35,7 @@ export const layerTest = (
   Layer.mergeAll(
     layerScriptedHttp(script),
     layerCollecting,
-    Layer.effectContext(
-      Effect.gen(function* () {
-        const storage = yield* makeMemoryStorage()
-        const catalog = yield* makeMemoryCatalog
-        return Context.make(Storage, storage as Storage["Type"]).pipe(
-          Context.add(Catalog, catalog as Catalog["Type"]),
-          Context.add(MemoryStorageHandle, { storage, catalog })
-        )
-      })
-    )
+    layerMemoryBackends
   )
 
 export { CollectedProgress }
