@@ -5,7 +5,7 @@
  */
 import { Either, Schema } from "effect"
 import type { SourceInput } from "../domain/request.js"
-import { describeParseError, emptyRaw, type RawManifest } from "./types.js"
+import { contentLines, describeParseError, emptyRaw, type RawManifest } from "./types.js"
 
 const Url = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 const Priority = Schema.Number.pipe(Schema.finite())
@@ -33,11 +33,7 @@ const decode = Schema.decodeUnknownEither(JsonlEntry, { onExcessProperty: "error
 
 export const parseJsonl = (text: string): RawManifest => {
   const out = emptyRaw()
-  const lines = text.split(/\r?\n/)
-  for (let i = 0; i < lines.length; i++) {
-    const content = lines[i]!.trim()
-    if (content === "" || content.startsWith("#")) continue
-    const line = i + 1
+  for (const { line, content } of contentLines(text)) {
     let value: unknown
     try {
       value = JSON.parse(content)

@@ -4,18 +4,14 @@
  */
 import { Either, Schema } from "effect"
 import { parseDigestSpec } from "../domain/request.js"
-import { emptyRaw, type RawManifest } from "./types.js"
+import { contentLines, emptyRaw, type RawManifest } from "./types.js"
 
 const Size = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative(), Schema.lessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
 const decodeSize = Schema.decodeUnknownEither(Size)
 
 export const parseLines = (text: string): RawManifest => {
   const out = emptyRaw()
-  const lines = text.split(/\r?\n/)
-  for (let i = 0; i < lines.length; i++) {
-    const content = lines[i]!.trim()
-    if (content === "" || content.startsWith("#")) continue
-    const line = i + 1
+  for (const { line, content } of contentLines(text)) {
     const [url, ...rest] = content.split(/\s+/)
     const digests: Record<string, string> = {}
     let size: number | undefined

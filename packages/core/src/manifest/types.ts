@@ -19,6 +19,15 @@ export interface RawManifest {
   readonly warnings: Array<ManifestProblem>
 }
 
+/** The lines of a line-oriented manifest that carry content, with their 1-based numbers (blank and `#` lines skipped). */
+export function* contentLines(text: string): Generator<{ readonly line: number; readonly content: string }> {
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const content = lines[i]!.trim()
+    if (content !== "" && !content.startsWith("#")) yield { line: i + 1, content }
+  }
+}
+
 export const emptyRaw = (): RawManifest => ({ entries: [], problems: [], warnings: [] })
 
 /** Schema issues as short `path: message` strings. */
