@@ -114,6 +114,16 @@ export const classifyTransportError = (
   return new TransferError({ url, received, reason: `${code}: ${message}` })
 }
 
+/**
+ * True when a failure before any response is the server closing (or resetting) the connection, the case where a
+ * TLS-level refusal can hide (see `RemoteConnection.diagnoseClose`); false for refusals, DNS, timeouts and
+ * errors that already say what happened.
+ */
+export const isCloseBeforeAnswer = (cause: unknown): boolean => {
+  const code = firstCode(cause)
+  return code === undefined || code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_CLOSED"
+}
+
 /** Parses `Retry-After` (delta-seconds or an HTTP date) into milliseconds from `now`. */
 export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
   if (value === undefined) return undefined

@@ -16,7 +16,7 @@ import {
   TimeoutError,
   TransferError
 } from "../domain/errors.js"
-import { classifyTransportError, parseRetryAfter, proxyLabel } from "../http/classify.js"
+import { classifyTransportError, isCloseBeforeAnswer, parseRetryAfter, proxyLabel } from "../http/classify.js"
 import { credentialHeaders, nextHop, redirectStatuses } from "../http/redirects.js"
 import { RequestGuard, release, requestGuardsAvailable, watch } from "../http/requestGuard.js"
 import { ifRangeValidator, partialProblem } from "../http/resume.js"
@@ -98,6 +98,29 @@ const transportError =
       ctx.proxy
     )
 
+/**
+ * A request that failed before any response. When an https server closed the connection, the connection's probe
+ * may explain it at the TLS level (a client certificate refused, an alert the close overtook): then the error is
+ * that `TlsError`, which is not retried, instead of a `ConnectError`.
+ */
+const failBeforeAnswer = (
+  url: string,
+  transfer: Transfer,
+  ctx: AttemptContext,
+  error: HttpClientError.HttpClientError
+): Effect.Effect<never, DownloadError> => {
+  const typed = transportError(url, transfer, ctx, false)(error)
+  const diagnose = ctx.connection.diagnoseClose
+  if (typed._tag !== "ConnectError" || diagnose === undefined || !url.startsWith("https:")) return Effect.fail(typed)
+  if (!isCloseBeforeAnswer(error.cause ?? error)) return Effect.fail(typed)
+  return Effect.flatMap(diagnose(url), (finding) => {
+    if (finding === undefined) return Effect.fail(typed)
+    const connectTimeoutMs = Duration.toMillis(ctx.settings.connectTimeout)
+    const explained = classifyTransportError(url, finding, undefined, connectTimeoutMs, ctx.proxy)
+    return Effect.fail(explained._tag === "TlsError" ? explained : typed)
+  })
+}
+
 /** The typed timeout when the watchdog aborted this attempt. */
 const timedOut = (transfer: Transfer, ctx: AttemptContext): TimeoutError | undefined =>
   ctx.guard?.timedOut === undefined
@@ -134,7 +157,7 @@ const sendFollowing = (
       transfer.touch("response")
       const response = yield* ctx.connection
         .provide(ctx.client.execute(request))
-        .pipe(Effect.mapError(transportError(url, transfer, ctx, false)))
+        .pipe(Effect.catchAll((error) => failBeforeAnswer(url, transfer, ctx, error)))
       const headers = response.headers
       if (!redirectStatuses.has(response.status)) {
         transfer.finalUrl = url

@@ -11,6 +11,13 @@ import type { Remote } from "./Remote.js"
 /** The transport of one remote: requests run through `provide` use its connection pool (TLS, proxy). */
 export interface RemoteConnection {
   readonly provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Asked when an https request failed because the server closed the connection before answering: probes a fresh
+   * connection with the same settings and returns the TLS-level error that explains the close (an alert the close
+   * overtook, or a refusal right after the handshake), classified like any transport error; undefined when the
+   * probe found nothing. Platform layers provide it; without it the close stays a `ConnectError`.
+   */
+  readonly diagnoseClose?: ((url: string) => Effect.Effect<unknown>) | undefined
 }
 
 export interface NetworkPolicyService {

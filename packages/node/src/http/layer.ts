@@ -8,7 +8,6 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import {
   defaultSettings,
-  directConnection,
   type InvalidRequest,
   NetworkPolicy,
   type NetworkPolicyService,
@@ -18,8 +17,9 @@ import {
 } from "@cargohold/core"
 import { Context, Duration, Effect, Layer } from "effect"
 import type { Dispatcher } from "undici"
-import { makeDispatcher, type PoolOptions, RoutingDispatcher } from "./pools.js"
-import { resolveTransport } from "./transportSettings.js"
+import { environmentHasProxy, makeDispatcher, type PoolOptions, RoutingDispatcher } from "./pools.js"
+import { probeTls } from "./tlsProbe.js"
+import { resolveTransport, type TransportSettings } from "./transportSettings.js"
 
 export interface HttpOptions {
   /** Connections per origin in each pool (default 16, the per-host limit). */
@@ -42,6 +42,29 @@ export interface HttpPoolsService {
 
 export class HttpPools extends Context.Tag("@cargohold/node/HttpPools")<HttpPools, HttpPoolsService>() {}
 
+/** After a probe found a server accepting the handshake, closes from that origin are not probed again for this long. */
+const acceptedProbeMemoryMs = 30_000
+
+/**
+ * `diagnoseClose` for one transport setting (see tlsProbe.ts). A probe that found the handshake accepted is
+ * remembered per origin for a while, so a server that drops keep-alive connections does not cost a probe each time.
+ */
+const closeDiagnosis = (settings: TransportSettings) => {
+  const accepted = new Map<string, number>()
+  return (url: string): Effect.Effect<unknown> =>
+    Effect.suspend(() => {
+      const target = new URL(url)
+      const since = accepted.get(target.origin)
+      if (since !== undefined && Date.now() - since < acceptedProbeMemoryMs) return Effect.void
+      return Effect.map(
+        Effect.promise((signal) => probeTls(target, settings, { signal })),
+        (finding) => {
+          if (finding === undefined) accepted.set(target.origin, Date.now())
+          return finding
+        }
+      )
+    })
+}
 const makePools = (options: HttpOptions) =>
   Effect.gen(function* () {
     const poolOptions: PoolOptions = {
@@ -53,6 +76,11 @@ const makePools = (options: HttpOptions) =>
     // without a remote nothing is read or parsed, so this cannot fail
     const defaults = yield* Effect.orDie(resolveTransport(undefined, connectTimeoutMs))
     const fallback = makeDispatcher(defaults, poolOptions)
+    // with a proxy from the environment the probe could not take the requests' route, so it is not offered
+    const defaultConnection: RemoteConnection = {
+      provide: (effect) => effect,
+      diagnoseClose: poolOptions.environmentProxy && environmentHasProxy() ? undefined : closeDiagnosis(defaults)
+    }
     const byKey = new Map<string, Dispatcher>([[defaults.key, fallback]])
     const byRemote = new WeakMap<Remote, RemoteConnection>()
     const routing = new RoutingDispatcher(fallback)
@@ -66,17 +94,21 @@ const makePools = (options: HttpOptions) =>
           dispatcher = makeDispatcher(settings, poolOptions)
           byKey.set(settings.key, dispatcher)
         }
-        if (dispatcher === fallback) return directConnection
+        if (dispatcher === fallback) return defaultConnection
         const requestOptions = { dispatcher } as unknown as NodeHttpClient.UndiciRequestOptions["Type"]
         const connection: RemoteConnection = {
-          provide: (effect) => Effect.provideService(effect, NodeHttpClient.UndiciRequestOptions, requestOptions)
+          provide: (effect) => Effect.provideService(effect, NodeHttpClient.UndiciRequestOptions, requestOptions),
+          diagnoseClose:
+            settings.proxy === undefined && poolOptions.environmentProxy && environmentHasProxy()
+              ? undefined
+              : closeDiagnosis(settings)
         }
         return connection
       })
     const policy: NetworkPolicyService = {
       forRemote: (remote) => {
-        if (remote === undefined) return Effect.succeed(directConnection)
-        if (!needsTransport(remote) && remote.timeouts?.connectMs === undefined) return Effect.succeed(directConnection)
+        if (remote === undefined) return Effect.succeed(defaultConnection)
+        if (!needsTransport(remote) && remote.timeouts?.connectMs === undefined) return Effect.succeed(defaultConnection)
         const known = byRemote.get(remote)
         if (known !== undefined) return Effect.succeed(known)
         return Effect.tap(connectionFor(remote), (connection) => Effect.sync(() => byRemote.set(remote, connection)))
