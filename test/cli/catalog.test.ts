@@ -110,6 +110,13 @@ describe("remotes and sources", () => {
     // and the network flags on fetch itself
     const direct = await run(["fetch", server.url("/repo/three.rpm"), "--proxy", "http://127.0.0.1:9", "--proxy-user", "u", "--proxy-password-env", "PROXY_PASS", "--json", "--retries", "0"])
     expect(direct.code).toBe(1)
+    // a password written into a URL is refused (it would be stored and printed with the URL), without repeating it
+    const inProxyUrl = await run(["fetch", server.url("/repo/three.rpm"), "--proxy", `http://u:${secret}@127.0.0.1:9`])
+    expect(inProxyUrl.code).toBe(2)
+    expect(inProxyUrl.stderr).toMatch(/proxy URL must not contain a password/)
+    const inRemoteUrl = await run(["remote", "add", "leaky", server.url("/repo/").replace("http://", `http://u:${secret}@`)])
+    expect(inRemoteUrl.code).toBe(2)
+    expect(inRemoteUrl.stderr).toMatch(/URL must not contain a password/)
     for (const text of outputs) {
       expect(text).not.toContain(secret)
       expect(text).not.toContain(Buffer.from(`u:${secret}-proxy`).toString("base64"))

@@ -22,8 +22,29 @@ export const TlsSettings = Schema.Struct({
 })
 export type TlsSettings = typeof TlsSettings.Type
 
+/** True when `url` parses and carries a password in its user-info part (`scheme://user:password@host`). */
+const hasPassword = (url: string): boolean => {
+  try {
+    return new URL(url).password !== ""
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A URL that may not carry a password: a password written into a URL would be stored, printed and logged with it.
+ * Credentials go into the fields made for them, which are `Redacted`.
+ */
+const UrlWithoutPassword = (where: string, instead: string) =>
+  Schema.String.pipe(
+    Schema.filter((url) => !hasPassword(url), {
+      // the message must not repeat the URL: it holds the password
+      message: () => `${where} must not contain a password; give it as ${instead} (kept redacted)`
+    })
+  )
+
 export const ProxySettings = Schema.Struct({
-  url: Schema.String,
+  url: UrlWithoutPassword("the proxy URL", "the proxy's password (--proxy-user / --proxy-password-env)"),
   username: Schema.optional(Schema.String),
   password: Schema.optional(Schema.Redacted(Schema.String))
 })
@@ -55,10 +76,11 @@ export const RemoteLimits = Schema.Struct({
 export class Remote extends Schema.Class<Remote>("Remote")({
   name: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
   /** Base URL; relative request URLs resolve against it. */
-  url: Schema.String,
+  url: UrlWithoutPassword("a remote's URL", "auth (--user / --password-env)"),
   headers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
   tls: Schema.optional(TlsSettings),
-  proxy: Schema.optional(ProxySettings),
+  // exact: no `undefined` branch, whose parse error would print the rejected value (and a password in its URL)
+  proxy: Schema.optionalWith(ProxySettings, { exact: true }),
   auth: Schema.optional(Auth),
   timeouts: Schema.optional(Timeouts),
   retry: Schema.optional(RetrySettings),

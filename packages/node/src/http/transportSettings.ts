@@ -91,10 +91,9 @@ const resolveProxy = (remote: Remote): Effect.Effect<ResolvedProxy | undefined, 
       new InvalidRequest({ url: remote.url, reason: `remote '${remote.name}': proxy must be http:// or https://` })
     )
   }
-  // credentials written into the URL count like username/password
+  // a user name written into the URL counts like `username` (the Remote schema refuses a password there)
   const username = proxy.username ?? (url.username !== "" ? decodeURIComponent(url.username) : undefined)
-  const password =
-    proxy.password !== undefined ? Redacted.value(proxy.password) : url.password !== "" ? decodeURIComponent(url.password) : undefined
+  const password = proxy.password !== undefined ? Redacted.value(proxy.password) : undefined
   url.username = ""
   url.password = ""
   return Effect.succeed({
