@@ -57,6 +57,40 @@ describe("fetchMany", () => {
     }).pipe(Effect.scoped, Effect.provide(layerBatchTest()))
   )
 
+  it.live("catalog reads are grouped (lookupMany), and duplicates in later chunks still make no second request", () =>
+    Effect.gen(function* () {
+      const server = yield* serve(files, { delayMs: 20 })
+      const { catalog } = yield* MemoryStorageHandle
+      const lookupMany = catalog.lookupMany!
+      let groups = 0
+      let singles = 0
+      const counting = {
+        ...catalog,
+        lookupMany: (sha256s: Parameters<typeof lookupMany>[0]) => {
+          groups += 1
+          return lookupMany(sha256s)
+        },
+        lookup: (sha: Parameters<typeof catalog.lookup>[0]) => {
+          singles += 1
+          return catalog.lookup(sha)
+        }
+      }
+      const request = (i: number) => ({ url: server.url(`/g${i}`), sha256: sha256(files(`/g${i}`)!) })
+      // chunks of 10: the duplicates of /g0 come while it is still running and again after it finished
+      const input = Stream.fromIterable([...Array.from({ length: 30 }, (_, i) => request(i % 20)), request(0)]).pipe(
+        Stream.rechunk(10)
+      )
+      const results = yield* collect(fetchMany(input, { concurrency: 4 })).pipe(Effect.provideService(Catalog, counting))
+      expect(results.every((r) => r._tag === "Ok")).toBe(true)
+      expect(server.total()).toBe(20)
+      expect(groups).toBeGreaterThan(0)
+      expect(groups).toBeLessThanOrEqual(4)
+      // only requests whose sha256 the batch was still working on looked themselves up
+      expect(singles).toBeLessThan(31)
+      expect((yield* catalog.list()).length).toBe(20)
+    }).pipe(Effect.scoped, Effect.provide(layerBatchTest()))
+  )
+
   it.live("failFast stops at the first failure", () =>
     Effect.gen(function* () {
       const server = yield* serve(files)

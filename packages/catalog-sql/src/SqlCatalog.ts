@@ -3,6 +3,7 @@
  */
 import {
   type Algorithm,
+  type ArtifactKnowledge,
   type CatalogError,
   type CatalogService,
   locationOrder,
@@ -24,9 +25,19 @@ import {
   tuples
 } from "./lookup.js"
 import { dialectOf, migrate } from "./migrations.js"
-import { planBatch, writeBatch } from "./record.js"
+import { planBatch, storeIds, writeBatch } from "./record.js"
 import { remoteToRow, rowToRemote } from "./remotes.js"
-import { ArtifactSql, LocationSql, SourceSql, toArtifact, toLocation, toSource } from "./rows.js"
+import {
+  ArtifactSql,
+  bytesOfHex,
+  hexOfBytes,
+  isHex,
+  LocationSql,
+  SourceSql,
+  toArtifact,
+  toLocation,
+  toSource
+} from "./rows.js"
 import { SecretBox } from "./SecretBox.js"
 
 const decodeArtifacts = Schema.decodeUnknown(Schema.Array(ArtifactSql))
@@ -70,7 +81,7 @@ export const makeSqlCatalog = (
     const sourcesFor = (sha256: string) =>
       sql`SELECT a.sha256, s.*, ${sql.literal(effectivePriority)} AS effective_priority
           FROM artifacts a JOIN sources s ON s.artifact = a.id LEFT JOIN remotes r ON r.name = s.remote
-          WHERE a.sha256 = ${sha256}
+          WHERE a.sha256 = ${bytesOfHex(sha256)}
           ORDER BY ${sql.literal(sourceOrderSql)}`.pipe(
         Effect.flatMap(decodeSources),
         Effect.map((rows) => rows.map(toSource))
@@ -99,12 +110,15 @@ export const makeSqlCatalog = (
      */
     const declare = (sha256: string) =>
       Effect.gen(function* () {
-        yield* sql`INSERT INTO artifacts (sha256) VALUES (${sha256}) ON CONFLICT (sha256) DO NOTHING`
-        const rows = yield* sql<{ readonly id: number | string }>`SELECT id FROM artifacts WHERE sha256 = ${sha256}`
+        const bytes = bytesOfHex(sha256)
+        yield* sql`INSERT INTO artifacts (sha256) VALUES (${bytes}) ON CONFLICT (sha256) DO NOTHING`
+        const rows = yield* sql<{ readonly id: number | string }>`SELECT id FROM artifacts WHERE sha256 = ${bytes}`
         return Number(rows[0]!.id)
       })
     /** Selects the id of a downloaded (not only declared) artifact. */
-    const idOf = (sha256: string) => sql`(SELECT id FROM artifacts WHERE sha256 = ${sha256})`
+    const idOf = (sha256: string) => sql`(SELECT id FROM artifacts WHERE sha256 = ${bytesOfHex(sha256)})`
+    /** Selects the id of a store name. */
+    const storeIdOf = (store: string) => sql`(SELECT id FROM stores WHERE store = ${store})`
 
     const service: CatalogService = {
       recordDownload: (record) =>
@@ -133,22 +147,50 @@ export const makeSqlCatalog = (
           }))
           return Option.some(entry)
         }).pipe(fail("lookup")),
+      // The lookup statement once per artifact (its row carries the sources even of an artifact only declared).
+      lookupMany: (sha256s) =>
+        Effect.gen(function* () {
+          const known = new Map<Sha256, ArtifactKnowledge>()
+          for (const sha256 of sha256s) {
+            const rows = yield* sql<LookupRow>`${sql.literal(lookupStatement[0])}${sha256}${sql.literal(lookupStatement[1])}`
+            const row = rows[0]
+            if (row === undefined) continue
+            const knowledge = yield* Effect.try(() => {
+              const sources = tuples(row.sources).map((t) => toSource(sourceFromTuple(sha256, t)))
+              if (row.size === null) return { entry: Option.none(), sources }
+              const entry = {
+                artifact: toArtifact(artifactOfLookup(row)),
+                locations: Arr.sort(
+                  tuples(row.locations).map((t) => toLocation(locationFromTuple(sha256, t))),
+                  locationOrder
+                ),
+                sources
+              }
+              return { entry: Option.some(entry), sources }
+            })
+            if (Option.isSome(knowledge.entry) || knowledge.sources.length > 0) known.set(sha256, knowledge)
+          }
+          return known
+        }).pipe(fail("lookup many")),
       // No ORDER BY … LIMIT in SQL here: without statistics PostgreSQL would walk the primary key instead of the
       // digest index. Matches are few; the smallest sha256 is picked here.
       findByDigest: (algorithm, hex) =>
-        sql<{ readonly sha256: string }>`SELECT sha256 FROM artifacts
-          WHERE ${sql(digestColumns[algorithm])} = ${hex.toLowerCase()} AND size IS NOT NULL`.pipe(
-          Effect.map((rows) => Option.fromNullable(rows.map((r) => r.sha256 as Sha256).sort()[0])),
+        (isHex(hex)
+          ? sql<{ readonly sha256: Uint8Array }>`SELECT sha256 FROM artifacts
+              WHERE ${sql(digestColumns[algorithm])} = ${bytesOfHex(hex)} AND size IS NOT NULL`.pipe(Effect.map(Arr.fromIterable))
+          : Effect.succeed<Array<{ readonly sha256: Uint8Array }>>([])
+        ).pipe(
+          Effect.map((rows) => Option.fromNullable(rows.map((r) => hexOfBytes(r.sha256) as Sha256).sort()[0])),
           fail("find by digest")
         ),
       findByUrl: (url) =>
         Effect.gen(function* () {
           // Asked for: the source at this URL that succeeded last (or else was declared), through sources_url.
-          const asked = yield* sql<{ readonly sha256: string; readonly last_success: number | string | null }>`
+          const asked = yield* sql<{ readonly sha256: Uint8Array; readonly last_success: number | string | null }>`
             SELECT a.sha256, s.last_success FROM sources s JOIN artifacts a ON a.id = s.artifact WHERE s.url = ${url}
             ORDER BY COALESCE(s.last_success, 0) DESC, a.sha256 ASC LIMIT 1`
           // Reached through a redirect: provenance keeps the final URL only when it differs.
-          const redirected = yield* sql<{ readonly sha256: string; readonly at: number | string; readonly id: number | string }>`
+          const redirected = yield* sql<{ readonly sha256: Uint8Array; readonly at: number | string; readonly id: number | string }>`
             SELECT a.sha256, p.at, p.id FROM provenance p JOIN artifacts a ON a.id = p.artifact WHERE p.final_url = ${url}`
           const a = asked[0]
           const r = redirected.reduce<(typeof redirected)[number] | undefined>(
@@ -156,9 +198,9 @@ export const makeSqlCatalog = (
             undefined
           )
           if (r !== undefined && (a === undefined || a.last_success === null || Number(r.at) > Number(a.last_success))) {
-            return Option.some(r.sha256 as Sha256)
+            return Option.some(hexOfBytes(r.sha256) as Sha256)
           }
-          return Option.fromNullable(a?.sha256 as Sha256 | undefined)
+          return a === undefined ? Option.none() : Option.some(hexOfBytes(a.sha256) as Sha256)
         }).pipe(fail("find by url")),
       addSources: (sha256, declarations) => {
         const rows = new Map<string, { artifact: number; url: string; remote: string | null; priority: number | null }>()
@@ -211,31 +253,36 @@ export const makeSqlCatalog = (
       },
       setLocationState: (sha256, store, state, verifiedAt) =>
         sql`UPDATE locations SET state = ${state}, verified_at = ${verifiedAt.getTime()}
-            WHERE artifact = ${idOf(sha256)} AND store = ${store}`.pipe(Effect.asVoid, fail("set location state")),
+            WHERE artifact = ${idOf(sha256)} AND store = ${storeIdOf(store)}`.pipe(Effect.asVoid, fail("set location state")),
       addLocation: ({ sha256, store, key, at }) =>
-        sql`INSERT INTO locations (artifact, store, "key", stored_at, verified_at, state)
-            SELECT id, CAST(${store} AS TEXT), CAST(${key} AS TEXT),
-              CAST(${at.getTime()} AS BIGINT), CAST(${at.getTime()} AS BIGINT), 'ok'
-            FROM artifacts WHERE sha256 = ${sha256} AND size IS NOT NULL
-            ON CONFLICT (artifact, store) DO UPDATE SET "key" = excluded."key", verified_at = excluded.verified_at, state = 'ok'`.pipe(
-          Effect.asVoid,
-          fail("add location")
-        ),
+        sql.withTransaction(
+          Effect.flatMap(
+            storeIds(sql, [store]),
+            (stores) => sql`INSERT INTO locations (artifact, store, "key", stored_at, verified_at, state)
+              SELECT id, CAST(${stores.get(store)!} AS BIGINT), CAST(${key} AS TEXT),
+                CAST(${at.getTime()} AS BIGINT), CAST(${at.getTime()} AS BIGINT), 'ok'
+              FROM artifacts WHERE sha256 = ${bytesOfHex(sha256)} AND size IS NOT NULL
+              ON CONFLICT (artifact, store) DO UPDATE SET "key" = excluded."key", verified_at = excluded.verified_at, state = 'ok'`
+          )
+        ).pipe(Effect.asVoid, fail("add location")),
       removeLocation: (sha256, store) =>
-        sql`DELETE FROM locations WHERE artifact = ${idOf(sha256)} AND store = ${store}`.pipe(Effect.asVoid, fail("remove location")),
+        sql`DELETE FROM locations WHERE artifact = ${idOf(sha256)} AND store = ${storeIdOf(store)}`.pipe(
+          Effect.asVoid,
+          fail("remove location")
+        ),
       sourcesFor: (sha256) => sourcesFor(sha256).pipe(fail("sources for")),
       locationsToVerify: (options) => {
         const where = [
-          ...(options?.store === undefined ? [] : [sql`l.store = ${options.store}`]),
+          ...(options?.store === undefined ? [] : [sql`l.store = ${storeIdOf(options.store)}`]),
           ...(options?.olderThan === undefined
             ? []
             : [sql`(l.verified_at IS NULL OR l.verified_at < ${options.olderThan.getTime()})`])
         ]
         const limit = options?.limit === undefined ? sql.literal("") : sql`LIMIT ${Math.max(0, Math.floor(options.limit))}`
-        return sql`SELECT a.sha256, l.store, l."key", l.stored_at, l.verified_at, l.state
-                   FROM locations l JOIN artifacts a ON a.id = l.artifact
+        return sql`SELECT a.sha256, st.store, l."key", l.stored_at, l.verified_at, l.state
+                   FROM locations l JOIN artifacts a ON a.id = l.artifact JOIN stores st ON st.id = l.store
                    ${where.length === 0 ? sql.literal("") : sql`WHERE ${sql.and(where)}`}
-                   ORDER BY l.verified_at ASC NULLS FIRST, a.sha256 ASC, l.store ASC ${limit}`.pipe(
+                   ORDER BY l.verified_at ASC NULLS FIRST, a.sha256 ASC, st.store ASC ${limit}`.pipe(
           Effect.flatMap(decodeLocations),
           Effect.map((rows) => rows.map(toLocation)),
           fail("locations to verify")

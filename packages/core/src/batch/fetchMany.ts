@@ -10,7 +10,7 @@
  * - Deduplication by sha256 without a "seen" set: concurrent requests for the same sha256 share one download
  *   (coalescing), and a later duplicate finds the artifact stored and catalogued and returns it without a request.
  *   Artifacts already stored are skipped the same way.
- * - Catalog writes are grouped (see recorder.ts).
+ * - Catalog reads and writes are grouped (see prefetch.ts and recorder.ts).
  * - Progress: every per-download event is forwarded, and `BatchProgress` events carry the totals.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -23,6 +23,7 @@ import type { DownloadRequestInput } from "../domain/request.js"
 import { downloadWith } from "../pipeline/download.js"
 import { Progress } from "../progress/Progress.js"
 import type { Storage } from "../storage/Storage.js"
+import { makePrefetcher, type Prefetched } from "./prefetch.js"
 import { makeBatchRecorder } from "./recorder.js"
 import { BatchTracker } from "./tracker.js"
 
@@ -87,20 +88,26 @@ export const fetchMany = <E, R>(
         intervalMs: options.progressIntervalMs
       })
       const recorder = makeBatchRecorder(catalog, { maxBatch: options.maxRecordsPerWrite })
+      const prefetcher = makePrefetcher(catalog)
       const bytes = yield* Effect.makeSemaphore(maxBytes)
-      const downloadOptions = { record: recorder.record }
 
-      const one = ([request, index]: readonly [BatchRequest, number]): Effect.Effect<
+      const one = ([item, index]: readonly [Prefetched, number]): Effect.Effect<
         BatchResult,
         never,
         HttpClient.HttpClient | Storage | Catalog | Progress
       > => {
+        const request = item.request
         const size = typeof request.size === "number" && request.size >= 0 ? request.size : unknownSize
         const permits = Math.max(1, Math.min(maxBytes, Math.ceil(size)))
         const run = Effect.suspend(() => {
           tracker.active += 1
-          return downloadWith(request, downloadOptions).pipe(
-            Effect.ensuring(Effect.sync(() => void (tracker.active -= 1)))
+          return downloadWith(request, { record: recorder.record, known: item.known }).pipe(
+            Effect.ensuring(
+              Effect.sync(() => {
+                tracker.active -= 1
+                prefetcher.finished(item)
+              })
+            )
           )
         })
         return bytes.withPermits(permits)(run).pipe(
@@ -115,12 +122,17 @@ export const fetchMany = <E, R>(
 
       let aborted = true
       const counted = requests.pipe(
-        Stream.tap(() => Effect.sync(() => void (tracker.seen += 1))),
+        // chunk by chunk (a per-element tap would cut the input into chunks of one, and look-ups into groups of one)
+        Stream.mapChunks((chunk) => {
+          tracker.seen += chunk.length
+          return chunk
+        }),
         Stream.onEnd(
           Effect.sync(() => {
             tracker.total ??= tracker.seen
           })
         ),
+        Stream.mapChunksEffect(prefetcher.prefetch),
         Stream.zipWithIndex
       )
       let results = workerPool(counted, one, concurrency)

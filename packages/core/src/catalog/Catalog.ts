@@ -17,6 +17,14 @@ import type {
   SourceRow
 } from "./schema.js"
 
+/** What a download needs to know of one artifact before it starts: its entry (when downloaded) and its sources. */
+export interface ArtifactKnowledge {
+  /** As `lookup` answers it. */
+  readonly entry: Option.Option<CatalogEntry>
+  /** As `sourcesFor` answers it (declared or fetched sources, best first). */
+  readonly sources: ReadonlyArray<SourceRow>
+}
+
 export interface CatalogService {
   /** Records a completed download: artifact, location, source success and provenance, atomically and idempotently. */
   readonly recordDownload: (record: DownloadRecord) => Effect.Effect<void, CatalogError>
@@ -24,6 +32,14 @@ export interface CatalogService {
   readonly recordDownloads: (records: ReadonlyArray<DownloadRecord>) => Effect.Effect<void, CatalogError>
   /** Everything known about one artifact. */
   readonly lookup: (sha256: Sha256) => Effect.Effect<Option.Option<CatalogEntry>, CatalogError>
+  /**
+   * `lookup` and `sourcesFor` of many artifacts in one call (batches look their requests up in groups). The map has
+   * a key for each sha256 the catalog knows anything about; a missing key means no entry and no sources.
+   * Optional: a catalog without it is asked one artifact at a time.
+   */
+  readonly lookupMany?: (
+    sha256s: ReadonlyArray<Sha256>
+  ) => Effect.Effect<ReadonlyMap<Sha256, ArtifactKnowledge>, CatalogError>
   /** The artifact with this digest, by any algorithm. */
   readonly findByDigest: (algorithm: Algorithm, hex: string) => Effect.Effect<Option.Option<Sha256>, CatalogError>
   /** The artifact most recently fetched from this URL (asked for or final). */

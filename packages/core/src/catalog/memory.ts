@@ -4,7 +4,7 @@
 import { Array as Arr, Effect, Layer, Option, Order, Ref } from "effect"
 import type { Sha256 } from "../domain/digest.js"
 import type { Remote } from "../remote/Remote.js"
-import { Catalog, type CatalogService } from "./Catalog.js"
+import { type ArtifactKnowledge, Catalog, type CatalogService } from "./Catalog.js"
 import { locationOrder, sourceOrder } from "./ordering.js"
 import {
   type ArtifactRow,
@@ -130,6 +130,16 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
         for (const r of records) applyRecord(state, r)
       }),
     lookup: (sha256) => read((state) => entry(state, sha256)),
+    lookupMany: (sha256s) =>
+      read((state) => {
+        const known = new Map<Sha256, ArtifactKnowledge>()
+        for (const sha256 of sha256s) {
+          const found = entry(state, sha256)
+          const sources = Option.isSome(found) ? found.value.sources : sourcesOf(state, sha256)
+          if (Option.isSome(found) || sources.length > 0) known.set(sha256, { entry: found, sources })
+        }
+        return known
+      }),
     findByDigest: (algorithm, hex) =>
       read((state) => {
         const needle = hex.toLowerCase()

@@ -1,7 +1,7 @@
 /**
  * What a caller asks for, and the validated form the pipeline works on.
  */
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { ByteSize, checkHexLength, Digests, isAlgorithm } from "./digest.js"
 import { InvalidRequest } from "./errors.js"
 import { Remote } from "../remote/Remote.js"
@@ -101,19 +101,24 @@ export const validateRequest = (input: DownloadRequestInput): Effect.Effect<Down
     if (input.size !== undefined && !(Number.isSafeInteger(input.size) && input.size >= 0)) {
       return fail(raw, `size must be a non-negative integer, got ${input.size}`)
     }
-    const href = url.href
-    return Schema.decodeUnknown(DownloadSpec)({
-      url: href,
-      scheme: url.protocol,
-      size: input.size,
+    const headers: Record<string, string> = {}
+    for (const [name, value] of Object.entries(input.headers ?? {})) {
+      if (typeof value !== "string") return fail(raw, `header '${name}' must be a string`)
+      headers[name] = value
+    }
+    if (input.remote !== undefined && !(input.remote instanceof Remote)) {
+      return fail(raw, "remote must be a Remote (made with new Remote(...) or decoded with its Schema)")
+    }
+    // every field is checked above: the spec is built without a second Schema pass (hot path of every download)
+    const spec = {
+      url: url.href,
+      scheme: url.protocol as Scheme,
+      size: input.size as ByteSize | undefined,
       digests,
-      headers: { ...(input.headers ?? {}) },
+      headers,
       remote: input.remote
-    }).pipe(
-      Effect.mapError(
-        (error) => new InvalidRequest({ url: raw, reason: ParseResult.TreeFormatter.formatErrorSync(error) })
-      )
-    )
+    }
+    return Effect.succeed(new DownloadSpec(spec, true))
   })
 
 /**

@@ -5,7 +5,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Option } from "effect"
-import { Catalog, type CatalogService } from "../catalog/Catalog.js"
+import { type ArtifactKnowledge, Catalog, type CatalogService } from "../catalog/Catalog.js"
 import type { CatalogEntry, DownloadRecord } from "../catalog/schema.js"
 import { Artifact } from "../domain/artifact.js"
 import type { Algorithm, ByteSize, Sha256 } from "../domain/digest.js"
@@ -46,16 +46,20 @@ const findStored = (
     if (here === undefined) return Option.none()
     const stored = yield* storage.stat(artifact.sha256)
     if (Option.isNone(stored) || stored.value.size !== artifact.size) return Option.none()
+    // built from values already decoded (catalog rows, the store's answer): no second validation
     return Option.some(
-      new Artifact({
-        sha256: artifact.sha256,
-        size: artifact.size,
-        digests: artifact.digests,
-        url: spec.url,
-        finalUrl: spec.url,
-        location: stored.value,
-        cached: true
-      })
+      new Artifact(
+        {
+          sha256: artifact.sha256,
+          size: artifact.size,
+          digests: artifact.digests,
+          url: spec.url,
+          finalUrl: spec.url,
+          location: stored.value,
+          cached: true
+        },
+        true
+      )
     )
   })
 
@@ -69,6 +73,11 @@ export interface DownloadOptions {
    * when it fails, an object this download created is removed again and the download fails with its error.
    */
   readonly record?: RecordDownload | undefined
+  /**
+   * What the catalog knew of the request's sha256 when a batch looked it up (`lookupMany`): used instead of a
+   * `lookup` and a `sourcesFor` of this download's own. Only for a request that names its sha256.
+   */
+  readonly known?: ArtifactKnowledge | undefined
 }
 
 interface Context {
@@ -79,6 +88,7 @@ interface Context {
   readonly catalog: CatalogService
   readonly progress: ProgressService
   readonly record: RecordDownload
+  readonly known: ArtifactKnowledge | undefined
 }
 
 /** Everything after validation: reuse, fetch from the best source, commit and record. */
@@ -86,12 +96,18 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
   Effect.gen(function* () {
     const { id, storage, catalog, progress } = ctx
     const spec = ctx.sources[0]!.spec
+    const known = spec.digests.sha256 === undefined ? undefined : ctx.known
     const sha256 = yield* knownSha256(spec, catalog)
-    const entry = Option.isSome(sha256) ? yield* catalog.lookup(sha256.value) : Option.none<CatalogEntry>()
+    const entry =
+      known !== undefined
+        ? known.entry
+        : Option.isSome(sha256)
+          ? yield* catalog.lookup(sha256.value)
+          : Option.none<CatalogEntry>()
     const existing = yield* findStored(spec, entry, storage)
     if (Option.isSome(existing)) return existing.value
     const pinned = Option.getOrUndefined(sha256)
-    const sources = yield* planSources(ctx.input, ctx.sources, pinned, catalog)
+    const sources = yield* planSources(ctx.input, ctx.sources, pinned, catalog, known?.sources)
     const hasher = yield* Hasher
     return yield* Effect.scoped(
       Effect.gen(function* () {
@@ -134,15 +150,19 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
             )
           )
         }
-        return new Artifact({
-          sha256,
-          size,
-          digests,
-          url: spec.url,
-          finalUrl: transfer.finalUrl,
-          location: object,
-          cached: false
-        })
+        // every field is computed here (digests by the hasher, size counted): no second validation
+        return new Artifact(
+          {
+            sha256,
+            size,
+            digests,
+            url: spec.url,
+            finalUrl: transfer.finalUrl,
+            location: object,
+            cached: false
+          },
+          true
+        )
       })
     )
   })
@@ -172,14 +192,15 @@ export const downloadWith = (
         storage,
         catalog,
         progress,
-        record: options.record ?? catalog.recordDownload
+        record: options.record ?? catalog.recordDownload,
+        known: options.known
       }
       const pinned = sources[0]!.spec.digests.sha256
       const artifact =
         pinned === undefined
           ? yield* fetchAndStore(ctx)
           : yield* Effect.map(coalesce(storage, pinned, fetchAndStore(ctx)), ({ artifact, joined }) =>
-              joined ? new Artifact({ ...artifact, url: sources[0]!.spec.url, cached: true }) : artifact
+              joined ? new Artifact({ ...artifact, url: sources[0]!.spec.url, cached: true }, true) : artifact
             )
       yield* progress.emit({ _tag: "Done", id, url, sha256: artifact.sha256, size: artifact.size, cached: artifact.cached })
       return artifact

@@ -219,7 +219,7 @@ const readBody = (
     // one piece, no copy: the view goes straight to hashing and the store's buffer
     return Effect.flatMap(Effect.mapError(response.arrayBuffer, bodyError), (buffer) => {
       ctx.guard?.consumed()
-      return transfer.accept([new Uint8Array(buffer)])
+      return transfer.accept([new Uint8Array(buffer)], true)
     })
   }
   return response.stream.pipe(

@@ -204,13 +204,15 @@ export const planSources = (
   input: DownloadRequestInput,
   requested: ReadonlyArray<Candidate>,
   sha256: Sha256 | undefined,
-  catalog: CatalogService
+  catalog: CatalogService,
+  /** The catalog's sources for `sha256` when the caller already has them (a batch looked them up in a group). */
+  prefetched?: ReadonlyArray<SourceRow> | undefined
 ): Effect.Effect<ReadonlyArray<Candidate>, DownloadError> =>
   Effect.gen(function* () {
     const policy = yield* SourcePolicy
     const health = yield* OriginHealth
     const now = Date.now()
-    const known = sha256 === undefined ? [] : yield* catalog.sourcesFor(sha256)
+    const known = sha256 === undefined ? [] : (prefetched ?? (yield* catalog.sourcesFor(sha256)))
     const joined = yield* joinCatalogSources(requested, known, catalog, input, policy.cooldownMs)
     return rankCandidates(joined, health, now)
   })

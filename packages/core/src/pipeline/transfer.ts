@@ -67,8 +67,11 @@ export class Transfer {
     this.lastActivity = Date.now()
   }
 
-  /** Accepts a batch of body chunks: stops a body that runs past the expected size within this batch. */
-  readonly accept = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, DownloadError> => {
+  /**
+   * Accepts a batch of body chunks: stops a body that runs past the expected size within this batch. `whole`: the
+   * batch is the entire body, and the caller emits the byte count right after (no event here for a small file).
+   */
+  readonly accept = (chunks: ReadonlyArray<Uint8Array>, whole = false): Effect.Effect<void, DownloadError> => {
     let bytes = 0
     for (let i = 0; i < chunks.length; i++) bytes += chunks[i]!.length
     const received = this.received + bytes
@@ -87,7 +90,7 @@ export class Transfer {
       this.lastActivity = now + wait
       write = Effect.zipRight(write, Effect.sleep(wait))
     }
-    if (now - this.lastEmit < progressIntervalMs) return write
+    if (whole || now - this.lastEmit < progressIntervalMs) return write
     this.lastEmit = now
     return Effect.zipRight(write, this.bytesEvent)
   }
