@@ -12,15 +12,24 @@ export const effectivePriority = `COALESCE(s.priority, r.priority, ${Number(defa
 /** How sources are ranked (core's sourceOrder): priority, then fewest failures, then latest success, then URL. */
 export const sourceOrderSql = `${effectivePriority} DESC, s.consecutive_failures ASC, COALESCE(s.last_success, 0) DESC, s.url ASC`
 
-const locationCells = `l.store, l."key", l.stored_at, l.verified_at, l.state`
+const locationCells = `st.store, l."key", l.stored_at, l.verified_at, l.state`
 const sourceCells = `s.url, s.remote, ${effectivePriority}, s.last_success, s.last_failure, s.consecutive_failures,
   s.last_error_tag, s.etag, s.last_modified, s.served_sha256`
+
+/**
+ * Digests are stored as bytes; the lookup takes and returns them in lowercase hex, converted in SQL, so its callers
+ * deal in text only. (SQLite's `hex(NULL)` is '', hence the NULLIF.)
+ */
+const hexOf = (dialect: "sqlite" | "pg", column: string) =>
+  dialect === "pg" ? `encode(${column}, 'hex')` : `NULLIF(lower(hex(${column})), '')`
 
 const lookupQuery = (dialect: "sqlite" | "pg", digest: string) => {
   const agg = (cells: string, order: string) =>
     dialect === "pg" ? `json_agg(json_build_array(${cells})${order})` : `json_group_array(json_array(${cells})${order})`
-  return `SELECT a.sha256, a.size, a.sha384, a.sha512, a.sha1, a.md5, a.first_seen,
-    (SELECT ${agg(locationCells, "")} FROM locations l WHERE l.artifact = a.id) AS locations,
+  const hex = (digest: string) => `${hexOf(dialect, `a.${digest}`)} AS ${digest}`
+  return `SELECT ${hex("sha256")}, a.size, ${hex("sha384")}, ${hex("sha512")}, ${hex("sha1")}, ${hex("md5")}, a.first_seen,
+    (SELECT ${agg(locationCells, "")} FROM locations l JOIN stores st ON st.id = l.store WHERE l.artifact = a.id)
+      AS locations,
     (SELECT ${agg(sourceCells, ` ORDER BY ${sourceOrderSql}`)}
       FROM sources s LEFT JOIN remotes r ON r.name = s.remote WHERE s.artifact = a.id) AS sources
     FROM artifacts a WHERE a.sha256 = ${digest}`
@@ -38,13 +47,13 @@ export const createLookupFunction = `CREATE FUNCTION cargohold_lookup(digest TEX
   ) LANGUAGE plpgsql STABLE AS $fn$
   #variable_conflict use_column
   BEGIN
-    RETURN QUERY ${lookupQuery("pg", "digest")};
+    RETURN QUERY ${lookupQuery("pg", "decode(digest, 'hex')")};
   END
   $fn$`
 
-/** The lookup statement around its one parameter, the sha256: the text before it and the text after it. */
+/** The lookup statement around its one parameter, the sha256 in hex: the text before it and the text after it. */
 export const lookupSql = (dialect: "sqlite" | "pg"): readonly [string, string] =>
-  dialect === "pg" ? ["SELECT * FROM cargohold_lookup(", ")"] : [lookupQuery("sqlite", ""), ""]
+  dialect === "pg" ? ["SELECT * FROM cargohold_lookup(", ")"] : [lookupQuery("sqlite", "unhex("), ")"]
 
 type Cell = string | number | null
 

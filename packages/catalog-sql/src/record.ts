@@ -7,6 +7,7 @@ import type { DownloadRecord } from "@cargohold/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
+import { hexOfBytes } from "./rows.js"
 
 type Cell = string | number | null
 
@@ -185,15 +186,19 @@ const sourcesConflict = `ON CONFLICT (artifact, url) DO UPDATE SET
   etag = COALESCE(excluded.etag, sources.etag),
   last_modified = COALESCE(excluded.last_modified, sources.last_modified)`
 
-/** A column of a bulk insert: its name and its PostgreSQL array element type. */
-type Column = readonly [name: string, pgType: string]
+/**
+ * A column of a bulk insert: its name, its PostgreSQL array element type, and whether its cells are hex digests that
+ * the database stores as bytes (converted in SQL: `unhex` on SQLite, `decode(…, 'hex')` on PostgreSQL).
+ */
+type Column = readonly [name: string, pgType: string, stored?: "bytes"]
 
 const artifactColumns: ReadonlyArray<Column> = [
-  ["sha256", "text"], ["size", "bigint"], ["sha384", "text"], ["sha512", "text"], ["sha1", "text"], ["md5", "text"],
-  ["first_seen", "bigint"]
+  ["sha256", "text", "bytes"], ["size", "bigint"], ["sha384", "text", "bytes"], ["sha512", "text", "bytes"],
+  ["sha1", "text", "bytes"], ["md5", "text", "bytes"], ["first_seen", "bigint"]
 ]
+const storeColumns: ReadonlyArray<Column> = [["store", "text"]]
 const locationColumns: ReadonlyArray<Column> = [
-  ["artifact", "bigint"], ["store", "text"], ["key", "text"], ["stored_at", "bigint"], ["verified_at", "bigint"],
+  ["artifact", "bigint"], ["store", "bigint"], ["key", "text"], ["stored_at", "bigint"], ["verified_at", "bigint"],
   ["state", "text"]
 ]
 const sourceColumns: ReadonlyArray<Column> = [
@@ -216,11 +221,16 @@ const quoted = (name: string) => (name === "key" ? '"key"' : name)
 export const bulkInsertSql = (sql: SqlClient.SqlClient, table: string, columns: ReadonlyArray<Column>, tail: string) => {
   const names = columns.map(([c]) => quoted(c)).join(", ")
   const text = sql.onDialectOrElse({
-    pg: () =>
-      `INSERT INTO ${table} (${names}) SELECT * FROM unnest(${columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) ${tail}`,
+    pg: () => {
+      const cells = columns.map(([, , stored], i) => (stored === "bytes" ? `decode(c${i}, 'hex')` : `c${i}`)).join(", ")
+      const arrays = columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")
+      return `INSERT INTO ${table} (${names}) SELECT ${cells} FROM unnest(${arrays}) AS u(${columns.map((_, i) => `c${i}`).join(", ")}) ${tail}`
+    },
     // `WHERE true` keeps SQLite's parser from reading ON CONFLICT as a join constraint.
-    orElse: () =>
-      `INSERT INTO ${table} (${names}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(", ")} FROM jsonb_each(?) WHERE true ${tail}`
+    orElse: () => {
+      const cells = columns.map(([, , stored], i) => (stored === "bytes" ? `unhex(value ->> ${i})` : `value ->> ${i}`))
+      return `INSERT INTO ${table} (${names}) SELECT ${cells.join(", ")} FROM jsonb_each(?) WHERE true ${tail}`
+    }
   })
   const params = (rows: ReadonlyArray<ReadonlyArray<Cell>>): ReadonlyArray<unknown> =>
     sql.onDialectOrElse({
@@ -234,19 +244,37 @@ const byIdThen = <A extends { readonly artifact: number }>(key: (a: A) => string
   a.artifact - b.artifact || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
 
 /**
- * Writes a planned batch: artifacts first (their upsert returns the ids, so nothing is read back), then locations,
- * sources and provenance by artifact id; `sorted` orders them by key too (PostgreSQL: every writer locks rows in the
- * same order, so concurrent writers never deadlock). Run it inside a transaction.
+ * The ids of store names, creating the missing ones. Writes first (see `declare` in SqlCatalog.ts). Names are
+ * few per batch; PostgreSQL writers insert them in sorted order, like every other row.
+ */
+export const storeIds = (
+  sql: SqlClient.SqlClient,
+  stores: ReadonlyArray<string>
+): Effect.Effect<ReadonlyMap<string, number>, SqlError> =>
+  Effect.gen(function* () {
+    const names = [...new Set(stores)].sort()
+    if (names.length === 0) return new Map()
+    yield* bulkInsertSql(sql, "stores", storeColumns, "ON CONFLICT (store) DO NOTHING")(names.map((name) => [name]))
+    const rows = yield* sql<{ readonly id: number | string; readonly store: string }>`SELECT id, store FROM stores
+      WHERE ${sql.in("store", names)}`
+    return new Map(rows.map((row) => [row.store, Number(row.id)]))
+  })
+
+/**
+ * Writes a planned batch: store names and artifacts first (their upsert returns the ids, so nothing is read back),
+ * then locations, sources and provenance by artifact id; `sorted` orders them by key too (PostgreSQL: every writer
+ * locks rows in the same order, so concurrent writers never deadlock). Run it inside a transaction.
  */
 export const writeBatch = (sql: SqlClient.SqlClient, batch: Batch, sorted: boolean): Effect.Effect<void, SqlError> =>
   Effect.gen(function* () {
+    const stores = yield* storeIds(sql, batch.locations.map((l) => l.store))
     const insertArtifacts = bulkInsertSql(sql, "artifacts", artifactColumns, `${artifactsConflict} RETURNING id, sha256`)
     const ids = new Map<string, number>()
     for (const part of chunks(batch.artifacts)) {
-      const returned = yield* insertArtifacts<{ readonly id: number | string; readonly sha256: string }>(
+      const returned = yield* insertArtifacts<{ readonly id: number | string; readonly sha256: Uint8Array }>(
         part.map((a) => [a.sha256, a.size, a.sha384, a.sha512, a.sha1, a.md5, a.first_seen])
       )
-      for (const row of returned) ids.set(row.sha256, Number(row.id))
+      for (const row of returned) ids.set(hexOfBytes(row.sha256), Number(row.id))
     }
     const idOf = (sha256: string) => ids.get(sha256)!
     const locations = batch.locations.map((l) => ({ artifact: idOf(l.sha256), row: l }))
@@ -259,7 +287,9 @@ export const writeBatch = (sql: SqlClient.SqlClient, batch: Batch, sorted: boole
     const insertSources = bulkInsertSql(sql, "sources", sourceColumns, sourcesConflict)
     const insertProvenance = bulkInsertSql(sql, "provenance", provenanceColumns, "")
     for (const part of chunks(locations)) {
-      yield* insertLocations(part.map(({ artifact, row: l }) => [artifact, l.store, l.key, l.stored_at, l.verified_at, l.state]))
+      yield* insertLocations(
+        part.map(({ artifact, row: l }) => [artifact, stores.get(l.store)!, l.key, l.stored_at, l.verified_at, l.state])
+      )
     }
     for (const part of chunks(sources)) {
       yield* insertSources(

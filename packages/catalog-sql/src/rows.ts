@@ -15,18 +15,35 @@ const Millis = Schema.transform(Num, Schema.DateFromSelf, {
 })
 const opt = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { nullable: true })
 
+/** A digest as the databases hold it (bytes) in lowercase hex, as the catalog speaks it. */
+export const hexOfBytes = (bytes: Uint8Array): string =>
+  (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString("hex")
+
+/** A hex digest as the bytes the databases hold (a parameter of a query). */
+export const bytesOfHex = (hex: string): Buffer => Buffer.from(hex, "hex")
+
+/** Whether a text is a digest in hex (either case), so that `bytesOfHex` reads all of it. */
+export const isHex = (text: string): boolean => text.length % 2 === 0 && /^[0-9a-fA-F]*$/.test(text)
+
+/** A digest column: bytes in the database, lowercase hex in the row. */
+const Digest = Schema.transform(Schema.Uint8ArrayFromSelf, Schema.String, {
+  strict: true,
+  decode: hexOfBytes,
+  encode: bytesOfHex
+})
+
 export const ArtifactSql = Schema.Struct({
-  sha256: Schema.String,
+  sha256: Digest,
   size: Num,
-  sha384: opt(Schema.String),
-  sha512: opt(Schema.String),
-  sha1: opt(Schema.String),
-  md5: opt(Schema.String),
+  sha384: opt(Digest),
+  sha512: opt(Digest),
+  sha1: opt(Digest),
+  md5: opt(Digest),
   first_seen: Millis
 })
 
 export const LocationSql = Schema.Struct({
-  sha256: Schema.String,
+  sha256: Digest,
   store: Schema.String,
   key: Schema.String,
   stored_at: Millis,
@@ -35,7 +52,7 @@ export const LocationSql = Schema.Struct({
 })
 
 export const SourceSql = Schema.Struct({
-  sha256: Schema.String,
+  sha256: Digest,
   url: Schema.String,
   remote: opt(Schema.String),
   effective_priority: Num,
