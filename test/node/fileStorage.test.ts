@@ -99,6 +99,31 @@ describe("filesystem Storage", () => {
     expect(fdsUnder(root)).toEqual([])
   })
 
+  it("a large file (writes behind, background fdatasyncs) commits every byte; reset midway starts clean", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    // past several 1 MiB write buffers and a background fdatasync (every 32 MiB)
+    const data = bytes(40 * 1024 * 1024 + 12345, 7)
+    const { object } = await Effect.runPromise(put(storage, data))
+    expect(statSync(join(root, object.key)).size).toBe(data.length)
+    expect(sha256Hex(await Effect.runPromise(readBack(storage, sha256Hex(data))))).toBe(sha256Hex(data))
+    const other = bytes(3 * 1024 * 1024 + 1, 8)
+    const committed = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const temp = yield* storage.begin
+          for (let at = 0; at < 5 * 1024 * 1024; at += 64 * 1024) yield* temp.write([data.subarray(at, at + 64 * 1024)])
+          yield* temp.reset
+          for (let at = 0; at < other.length; at += 100_000) yield* temp.write([other.subarray(at, at + 100_000)])
+          return yield* temp.commit(sha256Hex(other) as Sha256, other.length as ByteSize)
+        })
+      )
+    )
+    expect(statSync(join(root, committed.object.key)).size).toBe(other.length)
+    expect(sha256Hex(await Effect.runPromise(readBack(storage, sha256Hex(other))))).toBe(sha256Hex(other))
+    expect(filesUnder(join(root, ".tmp"))).toEqual([])
+  })
+
   it("concurrent commits of the same bytes: one created, one stored file", async () => {
     const root = freshRoot()
     const storage = await Effect.runPromise(makeFileStorage({ root }))

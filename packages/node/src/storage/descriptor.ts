@@ -6,7 +6,7 @@
  * after its download was interrupted), so a descriptor number is never closed — and possibly reused by another
  * open — while the kernel may still write through it.
  */
-import { close, fchmod, fstat, fsync, ftruncate, open, type Stats, write } from "node:fs"
+import { close, fchmod, fdatasync, fstat, fsync, ftruncate, open, type Stats, write } from "node:fs"
 
 const done =
   <A>(resolve: (a: A) => void, reject: (e: unknown) => void) =>
@@ -47,6 +47,11 @@ export class Descriptor {
 
   sync(): Promise<void> {
     return this.use<void>((fd, cb) => fsync(fd, (e) => cb(e, undefined)))
+  }
+
+  /** fdatasync: the data written so far (and the size), not other metadata. */
+  datasync(): Promise<void> {
+    return this.use<void>((fd, cb) => fdatasync(fd, (e) => cb(e, undefined)))
   }
 
   chmod(mode: number): Promise<void> {

@@ -2,8 +2,12 @@
  * The temporary file behind one `TempObject` of the filesystem store.
  *
  * Writes are coalesced into a 1 MiB buffer: a batch of chunks that fits costs one copy and no I/O, so the
- * per-chunk Effect path stays lean; one positioned write goes out per full buffer. Commit flushes, fsyncs,
- * makes the file read-only and links it into place (or drops it when the same content is already there).
+ * per-chunk Effect path stays lean; one positioned write goes out per full buffer. That write runs behind: the
+ * download goes on filling a second buffer and waits only if the write before is still running (at most one in
+ * flight), so receiving and hashing overlap the disk. Every `syncEveryBytes` written, an fdatasync starts in the
+ * background, so the fsync at commit has little left to flush. Commit waits for all of it, flushes, fsyncs (the
+ * full fsync, always), makes the file read-only and links it into place (or drops it when the same content is
+ * already there). A failed background write or fdatasync fails the next write or the commit.
  */
 import { randomUUID } from "node:crypto"
 import { link, mkdir, rename, stat, unlink } from "node:fs/promises"
@@ -17,6 +21,9 @@ import { syncDirectoryOnce } from "./directorySync.js"
 
 /** Bytes gathered before one write goes to the file. */
 export const batchBytes = 1024 * 1024
+
+/** Bytes written between two background fdatasyncs of a large file. */
+export const syncEveryBytes = 32 * 1024 * 1024
 
 /** The first buffer of a temp object: small files never hold a large one. */
 export const smallBufferBytes = 64 * 1024
@@ -63,6 +70,14 @@ export class TempFile implements TempObject {
   private handle: Descriptor | undefined
   /** Set once the file left the temp area (linked, renamed or dropped for an existing copy). */
   private done = false
+  /** The write running behind (at most one); it never rejects: a failure lands in `failure`. */
+  private writing: Promise<void> | undefined = undefined
+  /** The background fdatasync running, if any (never rejects either). */
+  private syncing: Promise<void> | undefined = undefined
+  /** Bytes written since the last background fdatasync started. */
+  private unsynced = 0
+  /** The first failure of a background write or fdatasync. */
+  private failure: unknown = undefined
 
   constructor(
     private readonly layout: StoreLayout,
@@ -85,18 +100,64 @@ export class TempFile implements TempObject {
     return this.handle
   }
 
+  /** Waits for what runs behind; throws its failure. */
+  private async settle(): Promise<void> {
+    if (this.writing !== undefined) await this.writing
+    if (this.syncing !== undefined) await this.syncing
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  /** Writes what is buffered and waits for everything written before it. */
   private async flush(): Promise<void> {
+    await this.settle()
     if (this.fill === 0 || this.buffer === undefined) return
     await this.openHandle().writeAll(this.buffer.subarray(0, this.fill), this.flushed)
     this.flushed += this.fill
     this.fill = 0
   }
 
+  /** Hands the full buffer to a write that runs behind; waits only for the write before it. */
+  private async flushBehind(): Promise<void> {
+    if (this.writing !== undefined) await this.writing
+    if (this.failure !== undefined) throw this.failure
+    const handle = this.openHandle()
+    const buffer = this.buffer!
+    const bytes = this.fill
+    const at = this.flushed
+    this.buffer = undefined
+    this.fill = 0
+    this.flushed += bytes
+    this.writing = handle.writeAll(buffer.subarray(0, bytes), at).then(
+      () => {
+        this.writing = undefined
+        this.layout.pool.give(buffer)
+        this.unsynced += bytes
+        if (this.unsynced >= syncEveryBytes && this.syncing === undefined && this.handle === handle) {
+          this.unsynced = 0
+          this.syncing = handle.datasync().then(
+            () => {
+              this.syncing = undefined
+            },
+            (cause) => {
+              this.syncing = undefined
+              this.failure ??= cause
+            }
+          )
+        }
+      },
+      (cause) => {
+        this.writing = undefined
+        this.failure ??= cause
+      }
+    )
+  }
+
   /** Makes room for `bytes` buffered bytes (at most `batchBytes`), moving to a larger buffer when needed. */
   private room(bytes: number): Buffer {
     const current = this.buffer
     if (current !== undefined && current.length >= bytes) return current
-    const next = this.layout.pool.take(bytes)
+    // a file past its first buffer is a large one: take a full-size buffer at once (no growing copies)
+    const next = this.layout.pool.take(this.flushed > 0 ? batchBytes : bytes)
     if (current !== undefined) {
       next.set(current.subarray(0, this.fill))
       this.layout.pool.give(current)
@@ -113,6 +174,7 @@ export class TempFile implements TempObject {
       let offset = 0
       if (this.fill === 0 && chunk.length >= batchBytes) {
         // large chunk, empty buffer: write it as is (the caller waits, so its buffer is not retained)
+        await this.settle()
         await this.openHandle().writeAll(chunk, this.flushed)
         this.flushed += chunk.length
         this.accepted += chunk.length
@@ -125,7 +187,7 @@ export class TempFile implements TempObject {
         this.fill += n
         this.accepted += n
         offset += n
-        if (this.fill === batchBytes) await this.flush()
+        if (this.fill === batchBytes) await this.flushBehind()
       }
     }
   }
@@ -133,6 +195,7 @@ export class TempFile implements TempObject {
   readonly write = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, StorageError> =>
     Effect.suspend(() => {
       if (this.handle === undefined) return Effect.fail(this.fail("write", "the temporary object is closed"))
+      if (this.failure !== undefined) return Effect.fail(this.fail("write", this.failure))
       let total = 0
       for (let i = 0; i < chunks.length; i++) total += chunks[i]!.length
       if (this.fill + total < batchBytes) {
@@ -153,7 +216,13 @@ export class TempFile implements TempObject {
     this.fill = 0
     this.flushed = 0
     this.accepted = 0
-    return this.io("reset", () => this.openHandle().truncate(0))
+    this.unsynced = 0
+    return this.io("reset", async () => {
+      // what ran behind belongs to the attempt being dropped: wait for it, then forget its failure
+      await this.settle().catch(() => undefined)
+      this.failure = undefined
+      await this.openHandle().truncate(0)
+    })
   })
 
   readonly written = (): number => this.accepted
