@@ -52,9 +52,15 @@ export const layerSqliteClient = (
           // 256 MiB at most, grown only as used: the random-key indexes (sha256, sha1, URLs) of a million artifacts
           // stay in memory while recording.
           client`PRAGMA cache_size = -262144`,
-          // Checkpoint every 64 MiB of WAL rather than 4 MiB: index pages that consecutive batches dirty again are
-          // copied into the database file once instead of once per batch. (No effect on durability.)
-          client`PRAGMA wal_autocheckpoint = 16384`
+          // Checkpoint every 256 MiB of WAL rather than 4 MiB: the digest and URL index pages that consecutive
+          // batches dirty again are copied into the database file once per few batches instead of once per batch
+          // (a batch of 10,000 new artifacts dirties pages all over them; bench at 1M artifacts: 64 MiB 22k/s,
+          // 256 MiB 26k/s, 512 MiB no better). The WAL file grows to that size. (No effect on durability.)
+          client`PRAGMA wal_autocheckpoint = 65536`,
+          // A bulk upsert dirties thousands of pages, each saved once in the statement journal (to undo that one
+          // statement if it fails): in memory rather than spilled to a temporary file (300k artifacts: 0.3 GB fewer
+          // bytes written). Temporary tables and sorts stay in memory too. (No effect on durability.)
+          client`PRAGMA temp_store = MEMORY`
         ],
         { discard: true }
       ).pipe(asCatalogError("open sqlite"))
