@@ -123,6 +123,9 @@ export const catalogContract = (name: string, target: ContractTarget) =>
             expect(yield* catalog.findByDigest(algorithm as never, hex.toUpperCase())).toEqual(Option.some(r.sha256))
           }
           expect(yield* catalog.findByDigest("md5", digest("md5", unique("x")))).toEqual(Option.none())
+          // a known digest followed by text that is not hex names nothing (not the digest it starts with)
+          expect(yield* catalog.findByDigest("sha1", `${digests.sha1}zz`)).toEqual(Option.none())
+          expect(yield* catalog.findByDigest("sha1", `${digests.sha1}0`)).toEqual(Option.none())
           expect(yield* catalog.findByUrl(r.url)).toEqual(Option.some(r.sha256))
           expect(yield* catalog.findByUrl(r.finalUrl)).toEqual(Option.some(r.sha256))
           // the same URL later served other bytes: the most recent download wins

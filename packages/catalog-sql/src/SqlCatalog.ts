@@ -174,15 +174,15 @@ export const makeSqlCatalog = (
         }).pipe(fail("lookup many")),
       // No ORDER BY … LIMIT in SQL here: without statistics PostgreSQL would walk the primary key instead of the
       // digest index. Matches are few; the smallest sha256 is picked here.
+      // A text that is not hex names no digest (and would not convert to bytes whole).
       findByDigest: (algorithm, hex) =>
-        (isHex(hex)
-          ? sql<{ readonly sha256: Uint8Array }>`SELECT sha256 FROM artifacts
-              WHERE ${sql(digestColumns[algorithm])} = ${bytesOfHex(hex)} AND size IS NOT NULL`.pipe(Effect.map(Arr.fromIterable))
-          : Effect.succeed<Array<{ readonly sha256: Uint8Array }>>([])
-        ).pipe(
-          Effect.map((rows) => Option.fromNullable(rows.map((r) => hexOfBytes(r.sha256) as Sha256).sort()[0])),
-          fail("find by digest")
-        ),
+        !isHex(hex)
+          ? Effect.succeed(Option.none())
+          : sql<{ readonly sha256: Uint8Array }>`SELECT sha256 FROM artifacts
+              WHERE ${sql(digestColumns[algorithm])} = ${bytesOfHex(hex)} AND size IS NOT NULL`.pipe(
+              Effect.map((rows) => Option.fromNullable(rows.map((r) => hexOfBytes(r.sha256) as Sha256).sort()[0])),
+              fail("find by digest")
+            ),
       findByUrl: (url) =>
         Effect.gen(function* () {
           // Asked for: the source at this URL that succeeded last (or else was declared), through sources_url.
