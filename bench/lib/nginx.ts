@@ -45,7 +45,8 @@ http {
   tcp_nodelay on;
   keepalive_timeout 75s;
   keepalive_requests 1000000;
-  open_file_cache max=200000 inactive=60s;
+  # cached descriptors per worker stay well under the fd limit (100,000 files exhausted it: HTTP 500)
+  open_file_cache max=4096 inactive=20s;
   default_type application/octet-stream;
   types { }
   client_body_temp_path ${prefix}/client_body;
