@@ -37,6 +37,33 @@ describe("remote limits and file roots", () => {
     }).pipe(Effect.provide(layerNetworkTest()))
   )
 
+  it.scopedLive("a redirect target counts against its own host's limit, whichever hosts redirect to it", () =>
+    Effect.gen(function* () {
+      let inFlight = 0
+      let most = 0
+      const target = yield* serverScoped((req, res) => {
+        inFlight += 1
+        most = Math.max(most, inFlight)
+        setTimeout(() => {
+          inFlight -= 1
+          res.end(`body ${req.url}`)
+        }, 40)
+      })
+      const redirecting = () =>
+        serverScoped((req, res) => {
+          res.writeHead(302, { location: target.url(req.url ?? "/") })
+          res.end()
+        })
+      const first = yield* redirecting()
+      const second = yield* redirecting()
+      const urls = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? first : second).url(`/r${i}`))
+      yield* Effect.forEach(urls, (url) => download({ url }), { concurrency: "unbounded" })
+      expect(target.stats.requests.length).toBe(12)
+      // 2 per host: without moving the permit, the two redirecting hosts would let 4 requests at the target at once
+      expect(most).toBe(2)
+    }).pipe(Effect.provide(layerNetworkTest({ limits: { global: 64, perHost: 2 }, http: { connectionsPerOrigin: 16 } })))
+  )
+
   it.scopedLive("file:// only under the remote's roots; no remote: any path; no roots: none", () =>
     Effect.gen(function* () {
       const dir = mkdtempSync(join(tmpdir(), "cargohold-roots-"))

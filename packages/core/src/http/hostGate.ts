@@ -13,6 +13,42 @@ export interface HostSignal {
   readonly pauseMs: number
 }
 
+/**
+ * The host connection one HTTP attempt holds. A redirect to another host moves it there: the first host's
+ * connection is given back before the other host's is awaited, so an attempt never holds two and redirects
+ * between two busy hosts cannot deadlock.
+ */
+export class HostPermit {
+  private gate: HostGate | undefined = undefined
+
+  /** The host whose connection is held, if any. */
+  get host(): string | undefined {
+    return this.gate?.host
+  }
+
+  /** Holds a connection of `gate`'s host, giving back the one held before (if another host's). */
+  moveTo(gate: HostGate): Effect.Effect<void> {
+    if (gate === this.gate) return Effect.void
+    return Effect.uninterruptibleMask((restore) => {
+      const previous = this.gate
+      this.gate = undefined
+      return Effect.zipRight(
+        previous === undefined ? Effect.void : previous.release,
+        Effect.tap(restore(gate.acquire), () => {
+          this.gate = gate
+        })
+      )
+    })
+  }
+
+  /** Gives the held connection back (nothing when none is held). */
+  readonly release: Effect.Effect<void> = Effect.suspend(() => {
+    const gate = this.gate
+    this.gate = undefined
+    return gate === undefined ? Effect.void : gate.release
+  })
+}
+
 export class HostGate {
   private readonly semaphore: Effect.Semaphore
   private limit: number
@@ -51,6 +87,15 @@ export class HostGate {
   withPermit<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return Effect.zipRight(this.waitPause, this.semaphore.withPermits(1)(effect))
   }
+
+  /**
+   * Takes one of the host's connections after any pause; give it back with `release`. Interrupted while waiting,
+   * it takes nothing. (`withPermit` when one effect is the whole use; `HostPermit` when a redirect may move it.)
+   */
+  readonly acquire: Effect.Effect<void> = Effect.suspend(() => Effect.zipRight(this.waitPause, this.semaphore.take(1)))
+
+  /** Gives back a connection taken with `acquire`. */
+  readonly release: Effect.Effect<void> = Effect.suspend(() => Effect.asVoid(this.semaphore.release(1)))
 
   /** The host throttled us: halve its concurrency and pause it for `retryAfterMs` if given. */
   backoff(retryAfterMs: number | undefined): Effect.Effect<HostSignal> {

@@ -17,6 +17,7 @@ import {
   TransferError
 } from "../domain/errors.js"
 import { classifyTransportError, isCloseBeforeAnswer, parseRetryAfter, proxyLabel } from "../http/classify.js"
+import type { HostPermit } from "../http/hostGate.js"
 import { credentialHeaders, nextHop, redirectStatuses } from "../http/redirects.js"
 import { RequestGuard, release, requestGuardsAvailable, watch } from "../http/requestGuard.js"
 import { ifRangeValidator, partialProblem } from "../http/resume.js"
@@ -131,7 +132,9 @@ const timedOut = (transfer: Transfer, ctx: AttemptContext): TimeoutError | undef
 const sendFollowing = (
   transfer: Transfer,
   ctx: AttemptContext,
-  extra: Readonly<Record<string, string>>
+  extra: Readonly<Record<string, string>>,
+  limiter: ConnectionLimiter,
+  permit: HostPermit
 ): Effect.Effect<
   { readonly response: HttpClientResponse.HttpClientResponse; readonly headers: Headers.Headers },
   DownloadError,
@@ -168,6 +171,8 @@ const sendFollowing = (
       if (next instanceof Error) return yield* next
       visited.add(next.href)
       url = next.href
+      // the next hop counts against its own host's connections (the previous host's are given back first)
+      if (next.host !== permit.host) yield* permit.moveTo(limiter.host(next.host))
     }
   })
 
@@ -229,7 +234,7 @@ const readBody = (
   )
 }
 
-const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionLimiter) =>
+const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionLimiter, permit: HostPermit) =>
   Effect.gen(function* () {
     const from = transfer.received
     const validator = from > 0 ? ifRangeValidator(transfer.etag, transfer.lastModified) : undefined
@@ -241,7 +246,7 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       extra.range = `bytes=${from}-`
       extra["if-range"] = validator
     }
-    const { response, headers } = yield* sendFollowing(transfer, ctx, extra)
+    const { response, headers } = yield* sendFollowing(transfer, ctx, extra, limiter, permit)
     const url = transfer.finalUrl
     const status = response.status
     const etag = header(headers, "etag")
@@ -367,6 +372,6 @@ export const fetchHttp = (
       host: url.host
     }
     yield* limits
-      .withPermit(ctx.host, guarded(transfer, ctx, oneAttempt(transfer, ctx, limiter)))
+      .withPermit(ctx.host, (permit) => guarded(transfer, ctx, oneAttempt(transfer, ctx, limiter, permit)))
       .pipe(Effect.tapError(markResumable(transfer)))
   })

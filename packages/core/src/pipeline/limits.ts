@@ -4,7 +4,7 @@
  * download in the process unless a program provides its own `ConnectionLimits`.
  */
 import { Context, Effect, Layer } from "effect"
-import { HostGate, type HostSignal } from "../http/hostGate.js"
+import { HostGate, HostPermit, type HostSignal } from "../http/hostGate.js"
 import { byteBucket, requestBucket, type TokenBucket } from "../http/tokenBucket.js"
 import type { Remote } from "../remote/Remote.js"
 
@@ -19,8 +19,11 @@ export interface RemoteLimiter {
    * wait; `undefined` when no byte rate applies, so the per-chunk path stays free.
    */
   readonly throttle: ((bytes: number) => number) | undefined
-  /** Runs `effect` holding a global permit, a permit of `host` and one of the remote. */
-  readonly withPermit: <A, E, R>(host: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Runs `use` holding a permit of the remote, a connection of `host` and a global permit. `use` gets the host
+   * connection as a `HostPermit`: a redirect to another host moves it there (see `HostPermit.moveTo`).
+   */
+  readonly withPermit: <A, E, R>(host: string, use: (permit: HostPermit) => Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 export interface ConnectionLimiter {
@@ -70,9 +73,18 @@ export const makeLimiter = (options: LimitOptions): ConnectionLimiter => {
     }
     return gate
   }
-  const withPermit = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
-    host(name).withPermit(global.withPermits(1)(effect))
-  const unlimited: RemoteLimiter = { requestToken: Effect.void, throttle: maxBytesMs(globalBytes, undefined), withPermit }
+  // the host's connection first, then the global permit: a fiber waiting for a busy host holds no global permit
+  const withHostPermit = <A, E, R>(name: string, use: (permit: HostPermit) => Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => {
+      const permit = new HostPermit()
+      return Effect.ensuring(Effect.zipRight(permit.moveTo(host(name)), global.withPermits(1)(use(permit))), permit.release)
+    })
+  const withPermit = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) => withHostPermit(name, () => effect)
+  const unlimited: RemoteLimiter = {
+    requestToken: Effect.void,
+    throttle: maxBytesMs(globalBytes, undefined),
+    withPermit: withHostPermit
+  }
   const remotes = new Map<string, RemoteLimiter>()
   const forRemote = (remote: Remote | undefined): RemoteLimiter => {
     const limits = remote?.limits
@@ -88,8 +100,8 @@ export const makeLimiter = (options: LimitOptions): ConnectionLimiter => {
         throttle: maxBytesMs(bytes, globalBytes),
         withPermit:
           connections === undefined
-            ? withPermit
-            : (name, effect) => connections.withPermits(1)(withPermit(name, effect))
+            ? withHostPermit
+            : (name, use) => connections.withPermits(1)(withHostPermit(name, use))
       }
       remotes.set(remote.name, limiter)
     }
