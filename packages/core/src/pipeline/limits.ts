@@ -31,7 +31,7 @@ export interface ConnectionLimiter {
   readonly perHost: number
   /** Runs `effect` holding one global permit and one permit of `host`. */
   readonly withPermit: <A, E, R>(host: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** The limits of `remote` (by name; the first settings seen for a name win). */
+  /** The limits of `remote`, shared by the remotes of its name with the same limit settings. */
   readonly forRemote: (remote: Remote | undefined) => RemoteLimiter
   /** The adaptive gate of `host`: backoff on 429/503, recovery on success. */
   readonly host: (host: string) => HostGate
@@ -89,7 +89,9 @@ export const makeLimiter = (options: LimitOptions): ConnectionLimiter => {
   const forRemote = (remote: Remote | undefined): RemoteLimiter => {
     const limits = remote?.limits
     if (remote === undefined || limits === undefined) return unlimited
-    let limiter = remotes.get(remote.name)
+    // by name and settings: a remote redefined with other limits gets limits of its own, not the old ones
+    const key = `${remote.name}\u0000${limits.maxConnections}\u0000${limits.requestsPerSecond}\u0000${limits.bytesPerSecond}`
+    let limiter = remotes.get(key)
     if (limiter === undefined) {
       const connections =
         limits.maxConnections !== undefined ? Effect.unsafeMakeSemaphore(Math.max(1, limits.maxConnections)) : undefined
@@ -103,7 +105,7 @@ export const makeLimiter = (options: LimitOptions): ConnectionLimiter => {
             ? withHostPermit
             : (name, use) => connections.withPermits(1)(withHostPermit(name, use))
       }
-      remotes.set(remote.name, limiter)
+      remotes.set(key, limiter)
     }
     return limiter
   }
