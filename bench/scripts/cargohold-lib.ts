@@ -1,13 +1,15 @@
 /**
  * cargohold through its library API with `layerNode({ home })`: full verification, content-addressed storage and
- * the SQLite catalog; 64 downloads and 64 connections (in all and per host), like the peers.
- * By default the whole job list goes through `fetchMany` (batched catalog writes); BENCH_CARGOHOLD_API=download
+ * the SQLite catalog; 64 downloads and 64 connections (in all and per host), like the peers. Like the CLI, it
+ * bounds V8's heap growth with `limitHeapGrowth()` (a program fetching long batches should).
+ * By default the job list is streamed from its file through `fetchMany` (batched catalog writes; the list is read
+ * as the workers pull it, never held whole, as a program fetching a long list would); BENCH_CARGOHOLD_API=download
  * runs one `download` per job under `Effect.forEach` instead.
  * usage: node cargohold-lib.mjs JOBS HOME       (exits 3 when the library is not built yet)
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { readJobs, scriptArgs } from "./jobs.js"
+import { countJobs, streamJobs, scriptArgs } from "./jobs.js"
 
 type CoreModule = typeof import("@cargohold/core")
 type NodeModule = typeof import("@cargohold/node")
@@ -30,8 +32,16 @@ if (core?.download === undefined || node?.layerNode === undefined) {
   process.exit(3)
 }
 const { download, fetchMany } = core
+// as the CLI does at start-up: V8's heap grows to at most 2× what is live between full GCs (see limitHeapGrowth);
+// BENCH_CARGOHOLD_HEAP=default leaves V8's own factor (up to 4×)
+if (process.env.BENCH_CARGOHOLD_HEAP !== "default") node.limitHeapGrowth?.()
 const useFetchMany = process.env.BENCH_CARGOHOLD_API !== "download" && fetchMany !== undefined
-const requests = readJobs(jobsPath).map((j) => ({ url: j.url, sha256: j.sha256, size: j.size }))
+const requests = Stream.fromAsyncIterable(streamJobs(jobsPath), (error) => new Error(`reading ${jobsPath}: ${String(error)}`)).pipe(
+  Stream.map((j) => ({ url: j.url, sha256: j.sha256, size: j.size })),
+  // in chunks, as fetchMany looks the catalog up per input chunk (an async iterable comes one element at a time)
+  Stream.rechunk(1024)
+)
+const { count: total, bytes: bytesExpected } = await countJobs(jobsPath)
 /** BENCH_CARGOHOLD_CATALOG=memory: swaps the SQLite catalog out (for profiling; the bench uses the default). */
 const catalog = process.env.BENCH_CARGOHOLD_CATALOG
 const layer = node.layerNode({ home, catalog, limits: { global: concurrency, perHost: concurrency } })
@@ -39,19 +49,18 @@ const layer = node.layerNode({ home, catalog, limits: { global: concurrency, per
 const viaFetchMany = Effect.gen(function* () {
   let failed = 0
   let firstError = ""
-  const bytesExpected = requests.reduce((sum, r) => sum + r.size, 0)
   yield* Stream.runForEach(
-    fetchMany(Stream.fromIterable(requests), { concurrency, total: requests.length, bytesExpected }),
+    fetchMany(requests, { concurrency, total, bytesExpected }),
     (result) =>
       Effect.sync(() => {
         if (result._tag === "Failed" && failed++ === 0) firstError = `${result.error._tag}: ${result.error.message}`
       })
   )
-  if (failed > 0) return yield* Effect.die(new Error(`${failed} of ${requests.length} failed; first: ${firstError}`))
+  if (failed > 0) return yield* Effect.die(new Error(`${failed} of ${total} failed; first: ${firstError}`))
 })
-const viaDownload = Effect.forEach(requests, (request) => download(request), { concurrency, discard: true })
+const viaDownload = Stream.runDrain(Stream.mapEffect(requests, (request) => download(request), { concurrency, unordered: true }))
 
 await Effect.runPromise(Effect.provide(useFetchMany ? viaFetchMany : viaDownload, layer))
 console.log(
-  `cargohold-lib (${useFetchMany ? "fetchMany" : "download"}): ${requests.length} files verified, stored and catalogued in ${home}`
+  `cargohold-lib (${useFetchMany ? "fetchMany" : "download"}): ${total} files verified, stored and catalogued in ${home}`
 )

@@ -1,7 +1,8 @@
 /**
  * The job list the bench scripts read: one `url<TAB>sha256<TAB>size<TAB>name` line per file.
  */
-import { readFileSync } from "node:fs"
+import { createReadStream, readFileSync } from "node:fs"
+import { createInterface } from "node:readline"
 
 export interface Job {
   readonly url: string
@@ -14,14 +15,34 @@ export interface Job {
 export const formatJobs = (jobs: ReadonlyArray<Job>): string =>
   jobs.map((j) => `${j.url}\t${j.sha256}\t${j.size}\t${j.name}`).join("\n") + "\n"
 
+const parseJob = (line: string): Job => {
+  const [url = "", sha256 = "", size = "0", name = ""] = line.split("\t")
+  return { url, sha256, size: Number(size), name }
+}
+
 export const readJobs = (path: string): Array<Job> =>
   readFileSync(path, "utf8")
     .split("\n")
     .filter((line) => line.length > 0)
-    .map((line) => {
-      const [url = "", sha256 = "", size = "0", name = ""] = line.split("\t")
-      return { url, sha256, size: Number(size), name }
-    })
+    .map(parseJob)
+
+/** The jobs of `path` one at a time, read as they are pulled (nothing of the file is kept). */
+export async function* streamJobs(path: string): AsyncGenerator<Job> {
+  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
+    if (line.length > 0) yield parseJob(line)
+  }
+}
+
+/** How many jobs `path` holds and their total size, read through once without keeping them. */
+export const countJobs = async (path: string): Promise<{ readonly count: number; readonly bytes: number }> => {
+  let count = 0
+  let bytes = 0
+  for await (const job of streamJobs(path)) {
+    count += 1
+    bytes += job.size
+  }
+  return { count, bytes }
+}
 
 /** Runs `work` over `items` with `concurrency` workers; the first failure rejects. */
 export const runPool = async <T>(

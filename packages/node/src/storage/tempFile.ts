@@ -60,6 +60,17 @@ const makeShardDirectory = async (dir: string, sync: (path: string) => Promise<v
   for (let folder = dirname(dir); folder.length >= first.length; folder = dirname(folder)) await sync(folder)
 }
 
+/**
+ * Folders known to exist, at most `knownDirsLimit` (then forgotten all at once): a store has up to 65,536 shard
+ * folders, and remembering every one would grow the heap with the number of artifacts (≈ 10 MiB at 100,000). A
+ * forgotten folder costs one `mkdir` that finds it (no fsync: only a folder this call creates is synced).
+ */
+const knownDirsLimit = 4096
+const rememberDir = (known: Set<string>, dir: string): void => {
+  if (known.size >= knownDirsLimit) known.clear()
+  known.add(dir)
+}
+
 export class TempFile implements TempObject {
   private buffer: Buffer | undefined = undefined
   private fill = 0
@@ -265,7 +276,7 @@ export class TempFile implements TempObject {
     const sync = this.layout.syncDirectory
     if (!known.has(dir)) {
       await makeShardDirectory(dir, sync)
-      known.add(dir)
+      rememberDir(known, dir)
     }
     if (replace) {
       await rename(this.path, target)
@@ -280,7 +291,7 @@ export class TempFile implements TempObject {
         // the shard folder went away since it was cached (someone cleaned up): make it again, once
         known.delete(dir)
         await makeShardDirectory(dir, sync)
-        known.add(dir)
+        rememberDir(known, dir)
         await link(this.path, target)
       })
     } catch (cause) {
