@@ -5,6 +5,7 @@
 export * from "./catalogByUrl.js"
 export * from "./facade.js"
 export * from "./hash.js"
+export * from "./heap.js"
 export * from "./home.js"
 export * from "./http/index.js"
 export * from "./layer.js"
