@@ -11,6 +11,8 @@ export interface CatalogUrlOptions {
   readonly home?: string
   /** Replaces the default secret box. */
   readonly secretBox?: Layer.Layer<SecretBox>
+  /** SQLite only: the page cache's most (default 256 MiB; see `SqliteCatalogOptions.cacheSizeMiB`). */
+  readonly sqliteCacheMiB?: number | undefined
 }
 
 export type CatalogTarget =
@@ -53,7 +55,8 @@ export const layerCatalogFromUrl = (url: string, options?: CatalogUrlOptions): L
       const common = { ...(options?.home === undefined ? {} : { home: options.home }), ...(options?.secretBox === undefined ? {} : { secretBox: options.secretBox }) }
       if (target._tag === "Sqlite") {
         const { layerSqliteCatalog } = yield* Effect.promise(() => import("./sqlite.js"))
-        return layerSqliteCatalog({ filename: target.filename, ...common })
+        const cache = options?.sqliteCacheMiB === undefined ? {} : { cacheSizeMiB: options.sqliteCacheMiB }
+        return layerSqliteCatalog({ filename: target.filename, ...common, ...cache })
       }
       const { layerPgCatalog } = yield* Effect.promise(() => import("./pg.js"))
       return layerPgCatalog({ url: target.url, ...common })

@@ -21,6 +21,12 @@ export interface SqliteCatalogOptions {
   readonly secretBox?: Layer.Layer<SecretBox>
   /** Milliseconds a writer waits for another process's write lock (default 30 s). */
   readonly busyTimeoutMs?: number
+  /**
+   * The page cache's most (default 256 MiB, grown only as used): the whole catalog's indexes while recording a
+   * million artifacts. A process that mostly fetches can do with less (it grows with the catalog: ≈ 10 MiB per
+   * 20,000 artifacts), as missed pages come back from the OS page cache.
+   */
+  readonly cacheSizeMiB?: number
 }
 
 /**
@@ -29,7 +35,7 @@ export interface SqliteCatalogOptions {
  * other's lock would block that thread. Other processes are fine (they wait up to `busyTimeoutMs`).
  */
 export const layerSqliteClient = (
-  options: Pick<SqliteCatalogOptions, "filename" | "busyTimeoutMs">
+  options: Pick<SqliteCatalogOptions, "filename" | "busyTimeoutMs" | "cacheSizeMiB">
 ): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, CatalogError> =>
   Layer.scopedContext(
     Effect.gen(function* () {
@@ -49,9 +55,9 @@ export const layerSqliteClient = (
           client`PRAGMA foreign_keys = ON`,
           // FULL: a committed batch survives power loss too (NORMAL in WAL mode may lose the last commits).
           client`PRAGMA synchronous = FULL`,
-          // 256 MiB at most, grown only as used: the random-key indexes (sha256, sha1, URLs) of a million artifacts
-          // stay in memory while recording.
-          client`PRAGMA cache_size = -262144`,
+          // 256 MiB at most by default, grown only as used: the random-key indexes (sha256, sha1, URLs) of a million
+          // artifacts stay in memory while recording.
+          client.unsafe(`PRAGMA cache_size = -${Math.max(1, Math.floor(options.cacheSizeMiB ?? 256)) * 1024}`),
           // Checkpoint every 256 MiB of WAL rather than 4 MiB: the digest and URL index pages that consecutive
           // batches dirty again are copied into the database file once per few batches instead of once per batch
           // (a batch of 10,000 new artifacts dirties pages all over them; bench at 1M artifacts: 64 MiB 22k/s,

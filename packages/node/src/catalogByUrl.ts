@@ -11,7 +11,10 @@ import { describe } from "./fs/readStream.js"
 export const defaultCatalogUrl = (home: string): string => `sqlite://${home}/catalog.db`
 
 /** The Catalog layer for `url` (`memory:`, `sqlite:///abs/path.db`, `postgresql://…`). */
-export const layerCatalogByUrl = (url: string, options: { readonly home?: string } = {}): Layer.Layer<Catalog, CatalogError> =>
+export const layerCatalogByUrl = (
+  url: string,
+  options: { readonly home?: string; readonly sqliteCacheMiB?: number | undefined } = {}
+): Layer.Layer<Catalog, CatalogError> =>
   url === "memory:"
     ? layerMemoryCatalog
     : Layer.unwrapEffect(

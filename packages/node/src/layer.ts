@@ -46,6 +46,12 @@ export interface NodeLayerOptions {
   readonly http?: Layer.Layer<HttpClient.HttpClient, InvalidRequest> | undefined
   /** Folders `file://` sources may be read from (default: anywhere). */
   readonly fileRoots?: ReadonlyArray<string> | "any" | undefined
+  /**
+   * The SQLite catalog's page cache at most, in MiB (default 256: a million artifacts' indexes while recording).
+   * A process that mostly fetches can do with 32: the cache otherwise grows with the catalog (≈ 10 MiB per 20,000
+   * artifacts) and missed pages come back from the OS page cache.
+   */
+  readonly sqliteCacheMiB?: number | undefined
 }
 
 /**
@@ -70,7 +76,10 @@ export const layerNode = (options: NodeLayerOptions = {}): Layer.Layer<NodeServi
     Effect.gen(function* () {
       const home = needsHome ? yield* resolveHome({ home: options.home }) : options.home
       const store = layerStorageFromUrl(options.store ?? defaultStoreUrl(home!), { schemes: options.storeSchemes })
-      const catalog = layerCatalogByUrl(options.catalog ?? defaultCatalogUrl(home!), home === undefined ? {} : { home })
+      const catalog = layerCatalogByUrl(options.catalog ?? defaultCatalogUrl(home!), {
+        ...(home === undefined ? {} : { home }),
+        sqliteCacheMiB: options.sqliteCacheMiB
+      })
       return Layer.merge(store, catalog)
     })
   )
