@@ -14,41 +14,38 @@ import { failureOf, sha256Hex, tryDownload } from "../support/downloads.js"
 import { layerNetworkTest } from "../support/layers.js"
 import { serverScoped } from "../support/servers.js"
 
+/** A server answering each request after 40 ms, counting the most requests it had in flight at once. */
+const slowServer = Effect.gen(function* () {
+  let inFlight = 0
+  let most = 0
+  const server = yield* serverScoped((req, res) => {
+    inFlight += 1
+    most = Math.max(most, inFlight)
+    setTimeout(() => {
+      inFlight -= 1
+      res.end(`body ${req.url}`)
+    }, 40)
+  })
+  return { server, most: () => most }
+})
+
 describe("remote limits and file roots", () => {
   it.scopedLive("a remote's maxConnections bounds its requests in flight", () =>
     Effect.gen(function* () {
-      let inFlight = 0
-      let most = 0
-      const server = yield* serverScoped((req, res) => {
-        inFlight += 1
-        most = Math.max(most, inFlight)
-        setTimeout(() => {
-          inFlight -= 1
-          res.end(`body ${req.url}`)
-        }, 40)
-      })
+      const { server, most } = yield* slowServer
       const remote = new Remote({ name: "narrow", url: server.origin, headers: {}, limits: { maxConnections: 2 } })
       yield* Effect.forEach(
         Array.from({ length: 10 }, (_, i) => `/n${i}`),
         (url) => download({ url, remote }),
         { concurrency: "unbounded" }
       )
-      expect(most).toBe(2)
+      expect(most()).toBe(2)
     }).pipe(Effect.provide(layerNetworkTest()))
   )
 
   it.scopedLive("a redirect target counts against its own host's limit, whichever hosts redirect to it", () =>
     Effect.gen(function* () {
-      let inFlight = 0
-      let most = 0
-      const target = yield* serverScoped((req, res) => {
-        inFlight += 1
-        most = Math.max(most, inFlight)
-        setTimeout(() => {
-          inFlight -= 1
-          res.end(`body ${req.url}`)
-        }, 40)
-      })
+      const { server: target, most } = yield* slowServer
       const redirecting = () =>
         serverScoped((req, res) => {
           res.writeHead(302, { location: target.url(req.url ?? "/") })
@@ -60,7 +57,7 @@ describe("remote limits and file roots", () => {
       yield* Effect.forEach(urls, (url) => download({ url }), { concurrency: "unbounded" })
       expect(target.stats.requests.length).toBe(12)
       // 2 per host: without moving the permit, the two redirecting hosts would let 4 requests at the target at once
-      expect(most).toBe(2)
+      expect(most()).toBe(2)
     }).pipe(Effect.provide(layerNetworkTest({ limits: { global: 64, perHost: 2 }, http: { connectionsPerOrigin: 16 } })))
   )
 
