@@ -9,20 +9,17 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import {
-  type ByteSize,
   Catalog,
   type CatalogService,
   fetchMany,
   layerConnectionLimits,
   layerSilent,
-  type Sha256,
   Storage,
-  type StorageService,
-  shardedKey
+  type StorageService
 } from "@cargohold/core"
-import { makeMemoryCatalog, makeMemoryStorage } from "@cargohold/core/testing"
+import { makeMemoryCatalog, makeMemoryStorage, nullStorage } from "@cargohold/core/testing"
 import { layerNodeHasher } from "@cargohold/node"
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { fileURLToPath } from "node:url"
@@ -37,31 +34,6 @@ const bodyOf = (path: string) => {
   const out = Buffer.alloc(size, 0x61)
   out.write(path, 0, "latin1")
   return out
-}
-
-/** Verifies and forgets: commit succeeds, nothing is kept. */
-const nullStorage: StorageService = {
-  id: "null:",
-  keyFor: shardedKey,
-  begin: Effect.sync(() => {
-    let written = 0
-    return {
-      write: (chunks: ReadonlyArray<Uint8Array>) =>
-        Effect.sync(() => {
-          for (const c of chunks) written += c.length
-        }),
-      reset: Effect.sync(() => {
-        written = 0
-      }),
-      written: () => written,
-      commit: (sha256: Sha256, bytes: ByteSize) =>
-        Effect.succeed({ object: { store: "null:", key: shardedKey(sha256), size: bytes }, created: true })
-    }
-  }),
-  stat: () => Effect.succeed(Option.none()),
-  read: () => Stream.empty,
-  remove: () => Effect.succeed(false),
-  localPath: () => Option.none()
 }
 
 const startServer = () =>

@@ -3,22 +3,17 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import {
-  type ByteSize,
   Catalog,
   type CatalogService,
   DownloadConfig,
   defaultSettings,
   layerSilent,
   makeOriginHealth,
-  OriginHealth,
-  type Sha256,
-  Storage,
-  type StorageService,
-  shardedKey
+  OriginHealth
 } from "@cargohold/core"
-import { layerCollecting, layerMemoryBackends, makeMemoryCatalog } from "@cargohold/core/testing"
+import { layerCollecting, layerMemoryBackends, layerNullStorage, makeMemoryCatalog } from "@cargohold/core/testing"
 import { layerNodeHasher } from "@cargohold/node"
-import { Duration, Effect, Layer, Option, type Scope, Stream } from "effect"
+import { Duration, Effect, Layer, type Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo, Socket } from "node:net"
@@ -118,31 +113,6 @@ export const layerBatchTest = () => Layer.merge(common, layerCollecting)
 /** The same with silent progress (large batches). */
 export const layerBatchSilent = () => Layer.merge(common, layerSilent)
 
-/** Verifies and forgets: every commit succeeds, no bytes are kept (so memory measures the pipeline, not the store). */
-export const nullStorage: StorageService = {
-  id: "null:",
-  keyFor: shardedKey,
-  begin: Effect.sync(() => {
-    let written = 0
-    return {
-      write: (chunks: ReadonlyArray<Uint8Array>) =>
-        Effect.sync(() => {
-          for (const c of chunks) written += c.length
-        }),
-      reset: Effect.sync(() => {
-        written = 0
-      }),
-      written: () => written,
-      commit: (sha256: Sha256, size: ByteSize) =>
-        Effect.succeed({ object: { store: "null:", key: shardedKey(sha256), size }, created: true })
-    }
-  }),
-  stat: () => Effect.succeed(Option.none()),
-  read: () => Stream.empty,
-  remove: () => Effect.succeed(false),
-  localPath: () => Option.none()
-}
-
 /** Null storage and a catalog that only counts what it is asked to record; silent progress. */
 export const layerBatchNull = (counter: { records: number; writes: number }) =>
   Layer.mergeAll(
@@ -151,7 +121,7 @@ export const layerBatchNull = (counter: { records: number; writes: number }) =>
     layerSilent,
     Layer.succeed(DownloadConfig, settings),
     Layer.sync(OriginHealth, makeOriginHealth),
-    Layer.succeed(Storage, nullStorage),
+    layerNullStorage,
     Layer.effect(
       Catalog,
       Effect.map(
