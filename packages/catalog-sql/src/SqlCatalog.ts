@@ -115,6 +115,28 @@ export const makeSqlCatalog = (
         const rows = yield* sql<{ readonly id: number | string }>`SELECT id FROM artifacts WHERE sha256 = ${bytes}`
         return Number(rows[0]!.id)
       })
+    /**
+     * The lookup statement for one artifact: its entry (none while it is only declared) and its ranked sources;
+     * undefined when the catalog has no row for it. Locations are sorted here, not in SQL (the same order as every
+     * backend's locationOrder).
+     */
+    const knowledgeOf = (sha256: Sha256) =>
+      Effect.flatMap(
+        sql<LookupRow>`${sql.literal(lookupStatement[0])}${sha256}${sql.literal(lookupStatement[1])}`,
+        (rows) => {
+          const row = rows[0]
+          if (row === undefined) return Effect.succeed(undefined)
+          return Effect.try((): ArtifactKnowledge => {
+            const sources = tuples(row.sources).map((t) => toSource(sourceFromTuple(sha256, t)))
+            if (row.size === null) return { entry: Option.none(), sources }
+            const locations = Arr.sort(
+              tuples(row.locations).map((t) => toLocation(locationFromTuple(sha256, t))),
+              locationOrder
+            )
+            return { entry: Option.some({ artifact: toArtifact(artifactOfLookup(row)), locations, sources }), sources }
+          })
+        }
+      )
     /** Selects the id of a downloaded (not only declared) artifact. */
     const idOf = (sha256: string) => sql`(SELECT id FROM artifacts WHERE sha256 = ${bytesOfHex(sha256)})`
     /** Selects the id of a store name. */
@@ -133,42 +155,18 @@ export const makeSqlCatalog = (
       lookup: (sha256) =>
         Effect.gen(function* () {
           // One statement: the artifact row with its locations and (ranked) sources aggregated as JSON arrays.
-          const rows = yield* sql<LookupRow>`${sql.literal(lookupStatement[0])}${sha256}${sql.literal(lookupStatement[1])}`
-          const row = rows[0]
-          if (row === undefined || row.size === null) return Option.none()
-          // Locations are sorted here, not in SQL (the same order as every backend's locationOrder).
-          const entry = yield* Effect.try(() => ({
-            artifact: toArtifact(artifactOfLookup(row)),
-            locations: Arr.sort(
-              tuples(row.locations).map((t) => toLocation(locationFromTuple(row.sha256, t))),
-              locationOrder
-            ),
-            sources: tuples(row.sources).map((t) => toSource(sourceFromTuple(row.sha256, t)))
-          }))
-          return Option.some(entry)
+          const known = yield* knowledgeOf(sha256)
+          return known === undefined ? Option.none() : known.entry
         }).pipe(fail("lookup")),
       // The lookup statement once per artifact (its row carries the sources even of an artifact only declared).
       lookupMany: (sha256s) =>
         Effect.gen(function* () {
           const known = new Map<Sha256, ArtifactKnowledge>()
           for (const sha256 of sha256s) {
-            const rows = yield* sql<LookupRow>`${sql.literal(lookupStatement[0])}${sha256}${sql.literal(lookupStatement[1])}`
-            const row = rows[0]
-            if (row === undefined) continue
-            const knowledge = yield* Effect.try(() => {
-              const sources = tuples(row.sources).map((t) => toSource(sourceFromTuple(sha256, t)))
-              if (row.size === null) return { entry: Option.none(), sources }
-              const entry = {
-                artifact: toArtifact(artifactOfLookup(row)),
-                locations: Arr.sort(
-                  tuples(row.locations).map((t) => toLocation(locationFromTuple(sha256, t))),
-                  locationOrder
-                ),
-                sources
-              }
-              return { entry: Option.some(entry), sources }
-            })
-            if (Option.isSome(knowledge.entry) || knowledge.sources.length > 0) known.set(sha256, knowledge)
+            const knowledge = yield* knowledgeOf(sha256)
+            if (knowledge !== undefined && (Option.isSome(knowledge.entry) || knowledge.sources.length > 0)) {
+              known.set(sha256, knowledge)
+            }
           }
           return known
         }).pipe(fail("lookup many")),
