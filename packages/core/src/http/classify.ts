@@ -45,6 +45,10 @@ const brokenCodes = new Set([
   "ERR_STREAM_PREMATURE_CLOSE"
 ])
 
+/** True for the error codes of a TLS failure (OpenSSL's `ERR_SSL_*`, Node's `ERR_TLS_*`, certificate `CERT_*`). */
+export const isTlsErrorCode = (code: unknown): code is string =>
+  typeof code === "string" && (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || code.startsWith("CERT_"))
+
 interface CodedError {
   readonly code?: unknown
   readonly message?: unknown
@@ -100,7 +104,7 @@ export const classifyTransportError = (
   }
   if (code === "UND_ERR_PRX_TLS") return new ProxyError({ url, proxy: proxy ?? "proxy", reason: `TLS to the proxy failed: ${message}` })
   if (code !== undefined && code in tlsReasons) return new TlsError({ url, reason: tlsReasons[code]!, code })
-  if (code !== undefined && (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || code.startsWith("CERT_"))) {
+  if (isTlsErrorCode(code)) {
     return new TlsError({ url, reason: message, code })
   }
   if (code === "UND_ERR_CONNECT_TIMEOUT") return new TimeoutError({ url, phase: "connect", timeoutMs: connectTimeoutMs })

@@ -78,11 +78,12 @@ const makePools = (options: HttpOptions) =>
     // without a remote nothing is read or parsed, so this cannot fail
     const defaults = yield* Effect.orDie(resolveTransport(undefined, connectTimeoutMs))
     const fallback = makeDispatcher(defaults, poolOptions)
-    // with a proxy from the environment the probe could not take the requests' route, so it is not offered
-    const defaultConnection: RemoteConnection = {
-      provide: (effect) => effect,
-      diagnoseClose: poolOptions.environmentProxy && environmentHasProxy() ? undefined : closeDiagnosis(defaults)
-    }
+    // settings without a proxy of their own take the environment's when it names one: the probe could not take
+    // the requests' route, so it is not offered for them
+    const environmentProxied = poolOptions.environmentProxy && environmentHasProxy()
+    const diagnosisFor = (settings: TransportSettings) =>
+      settings.proxy === undefined && environmentProxied ? undefined : closeDiagnosis(settings)
+    const defaultConnection: RemoteConnection = { provide: (effect) => effect, diagnoseClose: diagnosisFor(defaults) }
     const byKey = new Map<string, Dispatcher>([[defaults.key, fallback]])
     const byRemote = new WeakMap<Remote, RemoteConnection>()
     const routing = new RoutingDispatcher(fallback)
@@ -100,10 +101,7 @@ const makePools = (options: HttpOptions) =>
         const requestOptions = { dispatcher } as unknown as NodeHttpClient.UndiciRequestOptions["Type"]
         const connection: RemoteConnection = {
           provide: (effect) => Effect.provideService(effect, NodeHttpClient.UndiciRequestOptions, requestOptions),
-          diagnoseClose:
-            settings.proxy === undefined && poolOptions.environmentProxy && environmentHasProxy()
-              ? undefined
-              : closeDiagnosis(settings)
+          diagnoseClose: diagnosisFor(settings)
         }
         return connection
       })

@@ -4,6 +4,7 @@
  * `dispatcher` request option (set per fiber with `NodeHttpClient.UndiciRequestOptions`); without one it goes to
  * the default pool.
  */
+import { isTlsErrorCode } from "@cargohold/core"
 import type { Socket } from "node:net"
 import { Agent, buildConnector, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from "undici"
 import type { ResolvedTls, TransportSettings } from "./transportSettings.js"
@@ -34,9 +35,6 @@ const tlsOptions = (tls: ResolvedTls | undefined, timeout: number) =>
         ...(tls.servername !== undefined ? { servername: tls.servername } : {})
       }
 
-const isTlsAlert = (error: unknown): error is Error =>
-  typeof (error as { code?: unknown }).code === "string" && /^(ERR_SSL_|ERR_TLS_|CERT_)/.test((error as { code: string }).code)
-
 /**
  * A connector that keeps a TLS alert arriving after the handshake (TLS 1.3 reports "certificate required" this
  * way) as the socket's error: undici would otherwise replace it with "other side closed" when the end follows.
@@ -49,7 +47,7 @@ const keepingTlsAlerts = (options: buildConnector.BuildOptions): buildConnector.
         let alert: Error | undefined
         const tcp = socket as Socket
         tcp.prependListener("error", (e: unknown) => {
-          if (alert === undefined && isTlsAlert(e)) alert = e
+          if (alert === undefined && e instanceof Error && isTlsErrorCode((e as NodeJS.ErrnoException).code)) alert = e
         })
         tcp.prependListener("end", () => {
           if (alert !== undefined && !tcp.destroyed) tcp.destroy(alert)

@@ -13,6 +13,7 @@ import * as http from "node:http"
 import * as https from "node:https"
 import { connect as connectTcp, isIP, type Socket } from "node:net"
 import * as tls from "node:tls"
+import { isTlsErrorCode } from "@cargohold/core"
 import type { TransportSettings } from "./transportSettings.js"
 
 export interface ProbeOptions {
@@ -26,8 +27,6 @@ export interface ProbeFinding {
   readonly code: string
   readonly message: string
 }
-
-const isTlsCode = (code: unknown): code is string => typeof code === "string" && /^(ERR_SSL_|ERR_TLS_|CERT_)/.test(code)
 
 const defaultPort = (url: URL) => (url.port !== "" ? Number(url.port) : 443)
 
@@ -125,7 +124,7 @@ export const probeTls = async (
       timer = setTimeout(() => finish(undefined), quietMs)
     })
     socket.on("error", (error: NodeJS.ErrnoException) => {
-      if (isTlsCode(error.code)) finish({ code: error.code, message: error.message })
+      if (isTlsErrorCode(error.code)) finish({ code: error.code, message: error.message })
       else if (handshaken) finish(closedFinding(sentClientCert))
       else finish(undefined)
     })
