@@ -11,7 +11,7 @@
 import { Chunk, Effect, Option } from "effect"
 import type { ArtifactKnowledge, CatalogService } from "../catalog/Catalog.js"
 import type { Sha256 } from "../domain/digest.js"
-import type { DownloadRequestInput } from "../domain/request.js"
+import { type DownloadRequestInput, requestedSha256 } from "../domain/request.js"
 
 export interface Prefetched {
   readonly request: DownloadRequestInput
@@ -22,14 +22,6 @@ export interface Prefetched {
 }
 
 const nothingKnown: ArtifactKnowledge = { entry: Option.none(), sources: [] }
-
-/** The sha256 a request names, as `validateRequest` normalizes it; undefined when absent or malformed. */
-const sha256Of = (request: DownloadRequestInput): string | undefined => {
-  const raw = request.sha256 ?? request.digests?.sha256
-  if (raw === undefined) return undefined
-  const hex = raw.trim().toLowerCase()
-  return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined
-}
 
 export interface Prefetcher {
   /** Looks up a chunk of requests (in groups of `groupSize`). */
@@ -50,7 +42,7 @@ export const makePrefetcher = (catalog: CatalogService, groupSize = 500): Prefet
   const prefetch = (chunk: Chunk.Chunk<DownloadRequestInput>): Effect.Effect<Chunk.Chunk<Prefetched>> =>
     Effect.suspend(() => {
       const requests = Chunk.toReadonlyArray(chunk)
-      const keys = requests.map(sha256Of)
+      const keys = requests.map(requestedSha256)
       const inChunk = new Map<string, number>()
       for (const key of keys) if (key !== undefined) inChunk.set(key, (inChunk.get(key) ?? 0) + 1)
       // fresh answers are possible only for a sha256 alone in its chunk and not unfinished

@@ -65,6 +65,20 @@ const parseUrl = (raw: string, base: string | undefined): URL | undefined => {
   }
 }
 
+/** A digest as requests give it, normalized: surrounding blanks dropped, lower case. */
+const normalizeHex = (value: string): string => value.trim().toLowerCase()
+
+/**
+ * The sha256 a request names, normalized as `validateRequest` normalizes it; undefined when it names none or a
+ * malformed one (validation then says why). For grouping requests before they are validated.
+ */
+export const requestedSha256 = (input: DownloadRequestInput): string | undefined => {
+  const raw = input.sha256 ?? input.digests?.sha256
+  if (raw === undefined) return undefined
+  const hex = normalizeHex(raw)
+  return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined
+}
+
 /**
  * Validates a request before any I/O: bad URL, unknown scheme, unknown algorithm, malformed hex, bad size
  * all fail with `InvalidRequest`.
@@ -92,7 +106,7 @@ export const validateRequest = (input: DownloadRequestInput): Effect.Effect<Down
       if (!isAlgorithm(algorithm)) {
         return fail(raw, `unknown digest algorithm '${name}' (known: sha256, sha384, sha512, sha1, md5)`)
       }
-      const hex = value.trim().toLowerCase()
+      const hex = normalizeHex(value)
       if (!/^[0-9a-f]*$/.test(hex)) return fail(raw, `${algorithm} digest is not hexadecimal: '${value}'`)
       const lengthProblem = checkHexLength(algorithm, hex)
       if (lengthProblem !== undefined) return fail(raw, lengthProblem)

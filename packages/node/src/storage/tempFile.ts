@@ -17,7 +17,6 @@ import { Effect } from "effect"
 import { describe, errorCode } from "../fs/readStream.js"
 import type { BufferPool } from "./bufferPool.js"
 import { type Descriptor, openDescriptor } from "./descriptor.js"
-import { syncDirectoryOnce } from "./directorySync.js"
 
 /** Bytes gathered before one write goes to the file. */
 export const batchBytes = 1024 * 1024
@@ -45,9 +44,6 @@ export interface StoreLayout {
   /** fsyncs a folder; concurrent callers share fsyncs (see directorySync.ts). */
   readonly syncDirectory: (path: string) => Promise<void>
 }
-
-/** fsyncs a directory (best effort where the platform refuses to open directories for it). */
-export const syncDirectory = syncDirectoryOnce
 
 /**
  * Creates `dir` (and parents); fsyncs every folder that gained a sub-folder. `dir` itself is synced later.
@@ -274,10 +270,11 @@ export class TempFile implements TempObject {
     const dir = dirname(target)
     const known = this.layout.knownDirs
     const sync = this.layout.syncDirectory
-    if (!known.has(dir)) {
+    const ensureDir = async () => {
       await makeShardDirectory(dir, sync)
       rememberDir(known, dir)
     }
+    if (!known.has(dir)) await ensureDir()
     if (replace) {
       await rename(this.path, target)
       this.done = true
@@ -290,8 +287,7 @@ export class TempFile implements TempObject {
         if (errorCode(cause) !== "ENOENT") throw cause
         // the shard folder went away since it was cached (someone cleaned up): make it again, once
         known.delete(dir)
-        await makeShardDirectory(dir, sync)
-        rememberDir(known, dir)
+        await ensureDir()
         await link(this.path, target)
       })
     } catch (cause) {
