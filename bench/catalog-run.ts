@@ -20,8 +20,8 @@ const n = Number(arg("n", "1000000"))
 const batch = Number(arg("batch", "10000"))
 const lookups = Math.min(Number(arg("lookups", "5000")), n)
 const only = arg("only", "sqlite,pg").split(",")
-/** SQLite page cache in MiB (the catalog's default is 256; `cargohold fetch` opens it with 32). */
-const cacheMiB = Number(arg("cache-mib", "256"))
+/** SQLite page cache in MiB (the catalog's default, 32, when not given). */
+const cacheMiB = arg("cache-mib", "") === "" ? undefined : Number(arg("cache-mib", ""))
 const adminUrl = process.env.CARGOHOLD_TEST_PG ?? "postgresql://postgres@127.0.0.1:5432/test"
 
 const hex = (algorithm: string, i: number) => createHash(algorithm).update(`artifact-${i}`).digest("hex")
@@ -116,7 +116,7 @@ if (only.includes("sqlite")) {
   const dir = mkdtempSync(join(tmpdir(), "cargohold-bench-catalog-"))
   const filename = join(dir, "catalog.db")
   try {
-    const result = await Effect.runPromise(measure("sqlite", layerSqliteCatalog({ filename, secretBox: box, cacheSizeMiB: cacheMiB })))
+    const result = await Effect.runPromise(measure("sqlite", layerSqliteCatalog({ filename, secretBox: box, ...(cacheMiB === undefined ? {} : { cacheSizeMiB: cacheMiB }) })))
     const size = [filename, `${filename}-wal`].reduce((sum, f) => sum + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0)
     results.push({ ...result, sizeBytes: size })
   } finally {

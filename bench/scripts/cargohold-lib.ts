@@ -44,8 +44,7 @@ const requests = Stream.fromAsyncIterable(streamJobs(jobsPath), (error) => new E
 const { count: total, bytes: bytesExpected } = await countJobs(jobsPath)
 /** BENCH_CARGOHOLD_CATALOG=memory: swaps the SQLite catalog out (for profiling; the bench uses the default). */
 const catalog = process.env.BENCH_CARGOHOLD_CATALOG
-// the SQLite page cache at 32 MiB, as `cargohold fetch` sets it (default 256 MiB, grown with the catalog)
-const layer = node.layerNode({ home, catalog, limits: { global: concurrency, perHost: concurrency }, sqliteCacheMiB: 32 })
+const layer = node.layerNode({ home, catalog, limits: { global: concurrency, perHost: concurrency } })
 
 const viaFetchMany = Effect.gen(function* () {
   let failed = 0

@@ -20,8 +20,6 @@ export interface EnvOptions {
   readonly progress?: Layer.Layer<Progress> | undefined
   readonly limits?: { readonly global: number; readonly perHost: number } | undefined
   readonly settings?: Partial<DownloadSettings> | undefined
-  /** The SQLite catalog's page cache at most, in MiB (default 256; see `layerNode`). */
-  readonly sqliteCacheMiB?: number | undefined
 }
 
 const fromEnv = (flag: Option.Option<string>, variable: string): string | undefined =>
@@ -62,8 +60,7 @@ export const withServices =
           storeSchemes: { "s3:": layerS3Store },
           limits: options.limits,
           settings: options.settings,
-          progress: options.progress ?? layerSilent,
-          sqliteCacheMiB: options.sqliteCacheMiB
+          progress: options.progress ?? layerSilent
         })
         const context = yield* Layer.build(layer).pipe(
           Effect.mapError((error) => new UsageError({ message: `configuration: ${error.message}` }))

@@ -47,9 +47,8 @@ export interface NodeLayerOptions {
   /** Folders `file://` sources may be read from (default: anywhere). */
   readonly fileRoots?: ReadonlyArray<string> | "any" | undefined
   /**
-   * The SQLite catalog's page cache at most, in MiB (default 256: a million artifacts' indexes while recording).
-   * A process that mostly fetches can do with 32: the cache otherwise grows with the catalog (≈ 10 MiB per 20,000
-   * artifacts) and missed pages come back from the OS page cache.
+   * The SQLite catalog's page cache at most, in MiB (default 32; see `SqliteCatalogOptions.cacheSizeMiB` in
+   * @cargohold/catalog-sql for why more buys nothing measurable).
    */
   readonly sqliteCacheMiB?: number | undefined
 }

@@ -160,9 +160,7 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
       withServices(flags, {
         progress: stderrProgress({ json: flags.json }),
         limits,
-        settings: retries === undefined ? undefined : { attempts: retries + 1 },
-        // a fetch records as it goes: a small page cache keeps memory flat however large the catalog
-        sqliteCacheMiB: 32
+        settings: retries === undefined ? undefined : { attempts: retries + 1 }
       })
     )
     if (failed > 0) return yield* Effect.fail(new Finished({ code: 1 }))
