@@ -25,7 +25,7 @@ import {
   tuples
 } from "./lookup.js"
 import { dialectOf, migrate } from "./migrations.js"
-import { planBatch, storeIds, writeBatch } from "./record.js"
+import { chunks, planBatch, storeIds, writeBatch } from "./record.js"
 import { remoteToRow, rowToRemote } from "./remotes.js"
 import {
   ArtifactSql,
@@ -217,7 +217,7 @@ export const makeSqlCatalog = (
           Effect.gen(function* () {
             const artifact = yield* declare(sha256)
             yield* Effect.forEach(
-              chunk(sorted.map((row) => ({ ...row, artifact })), 5_000),
+              chunks(sorted.map((row) => ({ ...row, artifact }))),
               (part) => sql`INSERT INTO sources ${sql.insert(part)} ON CONFLICT (artifact, url) DO UPDATE SET
                 priority = COALESCE(excluded.priority, sources.priority),
                 remote = COALESCE(excluded.remote, sources.remote)`,
@@ -331,9 +331,3 @@ export const makeSqlCatalog = (
     }
     return service
   })
-
-const chunk = <A>(rows: ReadonlyArray<A>, size: number): ReadonlyArray<ReadonlyArray<A>> => {
-  const out: Array<ReadonlyArray<A>> = []
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size))
-  return out
-}

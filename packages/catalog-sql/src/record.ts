@@ -6,7 +6,7 @@
 import type { DownloadRecord } from "@cargohold/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect } from "effect"
+import { Array as Arr, Effect } from "effect"
 import { hexOfBytes } from "./rows.js"
 
 type Cell = string | number | null
@@ -163,11 +163,8 @@ const mergeBatch = (records: ReadonlyArray<DownloadRecord>): Batch => {
 /** Rows per statement: bounds the size of one bound JSON text / array set, whatever the caller's batch size. */
 const rowsPerStatement = 5_000
 
-const chunks = <A>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
-  const out: Array<ReadonlyArray<A>> = []
-  for (let i = 0; i < rows.length; i += rowsPerStatement) out.push(rows.slice(i, i + rowsPerStatement))
-  return out
-}
+/** `rows` in parts of at most `rowsPerStatement`, one statement each. */
+export const chunks = <A>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => Arr.chunksOf(rows, rowsPerStatement)
 
 const artifactsConflict = `ON CONFLICT (sha256) DO UPDATE SET
   size = excluded.size,

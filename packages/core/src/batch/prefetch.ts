@@ -8,7 +8,7 @@
  * already includes it. The other requests (and all of them when the catalog has no `lookupMany` or it fails) look
  * themselves up as a single download does. State: the sha256s of unfinished requests, O(chunk + concurrency).
  */
-import { Chunk, Effect, Option } from "effect"
+import { Array as Arr, Chunk, Effect, Option } from "effect"
 import type { ArtifactKnowledge, CatalogService } from "../catalog/Catalog.js"
 import type { Sha256 } from "../domain/digest.js"
 import { type DownloadRequestInput, requestedSha256 } from "../domain/request.js"
@@ -50,8 +50,7 @@ export const makePrefetcher = (catalog: CatalogService, groupSize = 500): Prefet
         key !== undefined && inChunk.get(key) === 1 && !unfinished.has(key)
       const wanted = lookupMany === undefined ? [] : (keys.filter(fresh) as Array<Sha256>)
       for (const key of keys) if (key !== undefined) unfinished.set(key, (unfinished.get(key) ?? 0) + 1)
-      const groups: Array<ReadonlyArray<Sha256>> = []
-      for (let i = 0; i < wanted.length; i += groupSize) groups.push(wanted.slice(i, i + groupSize))
+      const groups: ReadonlyArray<ReadonlyArray<Sha256>> = Arr.chunksOf(wanted, groupSize)
       return Effect.map(
         Effect.forEach(groups, (group) => Effect.option(lookupMany!(group))),
         (answers) => {
