@@ -3,26 +3,20 @@
  * fsync began, so callers that ask while one is running share the next one instead of each running their own.
  * Each caller still returns only after an fsync that started after its own request — the same guarantee as a
  * private fsync, at a fraction of the cost when many files land in the same folders (a new store's shard folders).
- * Plain descriptors (no FileHandle objects) keep the per-call cost low.
+ * Plain descriptors (descriptor.ts, no FileHandle objects) keep the per-call cost low.
  */
-import { close, fsync, open } from "node:fs"
 import { errorCode } from "../fs/readStream.js"
-
-const openDir = (path: string) =>
-  new Promise<number>((resolve, reject) => open(path, "r", (error, fd) => (error === null ? resolve(fd) : reject(error))))
-const fsyncFd = (fd: number) =>
-  new Promise<void>((resolve, reject) => fsync(fd, (error) => (error === null ? resolve() : reject(error))))
-const closeFd = (fd: number) => new Promise<void>((resolve) => close(fd, () => resolve()))
+import { openDescriptor } from "./descriptor.js"
 
 /** fsyncs a directory (best effort where the platform refuses to fsync directories). */
 export const syncDirectoryOnce = async (path: string): Promise<void> => {
-  const fd = await openDir(path)
+  const directory = await openDescriptor(path, "r", 0)
   try {
-    await fsyncFd(fd)
+    await directory.sync()
   } catch (cause) {
     if (errorCode(cause) !== "EINVAL" && errorCode(cause) !== "EISDIR") throw cause
   } finally {
-    await closeFd(fd)
+    await directory.close().catch(() => undefined)
   }
 }
 
