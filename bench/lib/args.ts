@@ -24,7 +24,7 @@ export interface BenchOptions {
 export const usage = `usage: npm run bench -- [options]
   --workload 1,2,3,4   workloads to run (default: all; smoke: 1)
   --repeats N          runs per contender (default per workload: 5, 3, 2; smoke: 1)
-  --only a,b           contenders: curl, curl-o, undici, undici-fsync, aria2c, mfh, cargohold-cli, cargohold-lib,
+  --only a,b           contenders: curl, curl-o, undici, undici-fsync, pulpcore-aiohttp, aria2c, mfh, cargohold-cli, cargohold-lib,
                        cargohold-download (opt-in)
   --smoke              tiny corpus, one repeat (what the test suite runs)
   --out DIR            results directory (default bench/results; smoke: DATA/results)

@@ -118,6 +118,31 @@ const aria2c: Contender = {
   })
 }
 
+const python3 = "/usr/bin/python3"
+let aiohttpProbe: string | undefined | null = null
+/** Debian's interpreter must import aiohttp (python3-aiohttp). Probed once. */
+const aiohttpUnavailable = (): string | undefined => {
+  if (aiohttpProbe !== null) return aiohttpProbe
+  const probe = existsSync(python3) ? spawnSync(python3, ["-c", "import aiohttp"], { timeout: 30_000 }) : undefined
+  aiohttpProbe = probe?.status === 0 ? undefined : "python3-aiohttp not installed (apt-get install python3-aiohttp)"
+  return aiohttpProbe
+}
+
+/**
+ * pulpcore's own loop (what its users run today): aiohttp, one ClientSession, 64 concurrent, 1 MiB reads, sha256
+ * inline, temp file + rename — the shape of pulpcore's HttpDownloader, without pulpcore's database.
+ */
+const pulpcoreAiohttp: Contender = {
+  id: "pulpcore-aiohttp",
+  label: "pulpcore's loop (aiohttp, 64, sha256, temp+rename)",
+  isCargohold: false,
+  writesFiles: true,
+  unavailable: aiohttpUnavailable,
+  command: (run) => ({
+    argv: [python3, join(run.repoRoot, "bench/scripts/pulpcore-aiohttp.py"), run.inputs.jobsFile, run.outDir]
+  })
+}
+
 const mfh: Contender = {
   id: "mfh",
   label: "make-fetch-happen (integrity, cacache)",
@@ -193,6 +218,6 @@ const cargoholdMemoryCatalog: Contender = {
   command: (run) => ({ ...cargoholdLib.command(run), env: { BENCH_CARGOHOLD_CATALOG: "memory:" } })
 }
 
-export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, aria2c, mfh, cargoholdCli, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog]
+export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, pulpcoreAiohttp, aria2c, mfh, cargoholdCli, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog]
 
 export const contenderById = (id: string): Contender | undefined => allContenders.find((c) => c.id === id)

@@ -1,5 +1,5 @@
 /**
- * Issue 7's goals, checked on the same run's medians.
+ * Issue 7's and issue 12's goals, checked on the same run's medians.
  */
 import type { Goal, Row, WorkloadResult } from "./results.js"
 import { round } from "./stats.js"
@@ -24,8 +24,10 @@ export const checkGoals = (results: ReadonlyArray<WorkloadResult>): Array<Goal> 
     if (w1?.rows.some((r) => r.contender === who)) {
       const me = okRow(w1, who)
       goals.push(ratioGoal(`W1 ${who} ≥ 0.8× raw undici (files/s)`, speedup(me, okRow(w1, "undici")), (r) => r >= 0.8))
+      goals.push(ratioGoal(`W1 ${who} ≥ 0.8× pulpcore's loop (files/s)`, speedup(me, okRow(w1, "pulpcore-aiohttp")), (r) => r >= 0.8))
       goals.push(ratioGoal(`W1 ${who} ≥ 4× aria2c (files/s)`, speedup(me, okRow(w1, "aria2c")), (r) => r >= 4))
       goals.push(ratioGoal(`W1 ${who} ≥ 4× make-fetch-happen (files/s)`, speedup(me, okRow(w1, "mfh")), (r) => r >= 4))
+      goals.push(ratioGoal(`W1 ${who} CPU (user+sys) ≤ 1.5× raw undici's`, me?.cpuVsReference, (r) => r <= 1.5))
     }
     const w2 = byId("2")
     if (w2?.rows.some((r) => r.contender === who)) {

@@ -24,7 +24,7 @@ export interface Workload {
 const KiB = 1024
 const MiB = 1024 * KiB
 
-const all = ["curl", "undici", "aria2c", "mfh", "cargohold-cli", "cargohold-lib"]
+const all = ["curl", "undici", "pulpcore-aiohttp", "aria2c", "mfh", "cargohold-cli", "cargohold-lib"]
 const memory = ["undici", "cargohold-cli", "cargohold-lib"]
 
 /** `w3Files` overrides workload 3's artifact count (3a is a fifth of it). */
