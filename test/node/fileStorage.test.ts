@@ -142,7 +142,9 @@ describe("filesystem Storage", () => {
     await Effect.runPromise(storage.remove(sha256Hex(data) as Sha256))
     writeFileSync(path, "truncated")
     const again = await Effect.runPromise(put(storage, data))
-    expect(again.created).toBe(true)
+    // the damaged file was there: replaced, not kept; not `created` (removing it would not restore what was there)
+    expect(again.created).toBe(false)
+    expect(again.kept).toBe(false)
     expect(again.object).toEqual(first.object)
     expect(statSync(path).size).toBe(5000)
   })
@@ -159,7 +161,9 @@ describe("filesystem Storage", () => {
     chmodSync(path, 0o644)
     writeFileSync(path, corrupt)
     // a plain commit trusts the same-size copy (it cannot know better); replace does not
-    expect((await Effect.runPromise(put(storage, data))).created).toBe(false)
+    const plain = await Effect.runPromise(put(storage, data))
+    expect(plain.created).toBe(false)
+    expect(plain.kept).toBe(true)
     const replaced = await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
@@ -169,7 +173,8 @@ describe("filesystem Storage", () => {
         })
       )
     )
-    expect(replaced.created).toBe(true)
+    expect(replaced.created).toBe(false)
+    expect(replaced.kept).toBe(false)
     expect(Buffer.compare(await Effect.runPromise(readBack(storage, sha)), Buffer.from(data))).toBe(0)
     expect(statSync(path).mode & 0o222).toBe(0)
     expect(filesUnder(root)).toEqual([replaced.object.key])

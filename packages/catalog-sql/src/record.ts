@@ -25,7 +25,8 @@ interface LocationInsert {
   store: string
   key: string
   stored_at: number
-  verified_at: number
+  /** Null for a copy the store kept (see DownloadRecord.kept): the row keeps its verification and state. */
+  verified_at: number | null
   state: "ok"
 }
 interface SourceInsert {
@@ -76,7 +77,7 @@ const locationOf = (r: DownloadRecord, at: number): LocationInsert => ({
   store: r.store,
   key: r.key,
   stored_at: at,
-  verified_at: at,
+  verified_at: r.kept === true ? null : at,
   state: "ok"
 })
 const sourceOf = (r: DownloadRecord, at: number): SourceInsert => ({
@@ -141,7 +142,12 @@ const mergeBatch = (records: ReadonlyArray<DownloadRecord>): Batch => {
     })
     const locationKey = `${r.sha256}\u0000${r.store}`
     const l = locations.get(locationKey)
-    locations.set(locationKey, { ...locationOf(r, at), stored_at: l?.stored_at ?? at })
+    const location = locationOf(r, at)
+    locations.set(locationKey, {
+      ...location,
+      stored_at: l?.stored_at ?? at,
+      verified_at: location.verified_at ?? l?.verified_at ?? null
+    })
     const sourceKey = `${r.sha256}\u0000${r.url}`
     const s = sources.get(sourceKey)
     sources.set(sourceKey, {
@@ -173,8 +179,11 @@ const artifactsConflict = `ON CONFLICT (sha256) DO UPDATE SET
   sha1 = COALESCE(excluded.sha1, artifacts.sha1),
   md5 = COALESCE(excluded.md5, artifacts.md5),
   first_seen = COALESCE(artifacts.first_seen, excluded.first_seen)`
+// a row without verified_at comes from a kept copy: the location keeps its state and time of verification
 const locationsConflict = `ON CONFLICT (artifact, store) DO UPDATE SET
-  "key" = excluded."key", verified_at = excluded.verified_at, state = excluded.state`
+  "key" = excluded."key",
+  state = CASE WHEN excluded.verified_at IS NULL THEN locations.state ELSE excluded.state END,
+  verified_at = COALESCE(excluded.verified_at, locations.verified_at)`
 const sourcesConflict = `ON CONFLICT (artifact, url) DO UPDATE SET
   remote = COALESCE(excluded.remote, sources.remote),
   priority = COALESCE(excluded.priority, sources.priority),

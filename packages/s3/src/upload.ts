@@ -13,8 +13,9 @@
  *   of it: S3 makes an object visible only when its PUT / copy / completion succeeds.
  * - An artifact smaller than one part never starts a multipart upload: `commit` PUTs it straight to its content
  *   address (one request, no temporary object, no copy).
- * - Idempotent: `commit` first HEADs the content address; if the object is there, nothing is copied and the
- *   temporary upload is dropped (`created: false`).
+ * - Idempotent: `commit` first HEADs the content address; if an object of the right size is there and the caller did
+ *   not ask to `replace` it (a copy not known to be good), nothing is copied and the temporary upload is dropped
+ *   (`kept: true`).
  * - The scope's finalizer (success, failure and interruption alike) interrupts part uploads in flight (their HTTP
  *   requests are aborted), aborts an open multipart upload (S3 then frees its parts) and deletes a temporary
  *   object left by a failed copy. `reset` does the same and starts over.
@@ -184,19 +185,15 @@ export const beginUpload = (target: UploadTarget): Effect.Effect<TempObject, Sto
           return yield* new StorageError({ operation: "commit", key, reason: `wrote ${written} bytes, expected ${size}` })
         }
         const object: StoredObject = { store: target.storeId, key: target.catalogKey(sha256), size }
-        // with `replace` (repair), the PUT / copy below overwrites the bad object in one step: S3 makes the new
-        // version visible atomically, so readers see the old bytes or the new, never nothing
-        const existing = options?.replace === true ? Option.none() : yield* target.stat(sha256)
-        if (Option.isSome(existing)) {
-          if (existing.value.size !== size) {
-            return yield* new StorageError({
-              operation: "commit",
-              key,
-              reason: `an object of ${existing.value.size} bytes is already stored under this sha256 (expected ${size}); verify and repair it`
-            })
-          }
+        // the same contract as the file store: an object of the right size is kept unless `replace`; otherwise the
+        // PUT / copy below overwrites it in one step (S3 makes the new version visible atomically, so readers see
+        // the old bytes or the new, never nothing). `created` only when nothing was there: only then may a failed
+        // catalog write remove the object again.
+        const existing = yield* target.stat(sha256)
+        const created = Option.isNone(existing)
+        if (Option.isSome(existing) && existing.value.size === size && options?.replace !== true) {
           yield* discard
-          return { object, created: false }
+          return { object, created: false, kept: true }
         }
         if (uploadId === undefined && nextPart === 1) {
           // Smaller than one part: one PUT straight to the content address, checked by S3 against our sha256.
@@ -214,7 +211,7 @@ export const beginUpload = (target: UploadTarget): Effect.Effect<TempObject, Sto
             )
           )
           yield* discard
-          return { object, created: true }
+          return { object, created, kept: false }
         }
         if (filled > 0) {
           const last = buffer!.subarray(0, filled)
@@ -240,7 +237,7 @@ export const beginUpload = (target: UploadTarget): Effect.Effect<TempObject, Sto
         tempExists = true
         yield* serverSideCopy(handle, bucket, tempKey, key, size)
         yield* discard
-        return { object, created: true }
+        return { object, created, kept: false }
       })
 
     const temp: TempObject = {

@@ -57,13 +57,15 @@ const applyRecord = (state: State, r: DownloadRecord) => {
   })
   const locations = state.locations.get(r.sha256) ?? new Map<string, LocationRow>()
   const location = locations.get(r.store)
+  // a kept copy was not verified by this download: its location keeps what the catalog knew (see DownloadRecord)
+  const kept = r.kept === true
   locations.set(r.store, {
     sha256: r.sha256,
     store: r.store,
     key: r.key,
     storedAt: location?.storedAt ?? r.at,
-    verifiedAt: r.at,
-    state: "ok"
+    verifiedAt: kept ? location?.verifiedAt : r.at,
+    state: kept ? (location?.state ?? "ok") : "ok"
   })
   state.locations.set(r.sha256, locations)
   const sources = state.sources.get(r.sha256) ?? new Map<string, StoredSource>()

@@ -74,6 +74,12 @@ export const DownloadRecord = Schema.Struct({
   digests: ComputedDigests,
   store: Schema.String,
   key: Schema.String,
+  /**
+   * True when the store kept the copy it already held (known good) instead of this download's bytes: the location
+   * then keeps its state and time of verification, since nothing verified the stored bytes now. Default false: the
+   * stored bytes are the ones this download wrote and verified, so the location becomes `ok`, verified now.
+   */
+  kept: Schema.optional(Schema.Boolean),
   url: Schema.String,
   finalUrl: Schema.String,
   remote: Schema.optional(Schema.String),

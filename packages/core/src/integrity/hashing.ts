@@ -7,7 +7,7 @@ import type { ByteSize, Sha256 } from "../domain/digest.js"
 import type { StorageError } from "../domain/errors.js"
 import type { StoredObject } from "../domain/artifact.js"
 import type { HasherService } from "../hash/Hasher.js"
-import type { StorageService } from "../storage/Storage.js"
+import type { CommitOptions, StorageService } from "../storage/Storage.js"
 
 export interface Hashed {
   readonly sha256: string
@@ -57,14 +57,16 @@ export const mismatch = (sha256: Sha256, size: ByteSize, hashed: Hashed): Option
 
 /**
  * Copies an artifact from one store to another, hashing on the way: the target commits only verified bytes;
- * a source that does not hash right is reported, not copied.
+ * a source that does not hash right is reported, not copied. `commit` is passed on (`replace` for a target whose
+ * copy is not known good).
  */
 export const copyVerified = (
   from: StorageService,
   to: StorageService,
   sha256: Sha256,
   size: ByteSize,
-  hasher: HasherService
+  hasher: HasherService,
+  commit?: CommitOptions
 ): Effect.Effect<CopyOutcome, StorageError> =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -72,7 +74,7 @@ export const copyVerified = (
       const hashed = yield* hashStream(from.read(sha256), hasher, { write: (chunks) => temp.write(chunks) })
       const wrong = mismatch(sha256, size, hashed)
       if (Option.isSome(wrong)) return { _tag: "SourceCorrupt", reason: wrong.value } as const
-      const { object, created } = yield* temp.commit(sha256, size)
+      const { object, created } = yield* temp.commit(sha256, size, commit)
       return { _tag: "Copied", object, created } as const
     })
   )

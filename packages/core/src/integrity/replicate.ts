@@ -49,8 +49,9 @@ const replicateOne = (
       }
     }
     const failures: Array<string> = []
+    // the target's copy, if any, is not known good (else it was `present`): these verified bytes replace it
     for (const { row, storage } of readableLocations(locations, stores, target.id)) {
-      const outcome = yield* Effect.either(copyVerified(storage, target, sha256, artifact.size, hasher))
+      const outcome = yield* Effect.either(copyVerified(storage, target, sha256, artifact.size, hasher, { replace: true }))
       if (outcome._tag === "Left") {
         failures.push(`${row.store}: ${outcome.left.message}`)
         continue

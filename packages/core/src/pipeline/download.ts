@@ -29,38 +29,43 @@ const knownSha256 = (spec: DownloadSpec, catalog: CatalogService): Effect.Effect
   return first === undefined ? Effect.succeed(Option.none()) : catalog.findByDigest(first[0], first[1])
 }
 
-/** An already stored and catalogued artifact that satisfies every expectation of the request. */
+/**
+ * What the store holds of the request's artifact: `reuse` when it is stored and catalogued and satisfies every
+ * expectation of the request; else whether the stored copy is known good (the catalog marks this store's location
+ * `ok` and the object has the right size). Only a known good copy may be kept at commit; any other is replaced.
+ */
 const findStored = (
   spec: DownloadSpec,
   entry: Option.Option<CatalogEntry>,
   storage: StorageService
-): Effect.Effect<Option.Option<Artifact>, DownloadError> =>
+): Effect.Effect<{ readonly reuse: Option.Option<Artifact>; readonly knownGood: boolean }, DownloadError> =>
   Effect.gen(function* () {
-    if (Option.isNone(entry)) return Option.none()
+    const none = { reuse: Option.none<Artifact>(), knownGood: false }
+    if (Option.isNone(entry)) return none
     const { artifact, locations } = entry.value
-    if (spec.size !== undefined && artifact.size !== spec.size) return Option.none()
-    for (const [algorithm, hex] of Object.entries(spec.digests) as Array<[Algorithm, string]>) {
-      if (artifact.digests[algorithm] !== hex) return Option.none()
-    }
     const here = locations.find((l) => l.store === storage.id && l.state === "ok")
-    if (here === undefined) return Option.none()
+    if (here === undefined) return none
     const stored = yield* storage.stat(artifact.sha256)
-    if (Option.isNone(stored) || stored.value.size !== artifact.size) return Option.none()
+    if (Option.isNone(stored) || stored.value.size !== artifact.size) return none
+    const fetch = { reuse: Option.none<Artifact>(), knownGood: true }
+    if (spec.size !== undefined && artifact.size !== spec.size) return fetch
+    for (const [algorithm, hex] of Object.entries(spec.digests) as Array<[Algorithm, string]>) {
+      if (artifact.digests[algorithm] !== hex) return fetch
+    }
     // built from values already decoded (catalog rows, the store's answer): no second validation
-    return Option.some(
-      new Artifact(
-        {
-          sha256: artifact.sha256,
-          size: artifact.size,
-          digests: artifact.digests,
-          url: spec.url,
-          finalUrl: spec.url,
-          location: stored.value,
-          cached: true
-        },
-        true
-      )
+    const reuse = new Artifact(
+      {
+        sha256: artifact.sha256,
+        size: artifact.size,
+        digests: artifact.digests,
+        url: spec.url,
+        finalUrl: spec.url,
+        location: stored.value,
+        cached: true
+      },
+      true
     )
+    return { reuse: Option.some(reuse), knownGood: true }
   })
 
 /** How a finished download is written to the catalog. */
@@ -105,7 +110,9 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
           ? yield* catalog.lookup(sha256.value)
           : Option.none<CatalogEntry>()
     const existing = yield* findStored(spec, entry, storage)
-    if (Option.isSome(existing)) return existing.value
+    if (Option.isSome(existing.reuse)) return existing.reuse.value
+    // a copy not known good (corrupt, missing, uncatalogued, or an artifact not yet identified) is replaced
+    const replace = !existing.knownGood
     const pinned = Option.getOrUndefined(sha256)
     const sources = yield* planSources(ctx.input, ctx.sources, pinned, catalog, known?.sources)
     const hasher = yield* Hasher
@@ -120,7 +127,7 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
         // Commit and record together: if the catalog refuses, an object this download created is removed again.
         const object = yield* Effect.uninterruptible(
           Effect.gen(function* () {
-            const { object, created } = yield* temp.commit(sha256, size)
+            const { object, created, kept } = yield* temp.commit(sha256, size, { replace })
             yield* ctx
               .record({
                 sha256,
@@ -128,6 +135,7 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
                 digests,
                 store: object.store,
                 key: object.key,
+                kept,
                 url: source.spec.url,
                 finalUrl: transfer.finalUrl,
                 remote: source.remote?.name,

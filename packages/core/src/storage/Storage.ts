@@ -7,8 +7,27 @@ import type { ByteSize, Sha256 } from "../domain/digest.js"
 import type { StorageError } from "../domain/errors.js"
 
 export interface CommitOptions {
-  /** Replace an object already stored under this address instead of keeping it (repair). */
+  /**
+   * Put these bytes in place even when an object is already stored under the address: for a copy that is not known
+   * to be good (the catalog marks it corrupt or missing, or does not list it at all). Without it the store keeps an
+   * existing object of the same size, which is right only when the caller knows that object to be good.
+   */
   readonly replace?: boolean | undefined
+}
+
+/** What a commit did. */
+export interface CommitResult {
+  readonly object: StoredObject
+  /**
+   * True when nothing was stored under the address before: removing the object undoes the commit. False when an
+   * object was there (kept, or replaced by these bytes): removing it then would destroy what someone else stored.
+   */
+  readonly created: boolean
+  /**
+   * True when the object already stored was kept and these bytes dropped: what is stored now was not written by
+   * this commit, so nobody may claim to have verified it now.
+   */
+  readonly kept: boolean
 }
 
 /**
@@ -23,16 +42,12 @@ export interface TempObject {
   /** Bytes written so far. */
   readonly written: () => number
   /**
-   * Makes the object durable under its content address. Idempotent: if the same content is already stored,
-   * the temporary object is dropped and the existing one returned with `created: false`.
-   * With `replace`, whatever is stored under the address (a corrupt copy found by verify) is replaced in one
-   * atomic step: readers see the old object or the new one, never none.
+   * Makes the object durable under its content address. Without `replace`, an object of the same size already
+   * stored is kept, the temporary object dropped (`kept: true`); one of another size is damaged and replaced.
+   * With `replace`, whatever is stored under the address is replaced by these bytes in one atomic step: readers see
+   * the old object or the new one, never none.
    */
-  readonly commit: (
-    sha256: Sha256,
-    size: ByteSize,
-    options?: CommitOptions
-  ) => Effect.Effect<{ readonly object: StoredObject; readonly created: boolean }, StorageError>
+  readonly commit: (sha256: Sha256, size: ByteSize, options?: CommitOptions) => Effect.Effect<CommitResult, StorageError>
 }
 
 export interface StorageService {

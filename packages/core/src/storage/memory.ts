@@ -14,6 +14,8 @@ export interface MemoryStorage extends StorageService {
   readonly openTemps: Effect.Effect<number>
 }
 
+type Outcome = { readonly created: boolean; readonly kept: boolean }
+
 const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
   const out = new Uint8Array(size)
   let offset = 0
@@ -69,12 +71,16 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
                 }
                 const key = shardedKey(sha256)
                 const bytes = concat(chunks, size)
-                const created = yield* Ref.modify(objects, (map) => {
-                  if (map.has(key) && options?.replace !== true) return [false, map] as const
+                // the same contract as the file store: an object of the same size is kept unless `replace`
+                const { created, kept } = yield* Ref.modify(objects, (map): readonly [Outcome, Map<string, Uint8Array>] => {
+                  const existing = map.get(key)
+                  if (existing !== undefined && existing.length === size && options?.replace !== true) {
+                    return [{ created: false, kept: true }, map]
+                  }
                   map.set(key, bytes)
-                  return [true, map] as const
+                  return [{ created: existing === undefined, kept: false }, map]
                 })
-                return { object: { store: id, key, size: expectedSize }, created }
+                return { object: { store: id, key, size: expectedSize }, created, kept }
               })
           }
         })

@@ -21,7 +21,7 @@ export const nullStorage: StorageService = {
       }),
       written: () => written,
       commit: (sha256: Sha256, size: ByteSize) =>
-        Effect.succeed({ object: { store: "null:", key: shardedKey(sha256), size }, created: true })
+        Effect.succeed({ object: { store: "null:", key: shardedKey(sha256), size }, created: true, kept: false })
     }
   }),
   stat: () => Effect.succeed(Option.none()),

@@ -6,13 +6,22 @@
  * download goes on filling a second buffer and waits only if the write before is still running (at most one in
  * flight), so receiving and hashing overlap the disk. Every `syncEveryBytes` written, an fdatasync starts in the
  * background, so the fsync at commit has little left to flush. Commit waits for all of it, flushes, fsyncs (the
- * full fsync, always), makes the file read-only and links it into place (or drops it when the same content is
- * already there). A failed background write or fdatasync fails the next write or the commit.
+ * full fsync, always), makes the file read-only and links it into place (or keeps a copy already there, unless told
+ * to replace it). A failed background write or fdatasync fails the next write or the commit.
  */
 import { randomUUID } from "node:crypto"
 import { link, mkdir, rename, stat, unlink } from "node:fs/promises"
 import { dirname, join } from "node:path"
-import { type ByteSize, type CommitOptions, type Sha256, shardedKey, StorageError, type StoredObject, type TempObject } from "@cargohold/core"
+import {
+  type ByteSize,
+  type CommitOptions,
+  type CommitResult,
+  type Sha256,
+  StorageError,
+  type StoredObject,
+  shardedKey,
+  type TempObject
+} from "@cargohold/core"
 import { Effect } from "effect"
 import { describe, errorCode } from "../fs/readStream.js"
 import type { BufferPool } from "./bufferPool.js"
@@ -234,11 +243,7 @@ export class TempFile implements TempObject {
 
   readonly written = (): number => this.accepted
 
-  readonly commit = (
-    sha256: Sha256,
-    size: ByteSize,
-    options?: CommitOptions
-  ): Effect.Effect<{ readonly object: StoredObject; readonly created: boolean }, StorageError> => {
+  readonly commit = (sha256: Sha256, size: ByteSize, options?: CommitOptions): Effect.Effect<CommitResult, StorageError> => {
     const key = shardedKey(sha256)
     const object: StoredObject = { store: this.layout.id, key, size }
     return Effect.suspend(() => {
@@ -249,16 +254,17 @@ export class TempFile implements TempObject {
       }
       // not interruptible: a half-done commit would race the scope's cleanup
       return Effect.uninterruptible(this.io("commit", () => this.place(sha256, size, options?.replace === true), key)).pipe(
-        Effect.map((created) => ({ object, created }))
+        Effect.map(({ created, kept }) => ({ object, created, kept }))
       )
     })
   }
 
   /**
-   * Flush, fsync, read-only, then into place without ever replacing a good copy — or, with `replace`, over
-   * whatever is there in one rename (repair of a corrupt copy). True when this created it.
+   * Flush, fsync, read-only, then into place. A hard link creates the object only where none is (so `created` is
+   * exact); when one is there already, it is kept if it has the right size and `replace` is not asked, else these
+   * bytes go over it in one rename (readers see the old file or the new one, never none).
    */
-  private async place(sha256: Sha256, size: number, replace: boolean): Promise<boolean> {
+  private async place(sha256: Sha256, size: number, replace: boolean): Promise<{ created: boolean; kept: boolean }> {
     const handle = this.openHandle()
     await this.flush()
     await handle.sync()
@@ -275,13 +281,19 @@ export class TempFile implements TempObject {
       rememberDir(known, dir)
     }
     if (!known.has(dir)) await ensureDir()
-    if (replace) {
+    /** Puts the temp file over what is there; `created` when nothing was. */
+    const renameOver = async (existed: boolean) => {
       await rename(this.path, target)
       this.done = true
       await sync(dir)
-      return true
+      return { created: !existed, kept: false }
     }
-    let created = true
+    /** An existing file to keep: the right size and no `replace`. */
+    const keepable = async () => {
+      if (replace) return false
+      const existing = await stat(target).catch(() => undefined)
+      return existing?.isFile() === true && existing.size === size
+    }
     try {
       await link(this.path, target).catch(async (cause) => {
         if (errorCode(cause) !== "ENOENT") throw cause
@@ -293,21 +305,33 @@ export class TempFile implements TempObject {
     } catch (cause) {
       const code = errorCode(cause)
       if (code === "EEXIST") {
-        const existing = await stat(target).catch(() => undefined)
-        if (existing?.isFile() && existing.size === size) created = false
-        else await rename(this.path, target) // a damaged copy: replace it atomically
-      } else if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
-        await rename(this.path, target) // no hard links here
-      } else {
-        throw cause
+        if (!(await keepable())) return renameOver(true)
+        await this.dropTemp()
+        return { created: false, kept: true }
       }
+      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
+        // no hard links here: learn whether something is there first (`created` may then be wrong only under a
+        // concurrent commit of the same bytes, which removes nothing: both are the same verified content)
+        const existed = (await stat(target).catch(() => undefined)) !== undefined
+        if (existed && (await keepable())) {
+          await this.dropTemp()
+          return { created: false, kept: true }
+        }
+        return renameOver(existed)
+      }
+      throw cause
     }
+    await this.dropTemp()
+    await sync(dir)
+    return { created: true, kept: false }
+  }
+
+  /** Removes the temp file's name once the object is in place (linked) or kept. */
+  private async dropTemp(): Promise<void> {
     await unlink(this.path).catch((cause) => {
       if (errorCode(cause) !== "ENOENT") throw cause
     })
     this.done = true
-    if (created) await sync(dir)
-    return created
   }
 
   private releaseBuffer(): void {
