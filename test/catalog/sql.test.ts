@@ -96,7 +96,7 @@ for (const backend of backends) {
           Array.from({ length: 4 }, () => Effect.provide(migrate, db.client())),
           { concurrency: backend.concurrentClients ? "unbounded" : 1 }
         )
-        expect(results.flat()).toEqual([1])
+        expect(results.flat()).toEqual([1, 2])
         expect(yield* Effect.provide(migrate, db.client())).toEqual([])
         const tables = yield* Effect.provide(
           Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -107,7 +107,10 @@ for (const backend of backends) {
           ),
           db.client()
         )
-        expect(tables[0]).toEqual([{ id: 1, name: "catalog" }])
+        expect(tables[0]).toEqual([
+          { id: 1, name: "catalog" },
+          { id: 2, name: "repositories" }
+        ])
         // a catalog opened on the migrated database works, and opening it again keeps the data
         const r = record(unique("m"))
         yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.recordDownload(r)), layerCatalogFromUrl(db.url, { secretBox: box }))

@@ -15,3 +15,4 @@ export {
   type SecretBoxService
 } from "./SecretBox.js"
 export { makeSqlCatalog, type SqlCatalogOptions } from "./SqlCatalog.js"
+export { layerCatalogWithRepositoriesFromUrl, layerSqlRepositories, makeSqlRepositories } from "./repositories/index.js"

@@ -135,6 +135,47 @@ export const migrations: ReadonlyArray<Migration> = [
       "CREATE INDEX provenance_final_url ON provenance (final_url) WHERE final_url IS NOT NULL",
       ...t.pgOnly([createLookupFunction])
     ]
+  },
+  {
+    id: 2,
+    name: "repositories",
+    // Repositories of content units (see repositories/). A unit row lives from the version that added it to the one
+    // that removed it (NULL while in the latest), so a version costs one row per change, not one per unit, and any
+    // version is still readable: `added <= v AND (removed IS NULL OR removed > v)`. Units name their artifact by
+    // sha256 bytes, not by `artifacts.id`: an on-demand unit's artifact may be only declared, and the catalog's
+    // own tables stay as they are.
+    statements: (t) => [
+      `CREATE TABLE repositories (
+        id ${t.serial},
+        name ${t.text} NOT NULL UNIQUE,
+        created_at ${t.bigint} NOT NULL,
+        latest ${t.bigint} NOT NULL
+      )`,
+      `CREATE TABLE repository_versions (
+        repository ${t.bigint} NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+        number ${t.bigint} NOT NULL,
+        created_at ${t.bigint} NOT NULL,
+        units ${t.bigint} NOT NULL,
+        added ${t.bigint} NOT NULL,
+        removed ${t.bigint} NOT NULL,
+        PRIMARY KEY (repository, number)
+      )${t.clustered}`,
+      `CREATE TABLE repository_units (
+        repository ${t.bigint} NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+        path ${t.text} NOT NULL,
+        added ${t.bigint} NOT NULL,
+        removed ${t.bigint},
+        sha256 ${t.bytes} NOT NULL,
+        size ${t.bigint} NOT NULL,
+        -- the other digests as JSON ({"md5": "…"}), NULL when none
+        digests ${t.text},
+        -- the caller's metadata as canonical JSON, NULL when none
+        metadata ${t.text},
+        PRIMARY KEY (repository, path, added)
+      )${t.clustered}`,
+      // the latest version, read by every change and by the server's default route
+      "CREATE INDEX repository_units_live ON repository_units (repository, path) WHERE removed IS NULL"
+    ]
   }
 ]
 

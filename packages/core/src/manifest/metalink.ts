@@ -139,6 +139,7 @@ export const parseMetalink = (input: string): RawManifest => {
     const [first, ...rest] = sources
     out.entries.push({
       line,
+      name: attribute(file, "name"),
       request: {
         url: first!.url,
         priority: first!.priority,

@@ -16,6 +16,8 @@ export interface ParsedManifest {
   readonly requests: ReadonlyArray<DownloadRequestInput>
   /** Line of each request, same order. */
   readonly lines: ReadonlyArray<number>
+  /** The name the manifest gives each request's file (Metalink's `name`), same order. */
+  readonly names: ReadonlyArray<string | undefined>
   /** Things ignored on purpose (Metalink `<metaurl>`, unknown hash types). */
   readonly warnings: ReadonlyArray<ManifestProblem>
   /** Sum of the sizes given (requests without a size count 0). */
@@ -62,6 +64,7 @@ export const parseManifest = (
     const problems = [...raw.problems]
     const requests: Array<DownloadRequestInput> = []
     const lines: Array<number> = []
+    const names: Array<string | undefined> = []
     let totalBytes = 0
     let allSized = true
     for (const entry of raw.entries) {
@@ -72,6 +75,7 @@ export const parseManifest = (
       }
       requests.push(entry.request)
       lines.push(entry.line)
+      names.push(entry.name)
       if (entry.request.size === undefined) allSized = false
       else totalBytes += entry.request.size
     }
@@ -82,5 +86,5 @@ export const parseManifest = (
     if (requests.length === 0 && chosen === "metalink") {
       return yield* new ManifestError({ format: chosen, problems: [{ line: 1, message: "no <file> to fetch" }] })
     }
-    return { format: chosen, requests, lines, warnings: raw.warnings, totalBytes, allSized }
+    return { format: chosen, requests, lines, names, warnings: raw.warnings, totalBytes, allSized }
   })

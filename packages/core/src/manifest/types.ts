@@ -11,6 +11,8 @@ export type ManifestFormat = "lines" | "jsonl" | "metalink"
 export interface ManifestEntry {
   readonly line: number
   readonly request: DownloadRequestInput
+  /** The name the manifest gives the file (Metalink's `name`), when it gives one. */
+  readonly name?: string | undefined
 }
 
 export interface RawManifest {

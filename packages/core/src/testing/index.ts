@@ -4,6 +4,7 @@
  */
 export { layerMemoryCatalog, makeMemoryCatalog, type MemoryCatalog } from "../catalog/memory.js"
 export { CollectedProgress, type CollectingProgress, layerCollecting, makeCollecting } from "../progress/Progress.js"
+export { layerMemoryRepositories, makeMemoryRepositories } from "../repository/memory.js"
 export { layerMemoryStorage, makeMemoryStorage, type MemoryStorage } from "../storage/memory.js"
 export { layerNullStorage, nullStorage } from "../storage/null.js"
 export {
