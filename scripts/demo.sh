@@ -46,8 +46,9 @@ echo "serving $COUNT files at $BASE (pid $SERVER_PID); home: $CARGOHOLD_HOME" >&
 head -n 3 "$WORK/manifest.txt" >&2
 
 say "cargohold fetch -i manifest.txt   (first run: everything is downloaded, verified, stored, catalogued)"
-$CARGOHOLD fetch -i "$WORK/manifest.txt"
-echo "server saw $(stats) requests" >&2
+$CARGOHOLD fetch -i "$WORK/manifest.txt" >"$WORK/first.txt"
+echo "server saw $(stats) requests; the first result lines (status, sha256, size, stored path, URL):" >&2
+head -n 2 "$WORK/first.txt"
 
 say "cargohold fetch -i manifest.txt --json   (second run: served from the store, no request)"
 before="$(stats)"

@@ -43,10 +43,11 @@ describe("cargohold fetch", () => {
     expect(result.stderr).not.toContain("internal error")
     expect(result.code).toBe(0)
     const lines = jsonLines(result.stdout)
+    const stored = filesUnder(join(home, "store"))
+    expect(stored.length).toBe(1)
     expect(lines).toEqual([
-      { url: server.url("/small.txt"), status: "ok", sha256: sha256Hex(small), size: small.length, cached: false }
+      { url: server.url("/small.txt"), status: "ok", sha256: sha256Hex(small), size: small.length, cached: false, path: stored[0] }
     ])
-    expect(filesUnder(join(home, "store")).length).toBe(1)
   })
 
   it("a digest mismatch exits 1 with a failed JSON line and stores nothing", async () => {
@@ -116,12 +117,13 @@ describe("cargohold fetch", () => {
     expect(filesUnder(join(home, "store"))).toEqual([])
   })
 
-  it("plain output names each artifact on stderr, nothing on stdout", async () => {
+  it("plain output: one result line per artifact on stdout, the summary on stderr", async () => {
     const home = freshHome()
     const result = await runCli(["fetch", server.url("/small.txt"), "--home", home])
     expect(result.code).toBe(0)
-    expect(result.stdout).toBe("")
-    expect(result.stderr).toContain(sha256Hex(small))
+    const [stored] = filesUnder(join(home, "store"))
+    expect(result.stdout).toBe(`fetched\t${sha256Hex(small)}\t${small.length}\t${stored}\t${server.url("/small.txt")}\n`)
+    expect(result.stderr).not.toContain(sha256Hex(small))
     expect(result.stderr).toContain("1 artifact")
   })
 })

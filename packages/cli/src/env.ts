@@ -6,9 +6,10 @@
 import { type DownloadSettings, layerSilent, type Progress } from "@cargohold/core"
 import type { NodeServices } from "@cargohold/node"
 import type { Storage, StorageError } from "@cargohold/core"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, type Scope } from "effect"
 import { UsageError } from "./errors.js"
-import { layerRenderer } from "./progress/layer.js"
+import { layerRenderer, startRenderer } from "./progress/layer.js"
+import type { Renderer } from "./progress/renderer.js"
 
 export interface LocationFlags {
   readonly home: Option.Option<string>
@@ -25,9 +26,15 @@ export interface EnvOptions {
 const fromEnv = (flag: Option.Option<string>, variable: string): string | undefined =>
   Option.getOrUndefined(flag) ?? (process.env[variable] !== "" ? process.env[variable] : undefined)
 
-/** The live renderer on stderr (a TTY) or plain lines; per-artifact lines are left to stdout under `--json`. */
-export const stderrProgress = (options: { readonly json: boolean; readonly summary?: boolean }): Layer.Layer<Progress> =>
-  layerRenderer({ target: process.stderr, eachArtifact: !options.json, summary: options.summary ?? true })
+/**
+ * The renderer on stderr for the current scope (a live display on a TTY), with the summary at the end; the
+ * command writes one result line per artifact on stdout itself (through `printAbove` when both are the terminal).
+ */
+export const stderrRenderer = (options: { readonly results: boolean }): Effect.Effect<Renderer, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => startRenderer({ target: process.stderr, eachArtifact: !options.results, sharesTerminal: process.stdout.isTTY === true })),
+    (renderer) => Effect.sync(renderer.stop)
+  )
 
 /** Live display only (a TTY): the command reports results itself. */
 export const liveOnlyProgress: Layer.Layer<Progress> = layerRenderer({ target: process.stderr, eachArtifact: false, summary: false })

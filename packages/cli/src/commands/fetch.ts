@@ -5,22 +5,23 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import {
-  type BatchResult,
   Catalog,
   type CatalogError,
   type DownloadRequestInput,
   defaultLimits,
   fetchMany,
-  type Remote
+  Progress,
+  type Remote,
+  Storage
 } from "@cargohold/core"
 import type { NodeServices } from "@cargohold/node"
-import { Effect, Option, Stream } from "effect"
-import { stderrProgress, withServices } from "../env.js"
+import { Effect, Layer, Option, Stream } from "effect"
+import { stderrRenderer, withServices } from "../env.js"
 import { Finished, UsageError } from "../errors.js"
 import { json, location } from "../options/common.js"
 import { anyNetworkFlag, makeRemote, networkFields, networkOptions } from "../options/network.js"
-import { printJson } from "../output.js"
 import { planFromUrls, validateAll } from "./fetchPlan.js"
+import { resultJson, resultLine, storedPath } from "./fetchResults.js"
 import { readManifest } from "./manifest.js"
 
 const count = (name: string, description: string) =>
@@ -58,51 +59,52 @@ export const fetchOptions = {
 
 type FetchFlags = Command.Command.ParseConfig<typeof fetchOptions>
 
-/** One line of `--json` output. */
-export interface FetchResultJson {
-  readonly url: string
-  readonly status: "ok" | "failed"
-  readonly sha256?: string
-  readonly size?: number
-  readonly cached?: boolean
-  readonly error?: { readonly _tag: string; readonly message: string }
-}
-
-export const resultJson = (result: BatchResult): FetchResultJson => {
-  const url = String(result.request.url)
-  return result._tag === "Ok"
-    ? { url, status: "ok", sha256: result.artifact.sha256, size: result.artifact.size, cached: result.artifact.cached }
-    : { url, status: "failed", error: { _tag: result.error._tag, message: result.error.message } }
-}
-
 const atLeast = (flag: string, value: Option.Option<number>, min: number) =>
   Option.match(value, {
     onNone: () => Effect.succeed(undefined),
     onSome: (n) => (n >= min ? Effect.succeed(n) : Effect.fail(new UsageError({ message: `${flag} must be at least ${min}` })))
   })
 
-/** Runs the batch; returns how many artifacts failed. */
-export const fetchAll = (
-  requests: ReadonlyArray<DownloadRequestInput>,
-  options: { readonly json: boolean; readonly concurrency: number; readonly failFast: boolean }
-): Effect.Effect<number, never, NodeServices> => {
-  let failed = 0
-  let bytesExpected = 0
-  for (const request of requests) bytesExpected += request.size ?? 0
-  const sized = requests.every((request) => request.size !== undefined)
-  return fetchMany(Stream.fromIterable(requests), {
-    concurrency: options.concurrency,
-    failFast: options.failFast,
-    total: requests.length,
-    bytesExpected: sized ? bytesExpected : undefined
-  }).pipe(
-    Stream.runForEach((result) => {
-      if (result._tag === "Failed") failed++
-      return options.json ? printJson(resultJson(result)) : Effect.void
-    }),
-    Effect.map(() => failed)
-  )
+/** Requests with the manifest line each came from (undefined for the command line's URLs). */
+export interface FetchPlan {
+  readonly requests: ReadonlyArray<DownloadRequestInput>
+  readonly lines: ReadonlyArray<number | undefined>
 }
+
+/** Runs the batch, one stdout line per artifact as it finishes; returns how many artifacts failed. */
+export const fetchAll = (
+  plan: FetchPlan,
+  options: {
+    readonly json: boolean
+    readonly concurrency: number
+    readonly failFast: boolean
+    /** Writes a result line without tearing the live display. */
+    readonly print: (line: string) => Effect.Effect<void>
+  }
+): Effect.Effect<number, never, NodeServices> =>
+  Effect.gen(function* () {
+    const { requests } = plan
+    const storage = yield* Storage
+    let failed = 0
+    let bytesExpected = 0
+    for (const request of requests) bytesExpected += request.size ?? 0
+    const sized = requests.every((request) => request.size !== undefined)
+    yield* fetchMany(Stream.fromIterable(requests), {
+      concurrency: options.concurrency,
+      failFast: options.failFast,
+      total: requests.length,
+      bytesExpected: sized ? bytesExpected : undefined
+    }).pipe(
+      Stream.runForEach((result) => {
+        if (result._tag === "Failed") failed++
+        const path = result._tag === "Ok" ? storedPath(storage, result) : undefined
+        return options.print(
+          options.json ? JSON.stringify(resultJson(result, plan.lines[result.index], path)) : resultLine(result, path)
+        )
+      })
+    )
+    return failed
+  })
 
 /** The remote the network flags describe, if any (named `command-line`). */
 const commandLineRemote = (flags: FetchFlags, base: string): Effect.Effect<Remote | undefined, UsageError> =>
@@ -127,11 +129,13 @@ const remoteFor = (flags: FetchFlags, base: string): Effect.Effect<Remote | unde
 const plan = (flags: FetchFlags, remote: Remote | undefined) =>
   Effect.gen(function* () {
     const fromArgs = yield* planFromUrls(flags.urls, flags, remote)
-    if (Option.isNone(flags.input)) return fromArgs
+    const argLines = fromArgs.map(() => undefined)
+    if (Option.isNone(flags.input)) return { requests: fromArgs, lines: argLines }
     const manifest = yield* readManifest(flags.input.value)
-    const fromManifest = remote === undefined ? manifest : manifest.map((request) => ({ ...request, remote: request.remote ?? remote }))
+    const fromManifest =
+      remote === undefined ? manifest.requests : manifest.requests.map((request) => ({ ...request, remote: request.remote ?? remote }))
     if (remote !== undefined) yield* validateAll(fromManifest)
-    return [...fromArgs, ...fromManifest]
+    return { requests: [...fromArgs, ...fromManifest], lines: [...argLines, ...manifest.lines] }
   })
 
 export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Finished | CatalogError> =>
@@ -149,22 +153,26 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
       global !== undefined || perHost !== undefined
         ? { global: global ?? defaultLimits.global, perHost: Math.min(perHost ?? defaultLimits.perHost, global ?? Infinity) }
         : undefined
+    // results on stdout, the live display and the summary on stderr (closed, with the summary, on every exit path)
+    const renderer = yield* stderrRenderer({ results: true })
+    const print = (line: string) => Effect.sync(() => renderer.printAbove(() => process.stdout.write(`${line}\n`)))
     const failed = yield* Effect.gen(function* () {
-      const requests = checked ?? (yield* Effect.flatMap(remoteFor(flags, base), (remote) => plan(flags, remote)))
-      return yield* fetchAll(requests, {
+      const planned = checked ?? (yield* Effect.flatMap(remoteFor(flags, base), (remote) => plan(flags, remote)))
+      return yield* fetchAll(planned, {
         json: flags.json,
         concurrency: Math.max(limits?.global ?? defaultLimits.global, 1),
-        failFast: flags.failFast
+        failFast: flags.failFast,
+        print
       })
     }).pipe(
       withServices(flags, {
-        progress: stderrProgress({ json: flags.json }),
+        progress: Layer.succeed(Progress, renderer.progress),
         limits,
         settings: retries === undefined ? undefined : { attempts: retries + 1 }
       })
     )
     if (failed > 0) return yield* Effect.fail(new Finished({ code: 1 }))
-  })
+  }).pipe(Effect.scoped)
 
 export const fetchCommand = Command.make("fetch", fetchOptions, runFetch).pipe(
   Command.withDescription("download, verify, store and catalog artifacts")

@@ -8,7 +8,13 @@ import { readFileSync } from "node:fs"
 import { UsageError } from "../errors.js"
 import { printErr } from "../output.js"
 
-export const readManifest = (path: string): Effect.Effect<ReadonlyArray<DownloadRequestInput>, UsageError> =>
+/** The manifest's requests, with the line each starts on. */
+export interface ManifestRequests {
+  readonly requests: ReadonlyArray<DownloadRequestInput>
+  readonly lines: ReadonlyArray<number>
+}
+
+export const readManifest = (path: string): Effect.Effect<ManifestRequests, UsageError> =>
   Effect.gen(function* () {
     const name = path === "-" ? "standard input" : path
     const text = yield* Effect.try({
@@ -19,5 +25,5 @@ export const readManifest = (path: string): Effect.Effect<ReadonlyArray<Download
       Effect.mapError((error) => new UsageError({ message: `${name}: ${error.message}` }))
     )
     for (const warning of parsed.warnings) yield* printErr(`cargohold: ${name} line ${warning.line}: ${warning.message} (ignored)`)
-    return parsed.requests
+    return { requests: parsed.requests, lines: parsed.lines }
   })

@@ -22,6 +22,8 @@ export interface RendererOptions {
   readonly eachArtifact?: boolean
   /** Write the summary at close when anything was processed. Default true. */
   readonly summary?: boolean
+  /** The stream `printAbove` writes to is on the same terminal (the frame is erased before it writes). */
+  readonly sharesTerminal?: boolean
   readonly frameMs?: number
   readonly plainEveryMs?: number
   readonly now?: () => number
@@ -34,6 +36,11 @@ export interface Renderer {
   readonly tick: () => void
   /** Stops drawing, erases the live frame, writes pending lines and the summary. Idempotent. */
   readonly close: () => void
+  /**
+   * Runs `write` (which writes whole lines to another stream on the same terminal, e.g. results on stdout) with
+   * the live frame erased first, so the two do not tear each other; the frame is redrawn at the next tick.
+   */
+  readonly printAbove: (write: () => void) => void
 }
 
 const hideCursor = "\x1b[?25l"
@@ -113,5 +120,14 @@ export const makeRenderer = (options: RendererOptions): Renderer => {
     restoreCursor()
   }
 
-  return { progress: fromCallback((event) => tally.apply(event)), tally, tick, close }
+  const printAbove = (write: () => void) => {
+    if (live && (options.sharesTerminal ?? true) && drawnLines > 0 && !closed) {
+      target.write(up(drawnLines - 1) + eraseDown)
+      drawnLines = 0
+      drawnVersion = -1
+    }
+    write()
+  }
+
+  return { progress: fromCallback((event) => tally.apply(event)), tally, tick, close, printAbove }
 }
