@@ -79,7 +79,7 @@ describe("remote limits and file roots", () => {
       expect(artifact.url).toBe(pathToFileURL(inside).href)
       const escaped = failureOf(yield* tryDownload({ url: pathToFileURL(outside).href, remote: confined }))
       expect(escaped._tag).toBe("InvalidRequest")
-      expect(escaped.message).toMatch(/outside the file roots/)
+      expect(escaped.message).toMatch(/outside the allowed roots/)
       const encoded = failureOf(yield* tryDownload({ url: `${rootUrl}/x%2F..%2F..%2Fsecret.txt`, remote: confined }))
       expect(encoded._tag).toBe("InvalidRequest")
       const sibling = failureOf(yield* tryDownload({ url: pathToFileURL(`${join(dir, "repo")}-other/x`).href, remote: confined }))
@@ -89,7 +89,7 @@ describe("remote limits and file roots", () => {
       expect(none.message).toMatch(/allows no file:\/\/ sources/)
       const free = yield* download({ url: pathToFileURL(outside).href })
       expect(free.size).toBe("not yours".length)
-      expect(fileAccessProblem(new URL("file://otherhost/etc/passwd"), undefined)).toMatch(/host/)
+      expect(fileAccessProblem(new URL("file://otherhost/etc/passwd"))).toMatch(/host/)
     }).pipe(Effect.provide(layerNetworkTest()), Effect.provide(layerFileSource({ roots: "any" })))
   )
 

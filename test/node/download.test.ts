@@ -41,9 +41,9 @@ afterAll(async () => {
 
 const settings = { retryBaseDelay: Duration.millis(5), retryMaxDelay: Duration.millis(20) }
 
-/** The node layer on a filesystem store at `root`, an in-memory catalog, and `progress`. */
+/** The node layer on a filesystem store at `root`, an in-memory catalog, `progress`, and `files` as a file root. */
 const nodeLayer = (progress?: Layer.Layer<Progress>) =>
-  layerNode({ home: dir.path, catalog: "memory:", store: pathToFileURL(root).href, settings, progress })
+  layerNode({ home: dir.path, catalog: "memory:", store: pathToFileURL(root).href, settings, progress, fileRoots: [files] })
 
 const fileUrl = (name: string) => pathToFileURL(join(files, name)).href
 

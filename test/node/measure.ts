@@ -32,7 +32,7 @@ const server = await startServer((req, res) => {
 })
 
 const run = async (label: string, store: string, make: (j: (typeof jobs)[number]) => string, catalog = "memory:") => {
-  const layer = layerNode({ home: dir.path, catalog, store, limits: { global: 64, perHost: 64 } })
+  const layer = layerNode({ home: dir.path, catalog, store, limits: { global: 64, perHost: 64 }, fileRoots: [src] })
   const started = performance.now()
   const cpu = process.cpuUsage()
   await Effect.runPromise(
@@ -45,7 +45,7 @@ const run = async (label: string, store: string, make: (j: (typeof jobs)[number]
   console.log(`${label}: ${files} × ${sizeKiB} KiB in ${s.toFixed(2)} s = ${(files / s).toFixed(0)} files/s, cpu user ${(used.user / 1e6).toFixed(2)} s sys ${(used.system / 1e6).toFixed(2)} s`)
 }
 const runBig = async (label: string, url: string) => {
-  const layer = layerNode({ home: dir.path, catalog: "memory:", store: pathToFileURL(join(dir.path, `big-${label}`)).href })
+  const layer = layerNode({ home: dir.path, catalog: "memory:", store: pathToFileURL(join(dir.path, `big-${label}`)).href, fileRoots: [src] })
   const started = performance.now()
   await Effect.runPromise(Effect.provide(download({ url, sha256: bigSha, size: big.length }), layer))
   const s = (performance.now() - started) / 1000

@@ -21,6 +21,8 @@ export interface EnvOptions {
   readonly progress?: Layer.Layer<Progress> | undefined
   readonly limits?: { readonly global: number; readonly perHost: number } | undefined
   readonly settings?: Partial<DownloadSettings> | undefined
+  /** Folders `file://` URLs from manifests, the catalog and remotes may read (`--file-root`; default none). */
+  readonly fileRoots?: ReadonlyArray<string> | undefined
 }
 
 const fromEnv = (flag: Option.Option<string>, variable: string): string | undefined =>
@@ -67,6 +69,7 @@ export const withServices =
           storeSchemes: { "s3:": layerS3Store },
           limits: options.limits,
           settings: options.settings,
+          fileRoots: options.fileRoots ?? [],
           progress: options.progress ?? layerSilent
         })
         const context = yield* Layer.build(layer).pipe(

@@ -44,7 +44,11 @@ export interface NodeLayerOptions {
    * and connections per origin taken from `settings` and `limits`).
    */
   readonly http?: Layer.Layer<HttpClient.HttpClient, InvalidRequest> | undefined
-  /** Folders `file://` sources may be read from (default: anywhere). */
+  /**
+   * Folders `file://` URLs from data (manifests, catalog sources, remotes: requests not marked `chosenBy: "user"`)
+   * may be read from; default none. `"any"` trusts every request without a remote like a typed one. Nothing under
+   * /proc, /sys or /dev is read, whatever this says.
+   */
   readonly fileRoots?: ReadonlyArray<string> | "any" | undefined
   /**
    * The SQLite catalog's page cache at most, in MiB (default 32; see `SqliteCatalogOptions.cacheSizeMiB` in
@@ -85,7 +89,7 @@ export const layerNode = (options: NodeLayerOptions = {}): Layer.Layer<NodeServi
   // references: provided only when asked for, so the process-wide defaults stay shared otherwise
   const extras: Array<Layer.Layer<never>> = [
     layerNodeHasher,
-    layerFileSource({ roots: options.fileRoots ?? "any" })
+    layerFileSource({ roots: options.fileRoots ?? [] })
   ]
   if (options.settings !== undefined) {
     extras.push(Layer.succeed(DownloadConfig, { ...defaultSettings, ...options.settings }))

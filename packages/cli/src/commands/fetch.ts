@@ -51,6 +51,12 @@ export const fetchOptions = {
   maxConnections: count("max-connections", `connections in all (default ${defaultLimits.global})`),
   perHost: count("per-host", `connections per host (default ${defaultLimits.perHost})`),
   retries: count("retries", "retries after the first attempt (default 3)"),
+  fileRoot: Options.directory("file-root", { exists: "yes" }).pipe(
+    Options.withDescription(
+      "a folder file:// URLs of the manifest, the catalog's sources and remotes may read (repeatable; URLs typed here may read any file)"
+    ),
+    Options.repeated
+  ),
   failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed artifact")),
   json,
   ...location,
@@ -168,6 +174,7 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
       withServices(flags, {
         progress: Layer.succeed(Progress, renderer.progress),
         limits,
+        fileRoots: flags.fileRoot,
         settings: retries === undefined ? undefined : { attempts: retries + 1 }
       })
     )

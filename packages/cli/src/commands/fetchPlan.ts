@@ -55,8 +55,10 @@ export const planFromUrls = (
     if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
       return yield* Effect.fail(usage(`--size must be a non-negative integer, got ${size}`))
     }
+    // typed here: the user's own choice (a file:// URL may name any of their files; see FileSource)
     const requests: Array<DownloadRequestInput> = urls.map((url) => ({
       url,
+      chosenBy: "user",
       digests,
       size,
       remote,

@@ -35,6 +35,13 @@ export interface DownloadRequestInput {
   readonly sources?: ReadonlyArray<SourceInput> | undefined
   /** Priority of `url` among `sources` (default 100). */
   readonly priority?: number | undefined
+  /**
+   * Who chose the URLs of this request (`url` and `sources`). `"user"`: the person running the program typed them
+   * (a command-line argument), so a `file://` URL may name any regular file of theirs. `"data"` (the default):
+   * they come from a manifest, a remote's index, the catalog or other input, and a `file://` URL is read only
+   * under an explicit root (the file source's roots, its remote's `fileRoots`). Never under /proc, /sys or /dev.
+   */
+  readonly chosenBy?: "user" | "data" | undefined
 }
 
 export const Scheme = Schema.Literal("http:", "https:", "file:")
@@ -95,7 +102,7 @@ export const validateRequest = (input: DownloadRequestInput): Effect.Effect<Down
       return fail(raw, "URL has no host")
     }
     if (url.protocol === "file:") {
-      const problem = fileAccessProblem(url, input.remote)
+      const problem = fileAccessProblem(url)
       if (problem !== undefined) return fail(raw, problem)
     }
     const digests: Record<string, string> = {}

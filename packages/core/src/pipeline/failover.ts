@@ -25,12 +25,12 @@ import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOf
 import { Transfer } from "./transfer.js"
 
 /** One attempt, from the first byte (or where a resumable transfer stopped), into the transfer. */
-const attemptOnce = (transfer: Transfer, settings: DownloadSettings) =>
+const attemptOnce = (transfer: Transfer, settings: DownloadSettings, source: Candidate) =>
   Effect.gen(function* () {
     yield* transfer.restart
     if (transfer.spec.scheme === "file:") {
       const files = yield* FileSource
-      const file = yield* files.open(transfer.spec.url, 0)
+      const file = yield* files.open(transfer.spec.url, 0, source.fileAccess)
       const expected = transfer.spec.size
       if (expected !== undefined && file.size > expected) {
         return yield* new SizeMismatch({ url: transfer.spec.url, expected, actual: file.size })
@@ -119,7 +119,7 @@ export const fromFirstGoodSource = (
           servedSha256 = undefined
         }),
         Effect.zipRight(
-          attemptOnce(transfer, settings),
+          attemptOnce(transfer, settings, source),
           verify(transfer, (sha) => {
             servedSha256 = sha
           })

@@ -9,6 +9,7 @@ import type { Sha256 } from "../domain/digest.js"
 import type { DownloadError, InvalidRequest } from "../domain/errors.js"
 import { type DownloadRequestInput, type DownloadSpec, validateRequest } from "../domain/request.js"
 import type { Remote } from "../remote/Remote.js"
+import type { FileAccess } from "../source/FileSource.js"
 
 /** One place the bytes may come from, validated. */
 export interface Candidate {
@@ -20,6 +21,8 @@ export interface Candidate {
   readonly remote: Remote | undefined
   /** True when the request named it (false: the catalog knew it). */
   readonly requested: boolean
+  /** What a `file://` URL of this source may reach: the user's own choice only when they typed it. */
+  readonly fileAccess: FileAccess
   /** Milliseconds since the epoch until which the source is held back; 0 when healthy. */
   coolingUntil: number
 }
@@ -89,8 +92,9 @@ export const originOf = (spec: DownloadSpec): string => {
 export const requestedCandidates = (
   input: DownloadRequestInput
 ): Effect.Effect<ReadonlyArray<Candidate>, InvalidRequest> => {
+  const byUser = input.chosenBy === "user"
   const primary = validateRequest(input).pipe(
-    Effect.map((spec) => candidate(spec, input.priority, undefined, input.remote, true))
+    Effect.map((spec) => candidate(spec, input.priority, undefined, input.remote, byUser))
   )
   if (input.sources === undefined || input.sources.length === 0) return Effect.map(primary, (c) => [c])
   return Effect.gen(function* () {
@@ -101,7 +105,7 @@ export const requestedCandidates = (
       const spec = yield* validateRequest({ ...input, url: source.url, remote, sources: undefined })
       if (seen.has(spec.url)) continue
       seen.add(spec.url)
-      out.push(candidate(spec, source.priority, source.weight, remote, true))
+      out.push(candidate(spec, source.priority, source.weight, remote, byUser))
     }
     return out
   })
@@ -112,14 +116,19 @@ const candidate = (
   priority: number | undefined,
   weight: number | undefined,
   remote: Remote | undefined,
-  requested: boolean
+  /** Named by the request (true, false) or known to the catalog (undefined); true: typed by the user. */
+  chosenByUser: boolean | undefined
 ): Candidate => ({
   spec,
   priority: priority ?? remote?.priority ?? defaultPriority,
-  declaredPriority: requested ? priority : undefined,
+  declaredPriority: chosenByUser !== undefined ? priority : undefined,
   weight: weight !== undefined && weight > 0 ? weight : 1,
   remote,
-  requested,
+  requested: chosenByUser !== undefined,
+  fileAccess: {
+    chosenByUser: chosenByUser === true,
+    remote: remote === undefined ? undefined : { name: remote.name, fileRoots: remote.fileRoots }
+  },
   coolingUntil: 0
 })
 
@@ -154,7 +163,7 @@ export const joinCatalogSources = (
       }
       const spec = yield* Effect.either(validateRequest({ ...input, url: row.url, remote, sources: undefined }))
       if (spec._tag === "Left") continue // a source recorded by an older, laxer version: ignore it
-      const c = candidate(spec.right, row.priority, undefined, remote, false)
+      const c = candidate(spec.right, row.priority, undefined, remote, undefined)
       c.coolingUntil = coolingUntil
       byUrl.set(row.url, c)
       out.push(c)

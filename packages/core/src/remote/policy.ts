@@ -1,11 +1,12 @@
 /**
  * How a `Remote` reaches the download: the platform-free `NetworkPolicy` service (a platform layer such as
  * `@cargohold/node`'s `layerHttp` implements TLS and proxies), the settings a remote overrides, the headers it
- * adds, and the `file://` roots it allows.
+ * adds, and the checks every `file://` URL passes.
  */
 import { Context, Duration, Effect, Redacted } from "effect"
 import { InvalidRequest } from "../domain/errors.js"
 import type { DownloadSettings } from "../pipeline/config.js"
+import { systemTreeOf } from "../source/FileSource.js"
 import type { Remote } from "./Remote.js"
 
 /** The transport of one remote: requests run through `provide` use its connection pool (TLS, proxy). */
@@ -92,23 +93,18 @@ const filePath = (url: URL): string | undefined => {
 }
 
 /**
- * Checks a `file://` URL against the remote's `fileRoots`: without a remote any path is allowed (the CLI's
- * default); a remote allows none unless it names roots. Paths are compared after URL normalisation (no `..`);
- * symbolic links are the file source's to resolve. Returns the reason for a refusal, or undefined.
+ * The checks a `file://` URL passes before any I/O: a local path (no host), no NUL byte, no `.` or `..` segment
+ * after decoding, nothing under /proc, /sys or /dev. Which roots it may reach depends on who chose it and is the
+ * file source's to decide, after resolving symlinks (see source/FileSource.ts). Returns the reason for a refusal.
  */
-export const fileAccessProblem = (url: URL, remote: Remote | undefined): string | undefined => {
+export const fileAccessProblem = (url: URL): string | undefined => {
   const path = filePath(url)
   if (path === undefined) return "file:// URL with a host or a malformed path"
   if (path.includes("\0")) return "file:// path contains a NUL byte"
   if (path.split("/").some((segment) => segment === ".." || segment === ".")) {
     return "file:// path contains a '.' or '..' segment (after decoding)"
   }
-  if (remote === undefined) return undefined
-  const roots = remote.fileRoots ?? []
-  if (roots.length === 0) return `remote '${remote.name}' allows no file:// sources`
-  for (const root of roots) {
-    const trimmed = root.length > 1 ? root.replace(/\/+$/, "") : root
-    if (path === trimmed || path.startsWith(trimmed === "/" ? "/" : `${trimmed}/`)) return undefined
-  }
-  return `${path} is outside the file roots of remote '${remote.name}'`
+  const tree = systemTreeOf(path)
+  if (tree !== undefined) return `file:// under ${tree} is never read`
+  return undefined
 }

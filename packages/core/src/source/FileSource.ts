@@ -1,5 +1,11 @@
 /**
  * Reading `file://` sources. The core cannot touch a filesystem; platform packages provide one.
+ *
+ * Who may read what: a `file://` URL the person running the program typed (a command-line argument, a request
+ * marked `chosenBy: "user"`) may name any regular file of theirs; one that came from data — a manifest, a
+ * Metalink, a catalog source, a remote's listing — only a file under an explicit root (the platform layer's
+ * roots, e.g. `--file-root DIR`, and its remote's `fileRoots`). Nothing under /proc, /sys or /dev is ever read,
+ * whoever asks: those trees hold the process's environment, memory and devices, never an artifact.
  */
 import { Context, Effect, type Stream } from "effect"
 import { InvalidRequest, type TransferError } from "../domain/errors.js"
@@ -12,12 +18,41 @@ export interface OpenedFile {
   readonly version: string
 }
 
+/** Where a `file://` URL came from, which decides what it may reach. */
+export interface FileAccess {
+  /** Typed by the person running the program: any regular file outside /proc, /sys and /dev. */
+  readonly chosenByUser: boolean
+  /** The remote the URL belongs to: its `fileRoots` allow it too (the layer's roots still do). */
+  readonly remote?: { readonly name: string; readonly fileRoots?: ReadonlyArray<string> | undefined } | undefined
+}
+
+/** The access of a URL nobody vouched for: explicit roots only. */
+export const fromData: FileAccess = { chosenByUser: false }
+
+/** Trees never read, whatever the roots or the origin of the URL, and what they hold. */
+export const systemTrees: Readonly<Record<string, string>> = {
+  "/proc": "process state: environments, memory",
+  "/sys": "kernel state",
+  "/dev": "devices"
+}
+
+/** The system tree an absolute, normalized path lies in, as a phrase for messages; undefined when none. */
+export const systemTreeOf = (path: string): string | undefined => {
+  for (const [tree, holds] of Object.entries(systemTrees)) {
+    if (path === tree || path.startsWith(`${tree}/`)) return `${tree} (${holds})`
+  }
+  return undefined
+}
+
+/** The part of a refusal that says how to allow a folder. */
+export const fileRootHint = "pass --file-root DIR (fileRoots in the library) to allow a folder"
+
 export interface FileSourceService {
   /**
-   * Opens a local file for reading. Fails with `InvalidRequest` when the path is outside the allowed roots,
-   * missing or not a regular file.
+   * Opens a local file for reading. Fails with `InvalidRequest` when `access` does not reach the file (see the
+   * module comment; default: explicit roots only), or it is missing or not a regular file.
    */
-  readonly open: (url: string, offset: number) => Effect.Effect<OpenedFile, InvalidRequest>
+  readonly open: (url: string, offset: number, access?: FileAccess) => Effect.Effect<OpenedFile, InvalidRequest>
 }
 
 export const unsupportedFileSource: FileSourceService = {

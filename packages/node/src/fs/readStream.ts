@@ -32,8 +32,11 @@ export interface ReadStreamOptions<E> {
   readonly chunkBytes?: number
   /** Maps an I/O failure (with the bytes streamed so far) to the stream's error. */
   readonly onError: (cause: unknown, streamed: number) => E
-  /** Checks the opened file (e.g. still a regular file, still the same inode); an error stops the stream. */
-  readonly check?: (stats: Stats) => E | undefined
+  /**
+   * Checks the opened file (e.g. still a regular file, still the same inode, still where it may be read: `fd` is
+   * the open descriptor); an error stops the stream before any byte is read.
+   */
+  readonly check?: (stats: Stats, fd: number) => E | undefined
 }
 
 /** Closes a handle, ignoring errors: used only as a finalizer. */
@@ -51,7 +54,7 @@ export const readFileStream = <E>(path: string, options: ReadStreamOptions<E>): 
         closeQuietly
       )
       const stats = yield* Effect.tryPromise({ try: () => handle.stat(), catch: (cause) => onError(cause, 0) })
-      const problem = check?.(stats)
+      const problem = check?.(stats, handle.fd)
       if (problem !== undefined) return yield* Effect.fail(problem)
       let position = offset
       let atEnd = false
