@@ -38,8 +38,22 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error
 })
 
+/**
+ * Resolves once everything written to `stream` so far has been handed to the OS. A pipe's writes are asynchronous,
+ * and `process.exit` (which runMain calls for a non-zero code) drops what is still queued: a manifest's 10,000
+ * problems or a batch's `--json` lines read through a pipe would end part-way.
+ */
+const drained = (stream: NodeJS.WriteStream): Promise<void> =>
+  new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve()
+    else stream.write("", () => resolve())
+  })
+
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
-  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 130)
+  teardown: (exit, onExit) => {
+    const code = Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 130
+    void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => onExit(code))
+  }
 })
