@@ -9,7 +9,7 @@ import { requestedCandidates } from "../pipeline/sources.js"
 import { parseJsonl } from "./jsonl.js"
 import { parseLines } from "./lines.js"
 import { parseMetalink } from "./metalink.js"
-import type { ManifestFormat, RawManifest } from "./types.js"
+import { type ManifestFormat, printable, type RawManifest } from "./types.js"
 
 export interface ParsedManifest {
   readonly format: ManifestFormat
@@ -81,10 +81,12 @@ export const parseManifest = (
     }
     if (problems.length > 0) {
       problems.sort((a, b) => a.line - b.line)
-      return yield* new ManifestError({ format: chosen, problems })
+      const shown = problems.map((p) => ({ line: p.line, message: printable(p.message) }))
+      return yield* new ManifestError({ format: chosen, problems: shown })
     }
     if (requests.length === 0 && chosen === "metalink") {
       return yield* new ManifestError({ format: chosen, problems: [{ line: 1, message: "no <file> to fetch" }] })
     }
-    return { format: chosen, requests, lines, names, warnings: raw.warnings, totalBytes, allSized }
+    const warnings = raw.warnings.map((w) => ({ line: w.line, message: printable(w.message) }))
+    return { format: chosen, requests, lines, names, warnings, totalBytes, allSized }
   })

@@ -32,6 +32,28 @@ export function* contentLines(text: string): Generator<{ readonly line: number; 
 
 export const emptyRaw = (): RawManifest => ({ entries: [], problems: [], warnings: [] })
 
+/** The most of one problem's text that is kept: a hostile line must not flood the terminal it is reported on. */
+const problemChars = 300
+
+/** C0 and C1 controls, DEL, line/paragraph separators and bidirectional overrides. */
+const unsafe = (code: number): boolean =>
+  code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029 ||
+  (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)
+
+/**
+ * A problem's text fit for a terminal: clipped to `problemChars`, with control and bidirectional-override
+ * characters escaped (a manifest's bytes must not drive the terminal they are reported on).
+ */
+export const printable = (text: string): string => {
+  const kept = text.length <= problemChars ? text : text.slice(0, problemChars)
+  let out = ""
+  for (const char of kept) {
+    const code = char.codePointAt(0)!
+    out += unsafe(code) ? `\\u${code.toString(16).padStart(4, "0")}` : char
+  }
+  return kept === text ? out : `${out}… (${text.length - problemChars} more characters)`
+}
+
 /** Schema issues as short `path: message` strings. */
 export const describeParseError = (error: ParseResult.ParseError): string =>
   ParseResult.ArrayFormatter.formatErrorSync(error)
