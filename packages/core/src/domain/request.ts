@@ -64,6 +64,12 @@ export class DownloadSpec extends Schema.Class<DownloadSpec>("DownloadSpec")({
 
 const fail = (url: string, reason: string) => Effect.fail(new InvalidRequest({ url, reason }))
 
+/**
+ * The longest URL a request may have. Servers refuse longer request lines anyway (nginx's default buffer is 8 KiB,
+ * Node's header limit 16 KiB), and a source URL is kept in the catalog and printed in every report.
+ */
+export const maxUrlLength = 16 * 1024
+
 const parseUrl = (raw: string, base: string | undefined): URL | undefined => {
   try {
     return new URL(raw, base)
@@ -93,8 +99,14 @@ export const requestedSha256 = (input: DownloadRequestInput): string | undefined
 export const validateRequest = (input: DownloadRequestInput): Effect.Effect<DownloadSpec, InvalidRequest> =>
   Effect.suspend(() => {
     const raw = String(input.url)
+    if (raw.length > maxUrlLength) {
+      return fail(`${raw.slice(0, 100)}…`, `the URL is ${raw.length} characters long (at most ${maxUrlLength})`)
+    }
     const url = parseUrl(raw, input.remote?.url)
     if (url === undefined) return fail(raw, "not a valid absolute URL")
+    if (url.href.length > maxUrlLength) {
+      return fail(`${url.href.slice(0, 100)}…`, `the URL is ${url.href.length} characters long (at most ${maxUrlLength})`)
+    }
     if (!Schema.is(Scheme)(url.protocol)) {
       return fail(raw, `unsupported scheme '${url.protocol.replace(/:$/, "")}' (use http, https or file)`)
     }
