@@ -6,6 +6,7 @@ import { lsCommand, whereisCommand } from "./commands/catalog.js"
 import { fetchCommand } from "./commands/fetch.js"
 import { catCommand, exportCommand, replicateCommand, verifyCommand } from "./commands/integrity.js"
 import { remoteCommand, sourcesCommand } from "./commands/remote.js"
+import { repoCommand } from "./commands/repo.js"
 
 export const version = "0.1.0"
 
@@ -20,7 +21,8 @@ export const cargohold = Command.make("cargohold").pipe(
     verifyCommand,
     replicateCommand,
     exportCommand,
-    catCommand
+    catCommand,
+    repoCommand
   ])
 )
 

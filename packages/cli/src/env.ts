@@ -4,8 +4,8 @@
  * built (bad URL, unreachable database, unwritable home) is a configuration error: exit 2.
  */
 import { type DownloadSettings, layerSilent, type Progress } from "@cargohold/core"
-import type { NodeServices } from "@cargohold/node"
-import type { Storage, StorageError } from "@cargohold/core"
+import type { NodeLayerOptions, NodeServices } from "@cargohold/node"
+import type { Repositories, Storage, StorageError } from "@cargohold/core"
 import { Effect, Layer, Option, type Scope } from "effect"
 import { UsageError } from "./errors.js"
 import { layerRenderer, startRenderer } from "./progress/layer.js"
@@ -55,23 +55,36 @@ export const layerS3Store = (url: string): Layer.Layer<Storage, StorageError> =>
 export const layerStoreAt = (url: string): Layer.Layer<Storage, StorageError> =>
   Layer.unwrapEffect(Effect.map(loadNode, (node) => node.layerStorageFromUrl(url, { schemes: { "s3:": layerS3Store } })))
 
+/** What the location flags and the command's options ask of the Node layer. */
+const nodeOptions = (flags: LocationFlags, options: EnvOptions): NodeLayerOptions => ({
+  home: Option.getOrUndefined(flags.home),
+  catalog: fromEnv(flags.catalog, "CARGOHOLD_CATALOG"),
+  store: fromEnv(flags.store, "CARGOHOLD_STORE"),
+  storeSchemes: { "s3:": layerS3Store },
+  limits: options.limits,
+  settings: options.settings,
+  fileRoots: options.fileRoots ?? [],
+  progress: options.progress ?? layerSilent
+})
+
 /** Runs `effect` on the Node layer; building the layer fails with a `UsageError`. */
 export const withServices =
   (flags: LocationFlags, options: EnvOptions = {}) =>
   <A, E>(effect: Effect.Effect<A, E, NodeServices>): Effect.Effect<A, E | UsageError> =>
+    Effect.flatMap(loadNode, (node) => runOn(node.layerNode(nodeOptions(flags, options)), effect))
+
+/** Runs `effect` on the Node layer with Repositories (in the catalog's database). */
+export const withRepositories =
+  (flags: LocationFlags, options: EnvOptions = {}) =>
+  <A, E>(effect: Effect.Effect<A, E, NodeServices | Repositories>): Effect.Effect<A, E | UsageError> =>
+    Effect.flatMap(loadNode, (node) => runOn(node.layerNodeRepositories(nodeOptions(flags, options)), effect))
+
+const runOn = <A, E, S, LE extends { readonly message: string }>(
+  layer: Layer.Layer<S, LE>,
+  effect: Effect.Effect<A, E, S>
+): Effect.Effect<A, E | UsageError> =>
     Effect.scoped(
       Effect.gen(function* () {
-        const node = yield* loadNode
-        const layer = node.layerNode({
-          home: Option.getOrUndefined(flags.home),
-          catalog: fromEnv(flags.catalog, "CARGOHOLD_CATALOG"),
-          store: fromEnv(flags.store, "CARGOHOLD_STORE"),
-          storeSchemes: { "s3:": layerS3Store },
-          limits: options.limits,
-          settings: options.settings,
-          fileRoots: options.fileRoots ?? [],
-          progress: options.progress ?? layerSilent
-        })
         const context = yield* Layer.build(layer).pipe(
           Effect.mapError((error) => new UsageError({ message: `configuration: ${error.message}` }))
         )

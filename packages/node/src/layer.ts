@@ -73,13 +73,23 @@ export const defaultStoreUrl = (home: string): string => pathToFileURL(join(home
  * Everything a download needs on Node: undici HttpClient, the store and catalog named by URL (default: the
  * embedded SQLite catalog and filesystem store under the home folder), node:crypto hashing, file:// sources.
  */
-export const layerNode = (options: NodeLayerOptions = {}): Layer.Layer<NodeServices, NodeLayerError> => {
+export const layerNode = (options: NodeLayerOptions = {}): Layer.Layer<NodeServices, NodeLayerError> =>
+  layerNodeWith(options, layerCatalogByUrl)
+
+/** `layerNode` with the catalog's services built by `catalogByUrl` (e.g. Catalog and Repositories on one database). */
+export const layerNodeWith = <C>(
+  options: NodeLayerOptions,
+  catalogByUrl: (
+    url: string,
+    options: { readonly home?: string; readonly sqliteCacheMiB?: number | undefined }
+  ) => Layer.Layer<C, CatalogError>
+): Layer.Layer<HttpClient.HttpClient | Storage | C | Progress, NodeLayerError> => {
   const needsHome = options.catalog === undefined || options.store === undefined
   const backends = Layer.unwrapEffect(
     Effect.gen(function* () {
       const home = needsHome ? yield* resolveHome({ home: options.home }) : options.home
       const store = layerStorageFromUrl(options.store ?? defaultStoreUrl(home!), { schemes: options.storeSchemes })
-      const catalog = layerCatalogByUrl(options.catalog ?? defaultCatalogUrl(home!), {
+      const catalog = catalogByUrl(options.catalog ?? defaultCatalogUrl(home!), {
         ...(home === undefined ? {} : { home }),
         sqliteCacheMiB: options.sqliteCacheMiB
       })

@@ -1,0 +1,28 @@
+/**
+ * The Node layer with Repositories beside the Catalog, in the same database (`memory:` keeps both in memory).
+ */
+import { type Catalog, CatalogError, type Repositories } from "@cargohold/core"
+import { layerMemoryCatalog, layerMemoryRepositories } from "@cargohold/core/testing"
+import { Effect, Layer } from "effect"
+import { describe } from "./fs/readStream.js"
+import { type NodeLayerError, type NodeLayerOptions, type NodeServices, layerNodeWith } from "./layer.js"
+
+/** Catalog and Repositories for `url` (`memory:`, `sqlite:///abs/path.db`, `postgresql://…`), on one connection. */
+export const layerCatalogAndRepositoriesByUrl = (
+  url: string,
+  options: { readonly home?: string; readonly sqliteCacheMiB?: number | undefined } = {}
+): Layer.Layer<Catalog | Repositories, CatalogError> =>
+  url === "memory:"
+    ? Layer.merge(layerMemoryCatalog, layerMemoryRepositories)
+    : Layer.unwrapEffect(
+        Effect.tryPromise({
+          try: () => import("@cargohold/catalog-sql"),
+          catch: (cause) =>
+            new CatalogError({ operation: "configure", reason: `cannot load @cargohold/catalog-sql: ${describe(cause)}` })
+        }).pipe(Effect.map((sql) => sql.layerCatalogWithRepositoriesFromUrl(url, options)))
+      )
+
+/** `layerNode` plus `Repositories`. */
+export const layerNodeRepositories = (
+  options: NodeLayerOptions = {}
+): Layer.Layer<NodeServices | Repositories, NodeLayerError> => layerNodeWith(options, layerCatalogAndRepositoriesByUrl)
