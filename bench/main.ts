@@ -9,7 +9,15 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "./lib/args.js"
 import { buildScripts } from "./lib/build.js"
-import { allContenders, type BuiltScripts, type Contender, contenderById } from "./lib/contenders.js"
+import {
+  allContenders,
+  baselineIds,
+  baselineSuffix,
+  type BuiltScripts,
+  type Contender,
+  contenderById,
+  onBaseline
+} from "./lib/contenders.js"
 import { type Corpus, ensureCorpus, prefix } from "./lib/corpus.js"
 import { checkGoals } from "./lib/goals.js"
 import { writeInputs } from "./lib/inputs.js"
@@ -119,6 +127,17 @@ const main = async () => {
   rmSync(join(dataDir, "scratch"), { recursive: true, force: true })
   const buildDir = join(repoRoot, ".bench", "build", String(process.pid))
   const scripts = await buildScripts(repoRoot, buildDir)
+  const baselineRoot = options.baseline === undefined ? undefined : resolve(options.baseline)
+  const baselineBuildDir = baselineRoot === undefined ? undefined : join(baselineRoot, ".bench", "build", String(process.pid))
+  const contenders: ReadonlyArray<Contender> =
+    baselineRoot === undefined || baselineBuildDir === undefined
+      ? allContenders
+      : [
+          ...allContenders,
+          ...(await buildScripts(baselineRoot, baselineBuildDir).then((built) =>
+            allContenders.filter((c) => baselineIds.includes(c.id)).map((c) => onBaseline(c, baselineRoot, built))
+          ))
+        ]
   const selected = allWorkloads(options.smoke, options.w3Files).filter((w) => options.workloads.includes(w.group))
   const corpora = new Map<string, Corpus>()
   for (const w of selected) {
@@ -152,18 +171,23 @@ const main = async () => {
     for (const w of selected) {
       const whole = corpora.get(w.corpus.name)!
       const corpus = w.subset !== undefined ? prefix(whole, w.subset) : whole
-      const contenders = allContenders.filter((c) =>
-        options.only.length === 0 ? w.contenders.includes(c.id) : options.only.includes(c.id) && [...w.contenders, ...w.optional].includes(c.id)
+      // a baseline row belongs to a workload wherever its contender does
+      const base = (id: string) => (id.endsWith(baselineSuffix) ? id.slice(0, -baselineSuffix.length) : id)
+      const chosen = contenders.filter((c) =>
+        options.only.length === 0
+          ? w.contenders.includes(base(c.id))
+          : options.only.includes(c.id) && [...w.contenders, ...w.optional].includes(base(c.id))
       )
       const repeats = options.repeats ?? w.defaultRepeats
-      log(`workload ${w.id}: ${w.title}, ${contenders.length} contenders × ${repeats}`)
-      results.push(await runWorkload(w, corpus, contenders, { nginx, dataDir, scripts, repeats, warmup: !options.smoke, cpuProfDir }))
+      log(`workload ${w.id}: ${w.title}, ${chosen.length} contenders × ${repeats}`)
+      results.push(await runWorkload(w, corpus, chosen, { nginx, dataDir, scripts, repeats, warmup: !options.smoke, cpuProfDir }))
       writeResults(results, [], true) // after each workload, so a long run that is stopped keeps what it measured
     }
   } finally {
     await nginx.stop()
     log("nginx stopped")
     rmSync(buildDir, { recursive: true, force: true })
+    if (baselineBuildDir !== undefined) rmSync(baselineBuildDir, { recursive: true, force: true })
     rmSync(join(dataDir, "scratch"), { recursive: true, force: true })
   }
   const extras: Array<ExtraSection> = options.workloads.includes("4") && !options.smoke ? await runExtras(repoRoot, dataDir, options.catalogN) : []

@@ -19,6 +19,8 @@ export interface BenchOptions {
   readonly catalogN: number | undefined
   /** Workload 3's artifact count (default 100,000). */
   readonly w3Files: number | undefined
+  /** Another built checkout of cargohold: its CLI and library run too, as `…@base` rows (A/B in one run). */
+  readonly baseline: string | undefined
 }
 
 export const usage = `usage: npm run bench -- [options]
@@ -31,7 +33,9 @@ export const usage = `usage: npm run bench -- [options]
   --data DIR           corpus and scratch directory (default .bench; smoke: .bench/smoke)
   --w3-files N         workload 3's artifact count (default 100000; 3a runs a fifth)
   --catalog-n N        records for the catalog bench, workload 4 (default: its own, 1,000,000)
-  --cpu-prof           also write a CPU profile of each cargohold-lib run`
+  --cpu-prof           also write a CPU profile of each cargohold-lib run
+  --baseline DIR       also run DIR's build of cargohold (another checkout, built) as cargohold-cli@base and
+                       cargohold-lib@base: A/B in one run (select them with --only like the others)`
 
 const list = (value: string | undefined): Array<string> =>
   (value ?? "")
@@ -54,7 +58,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     process.exit(0)
   }
   for (const name of flags.keys()) {
-    if (!["--workload", "--repeats", "--only", "--out", "--data", "--w3-files", "--catalog-n"].includes(name)) throw new Error(`unknown flag '${name}'\n${usage}`)
+    if (!["--workload", "--repeats", "--only", "--out", "--data", "--w3-files", "--catalog-n", "--baseline"].includes(name)) throw new Error(`unknown flag '${name}'\n${usage}`)
   }
   const smoke = switches.has("--smoke")
   const repeats = flags.get("--repeats")
@@ -75,6 +79,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
     dataDir,
     cpuProf: switches.has("--cpu-prof"),
     w3Files: w3Files !== undefined ? Number(w3Files) : undefined,
+    baseline: flags.get("--baseline"),
     catalogN: flags.has("--catalog-n") ? Number(flags.get("--catalog-n")) || undefined : undefined
   }
 }

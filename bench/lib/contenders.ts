@@ -154,17 +154,19 @@ const mfh: Contender = {
 
 const cargoholdBin = (root: string) => join(root, "node_modules/.bin/cargohold")
 
-let cliProbe: string | undefined | null = null
-/** The CLI must be built and know `fetch -i`. Probed once (it costs a process start). */
+const cliProbes = new Map<string, string | undefined>()
+/** The CLI must be built and know `fetch -i`. Probed once per tree (it costs a process start). */
 const cliUnavailable = (root: string): string | undefined => {
-  if (cliProbe !== null) return cliProbe
-  if (!existsSync(cargoholdBin(root))) cliProbe = "CLI not installed (node_modules/.bin/cargohold missing)"
+  if (cliProbes.has(root)) return cliProbes.get(root)
+  let why: string | undefined
+  if (!existsSync(cargoholdBin(root))) why = "CLI not installed (node_modules/.bin/cargohold missing)"
   else {
     const help = spawnSync(cargoholdBin(root), ["fetch", "--help"], { encoding: "utf8", timeout: 30_000 })
     const text = `${help.stdout}${help.stderr}`
-    cliProbe = /(^|\s)(-i|--input)\b/.test(text) ? undefined : "CLI has no `fetch -i` yet"
+    why = /(^|\s)(-i|--input)\b/.test(text) ? undefined : "CLI has no `fetch -i` yet"
   }
-  return cliProbe
+  cliProbes.set(root, why)
+  return why
 }
 
 const cargoholdCli: Contender = {
@@ -221,3 +223,19 @@ const cargoholdMemoryCatalog: Contender = {
 export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, pulpcoreAiohttp, aria2c, mfh, cargoholdCli, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog]
 
 export const contenderById = (id: string): Contender | undefined => allContenders.find((c) => c.id === id)
+
+/** The contenders that run a cargohold build, and can so also run another tree's build (`--baseline`). */
+export const baselineIds: ReadonlyArray<string> = ["cargohold-cli", "cargohold-lib"]
+export const baselineSuffix = "@base"
+
+/**
+ * `contender` run from another checkout of cargohold, built there (`--baseline DIR`): same command, that tree's
+ * CLI and packages, bench scripts built into it. For A/B measurements in one run.
+ */
+export const onBaseline = (contender: Contender, root: string, scripts: BuiltScripts): Contender => ({
+  ...contender,
+  id: `${contender.id}${baselineSuffix}`,
+  label: `${contender.label} [baseline]`,
+  unavailable: () => contender.unavailable(root),
+  command: (run) => contender.command({ ...run, repoRoot: root, scripts })
+})
