@@ -1,16 +1,18 @@
 /**
- * The Catalog on SQLite (better-sqlite3): WAL journal and a busy timeout, so several processes can share a file.
+ * The Catalog on SQLite (better-sqlite3): WAL journal and a busy timeout, so several processes can share a file;
+ * writes in a thread of their own (sqliteClient.ts).
  */
 import { Catalog, type CatalogError } from "@cargohold/core"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Context, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { asCatalogError, catalogError } from "./errors.js"
 import { layerSecretBoxDefault, type SecretBox } from "./SecretBox.js"
 import { makeSqlCatalog } from "./SqlCatalog.js"
+import { makeSqliteFileClient } from "./sqliteClient.js"
 
 export interface SqliteCatalogOptions {
   /** The database file (created with its folder when missing), or `:memory:`. */
@@ -31,46 +33,56 @@ export interface SqliteCatalogOptions {
 }
 
 /**
- * An SqlClient on a SQLite file, in WAL mode with a busy timeout and foreign keys on.
- * Use one per file per process: better-sqlite3 is synchronous, so two connections of one thread waiting on each
- * other's lock would block that thread. Other processes are fine (they wait up to `busyTimeoutMs`).
+ * Connection settings, applied to every connection on the file (the writer thread's and this thread's).
+ * WAL mode is set first, by the writer.
+ */
+const connectionPragmas = (options: Pick<SqliteCatalogOptions, "busyTimeoutMs" | "cacheSizeMiB">): ReadonlyArray<string> => [
+  `busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 30_000))}`,
+  "foreign_keys = ON",
+  // FULL: a committed batch survives power loss too (NORMAL in WAL mode may lose the last commits).
+  "synchronous = FULL",
+  // 32 MiB at most by default (see `cacheSizeMiB`)
+  `cache_size = -${Math.max(1, Math.floor(options.cacheSizeMiB ?? 32)) * 1024}`,
+  // Checkpoint every 256 MiB of WAL rather than 4 MiB: the digest and URL index pages that consecutive
+  // batches dirty again are copied into the database file once per few batches instead of once per batch
+  // (a batch of 10,000 new artifacts dirties pages all over them; bench at 1M artifacts: 64 MiB 22k/s,
+  // 256 MiB 26k/s, 512 MiB no better). The WAL file grows to that size. (No effect on durability.)
+  "wal_autocheckpoint = 65536",
+  // A bulk upsert dirties thousands of pages, each saved once in the statement journal (to undo that one
+  // statement if it fails): in memory rather than spilled to a temporary file (300k artifacts: 0.3 GB fewer
+  // bytes written). Temporary tables and sorts stay in memory too. (No effect on durability.)
+  "temp_store = MEMORY"
+]
+
+/**
+ * An SqlClient on a SQLite file, in WAL mode with a busy timeout and foreign keys on. On a file, writes run in a
+ * writer thread and reads on this thread (see sqliteClient.ts): the event loop never waits for a commit. Several
+ * clients on one file in one process are fine, and so are other processes (a writer waits up to `busyTimeoutMs`
+ * for another's lock, in its own thread). `:memory:` is one connection on this thread (a second connection would
+ * see another database).
  */
 export const layerSqliteClient = (
   options: Pick<SqliteCatalogOptions, "filename" | "busyTimeoutMs" | "cacheSizeMiB">
-): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, CatalogError> =>
-  Layer.scopedContext(
+): Layer.Layer<SqlClient.SqlClient, CatalogError> =>
+  Layer.scoped(
+    SqlClient.SqlClient,
     Effect.gen(function* () {
       const { filename } = options
-      if (filename !== ":memory:") {
-        yield* Effect.try({
-          try: () => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }),
-          catch: (error) => catalogError("open sqlite", error)
-        })
+      const pragmas = connectionPragmas(options)
+      if (filename === ":memory:") {
+        const client = yield* SqliteClient.make({ filename }).pipe(
+          Effect.catchAllDefect((defect) => Effect.fail(catalogError("open sqlite", defect)))
+        )
+        yield* Effect.forEach(pragmas, (pragma) => client.unsafe(`PRAGMA ${pragma}`), { discard: true }).pipe(
+          asCatalogError("open sqlite")
+        )
+        return client
       }
-      const client = yield* SqliteClient.make({ filename }).pipe(
-        Effect.catchAllDefect((defect) => Effect.fail(catalogError("open sqlite", defect)))
-      )
-      yield* Effect.all(
-        [
-          client.unsafe(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 30_000))}`),
-          client`PRAGMA foreign_keys = ON`,
-          // FULL: a committed batch survives power loss too (NORMAL in WAL mode may lose the last commits).
-          client`PRAGMA synchronous = FULL`,
-          // 32 MiB at most by default (see `cacheSizeMiB`)
-          client.unsafe(`PRAGMA cache_size = -${Math.max(1, Math.floor(options.cacheSizeMiB ?? 32)) * 1024}`),
-          // Checkpoint every 256 MiB of WAL rather than 4 MiB: the digest and URL index pages that consecutive
-          // batches dirty again are copied into the database file once per few batches instead of once per batch
-          // (a batch of 10,000 new artifacts dirties pages all over them; bench at 1M artifacts: 64 MiB 22k/s,
-          // 256 MiB 26k/s, 512 MiB no better). The WAL file grows to that size. (No effect on durability.)
-          client`PRAGMA wal_autocheckpoint = 65536`,
-          // A bulk upsert dirties thousands of pages, each saved once in the statement journal (to undo that one
-          // statement if it fails): in memory rather than spilled to a temporary file (300k artifacts: 0.3 GB fewer
-          // bytes written). Temporary tables and sorts stay in memory too. (No effect on durability.)
-          client`PRAGMA temp_store = MEMORY`
-        ],
-        { discard: true }
-      ).pipe(asCatalogError("open sqlite"))
-      return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
+      yield* Effect.try({
+        try: () => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }),
+        catch: (error) => catalogError("open sqlite", error)
+      })
+      return yield* makeSqliteFileClient(filename, pragmas)
     })
   ).pipe(Layer.provide(Reactivity.layer))
 
