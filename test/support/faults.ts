@@ -123,6 +123,7 @@ export interface HomeState {
   readonly locations: number
   /** Locations whose state is not ok. */
   readonly badLocations: number
+  readonly sources: number
 }
 
 /** The store and SQLite catalog of a home as they are on disk now (the CLI's default layout). */
@@ -133,7 +134,7 @@ export const homeState = (home: string): HomeState => {
   const objects = all.filter((path) => !path.startsWith(`${tmp}/`)).map((path) => path.slice(store.length + 1))
   const temps = all.filter((path) => path.startsWith(`${tmp}/`))
   const catalog = join(home, "catalog.db")
-  if (!existsSync(catalog)) return { objects, temps, artifacts: 0, locations: 0, badLocations: 0 }
+  if (!existsSync(catalog)) return { objects, temps, artifacts: 0, locations: 0, badLocations: 0, sources: 0 }
   const db = new Database(catalog, { readonly: true, fileMustExist: true })
   try {
     const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n
@@ -142,7 +143,8 @@ export const homeState = (home: string): HomeState => {
       temps,
       artifacts: count("SELECT count(*) AS n FROM artifacts WHERE size IS NOT NULL"),
       locations: count("SELECT count(*) AS n FROM locations"),
-      badLocations: count("SELECT count(*) AS n FROM locations WHERE state <> 'ok'")
+      badLocations: count("SELECT count(*) AS n FROM locations WHERE state <> 'ok'"),
+      sources: count("SELECT count(*) AS n FROM sources")
     }
   } finally {
     db.close()
