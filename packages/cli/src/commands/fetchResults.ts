@@ -2,7 +2,7 @@
  * How `fetch` reports each artifact on stdout: one tab-separated line (`status sha256 size path url`, then where the
  * bytes came from when that is another URL, or the error) or, with `--json`, one object per line.
  */
-import type { BatchResult, StorageService } from "@cargohold/core"
+import { type BatchResult, redactUrl, type StorageService } from "@cargohold/core"
 import { Option } from "effect"
 
 /** One line of `--json` output. */
@@ -30,7 +30,7 @@ export const storedPath = (storage: StorageService, result: BatchResult & { read
   })
 
 export const resultJson = (result: BatchResult, line: number | undefined, path: string | undefined): FetchResultJson => {
-  const url = String(result.request.url)
+  const url = redactUrl(result.request.url)
   const where = line === undefined ? {} : { line }
   if (result._tag === "Failed") {
     return { url, ...where, status: "failed", error: { _tag: result.error._tag, message: result.error.message } }
@@ -54,7 +54,7 @@ const servedBy = (result: BatchResult & { readonly _tag: "Ok" }): string | undef
 
 /** `fetched|stored|failed  sha256  size  path  url  [from URL | Tag: message]`, tab-separated. */
 export const resultLine = (result: BatchResult, path: string | undefined): string => {
-  const url = String(result.request.url)
+  const url = redactUrl(result.request.url)
   if (result._tag === "Failed") return ["failed", "-", "-", "-", url, `${result.error._tag}: ${result.error.message}`].join("\t")
   const { artifact } = result
   const fields = [artifact.cached ? "stored" : "fetched", artifact.sha256, String(artifact.size), path ?? "-", url]

@@ -3,7 +3,7 @@
  * kept in the catalog. Secrets print as `<redacted>`, always.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Catalog, type Remote, type Sha256 } from "@cargohold/core"
+import { Catalog, type Remote, redactUrl, type Sha256 } from "@cargohold/core"
 import { Effect, Option, Redacted } from "effect"
 import { withServices } from "../env.js"
 import { Finished, rejectFlagLikeArgs, UsageError } from "../errors.js"
@@ -131,12 +131,21 @@ const sourcesAdd = Command.make(
       yield* withServices(flags)(
         Effect.gen(function* () {
           const remote = Option.isSome(flags.remote) ? yield* getRemote(flags.remote.value) : undefined
-          let url: string
+          let parsed: URL
           try {
-            url = new URL(flags.url, remote?.url).href
+            parsed = new URL(flags.url, remote?.url)
           } catch {
-            return yield* Effect.fail(new UsageError({ message: `not a URL: '${flags.url}'` }))
+            return yield* Effect.fail(new UsageError({ message: `not a URL: '${redactUrl(flags.url)}'` }))
           }
+          if (parsed.username !== "" || parsed.password !== "") {
+            // the message must not repeat the URL: it holds the credentials
+            return yield* Effect.fail(
+              new UsageError({
+                message: "a source URL must not contain credentials (the catalog would keep them); give them to a remote (--user / --password-env) and add the source with --remote"
+              })
+            )
+          }
+          const url = parsed.href
           yield* (yield* Catalog).addSources(sha256 as Sha256, [
             { url, priority: Option.getOrUndefined(flags.priority), remote: remote?.name }
           ])

@@ -1,6 +1,7 @@
 /**
  * `whereis SHA256|URL`: everything the catalog knows about one artifact, found by digest or by URL.
  */
+import { redactUrl } from "../http/userinfo.js"
 import { Effect, Option } from "effect"
 import { type Algorithm, type ByteSize, hexLength, isAlgorithm, type Sha256 } from "../domain/digest.js"
 import type { CatalogError } from "../domain/errors.js"
@@ -26,7 +27,8 @@ export const parseWhereisQuery = (
     return { _tag: "Digest", algorithm: prefixed[1], hex: prefixed[2]!.toLowerCase() }
   }
   if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return { _tag: "Digest", algorithm: "sha256", hex: trimmed.toLowerCase() }
-  return { _tag: "Url", url: trimmed }
+  // URLs are catalogued without credentials written into them
+  return { _tag: "Url", url: redactUrl(trimmed) }
 }
 
 /** Finds an artifact by digest or URL and gathers its locations and sources. */

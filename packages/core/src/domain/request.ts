@@ -1,11 +1,12 @@
 /**
  * What a caller asks for, and the validated form the pipeline works on.
  */
-import { Effect, Schema } from "effect"
+import { Effect, type Redacted, Schema } from "effect"
 import { ByteSize, checkHexLength, Digests, isAlgorithm } from "./digest.js"
 import { InvalidRequest } from "./errors.js"
 import { Remote } from "../remote/Remote.js"
 import { fileAccessProblem } from "../remote/policy.js"
+import { redactUrl, takeUserinfo } from "../http/userinfo.js"
 
 /** One more place a request's bytes can come from (a mirror, an alternate content source). */
 export interface SourceInput {
@@ -54,7 +55,9 @@ export class DownloadSpec extends Schema.Class<DownloadSpec>("DownloadSpec")({
   size: Schema.optional(ByteSize),
   digests: Digests,
   headers: Schema.Record({ key: Schema.String, value: Schema.String }),
-  remote: Schema.optional(Schema.instanceOf(Remote))
+  remote: Schema.optional(Schema.instanceOf(Remote)),
+  /** Basic auth from credentials written into the URL (`user:pw@`), for `url`'s own origin only; `url` is without them. */
+  urlAuthorization: Schema.optional(Schema.Redacted(Schema.String))
 }) {
   /** The expected digests as a partial record. */
   get expected(): Digests {
@@ -98,14 +101,16 @@ export const requestedSha256 = (input: DownloadRequestInput): string | undefined
  */
 export const validateRequest = (input: DownloadRequestInput): Effect.Effect<DownloadSpec, InvalidRequest> =>
   Effect.suspend(() => {
-    const raw = String(input.url)
-    if (raw.length > maxUrlLength) {
-      return fail(`${raw.slice(0, 100)}…`, `the URL is ${raw.length} characters long (at most ${maxUrlLength})`)
+    // every message names the URL without credentials written into it
+    const written = String(input.url)
+    const raw = redactUrl(written)
+    if (written.length > maxUrlLength) {
+      return fail(`${raw.slice(0, 100)}…`, `the URL is ${written.length} characters long (at most ${maxUrlLength})`)
     }
-    const url = parseUrl(raw, input.remote?.url)
+    const url = parseUrl(written, input.remote?.url)
     if (url === undefined) return fail(raw, "not a valid absolute URL")
     if (url.href.length > maxUrlLength) {
-      return fail(`${url.href.slice(0, 100)}…`, `the URL is ${url.href.length} characters long (at most ${maxUrlLength})`)
+      return fail(`${redactUrl(url.href).slice(0, 100)}…`, `the URL is ${url.href.length} characters long (at most ${maxUrlLength})`)
     }
     if (!Schema.is(Scheme)(url.protocol)) {
       return fail(raw, `unsupported scheme '${url.protocol.replace(/:$/, "")}' (use http, https or file)`)
@@ -142,6 +147,7 @@ export const validateRequest = (input: DownloadRequestInput): Effect.Effect<Down
     if (input.remote !== undefined && !(input.remote instanceof Remote)) {
       return fail(raw, "remote must be a Remote (made with new Remote(...) or decoded with its Schema)")
     }
+    const urlAuthorization: Redacted.Redacted<string> | undefined = takeUserinfo(url)
     // every field is checked above: the spec is built without a second Schema pass (hot path of every download)
     const spec = {
       url: url.href,
@@ -149,7 +155,8 @@ export const validateRequest = (input: DownloadRequestInput): Effect.Effect<Down
       size: input.size as ByteSize | undefined,
       digests,
       headers,
-      remote: input.remote
+      remote: input.remote,
+      urlAuthorization
     }
     return Effect.succeed(new DownloadSpec(spec, true))
   })

@@ -25,6 +25,9 @@ export const nextHop = (
   } catch {
     return new RedirectError({ url: from, location, reason: "Location is not a valid URL" })
   }
+  // credentials a server writes into a Location are neither used nor kept (they would be printed and stored)
+  next.username = ""
+  next.password = ""
   if (next.protocol !== "http:" && next.protocol !== "https:") {
     return new RedirectError({ url: from, location: next.href, reason: `redirect to unsupported scheme ${next.protocol}` })
   }

@@ -4,6 +4,7 @@
  * p becomes 1_000_000 - p, and a `<url>` without one gets 0 (after every ranked one). `<metaurl>` (torrents and
  * the like) is ignored with a warning, as are hash types cargohold does not compute.
  */
+import { redactUrl } from "../http/userinfo.js"
 import { Either, Schema } from "effect"
 import { XMLParser, XMLValidator } from "fast-xml-parser"
 import type { ManifestProblem } from "../domain/errors.js"
@@ -127,7 +128,7 @@ export const parseMetalink = (input: string): RawManifest => {
       else sources.push({ url: text(url), priority: fromMetalinkPriority(priority), line: at(url) })
     }
     for (const meta of asNodes(file.metaurl)) {
-      out.warnings.push({ line: at(meta), message: `file ${name}: <metaurl> ignored (${text(meta)})` })
+      out.warnings.push({ line: at(meta), message: `file ${name}: <metaurl> ignored (${redactUrl(text(meta))})` })
     }
     if (asNodes(file.url).length === 0) problem(file, "no <url> element")
     if (problems.length > 0) {

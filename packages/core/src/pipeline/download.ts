@@ -12,6 +12,7 @@ import type { Algorithm, ByteSize, Sha256 } from "../domain/digest.js"
 import type { CatalogError, DownloadError } from "../domain/errors.js"
 import type { DownloadRequestInput, DownloadSpec } from "../domain/request.js"
 import { Hasher } from "../hash/Hasher.js"
+import { redactUrl } from "../http/userinfo.js"
 import { Progress, type ProgressService } from "../progress/Progress.js"
 import { Storage, type StorageService } from "../storage/Storage.js"
 import { coalesce } from "./coalesce.js"
@@ -187,7 +188,7 @@ export const downloadWith = (
   Effect.gen(function* () {
     const id = nextDownloadId()
     const progress = yield* Progress
-    const url = String(input.url)
+    const url = redactUrl(input.url)
     return yield* Effect.gen(function* () {
       yield* progress.emit({ _tag: "Queued", id, url })
       const sources = yield* requestedCandidates(input)

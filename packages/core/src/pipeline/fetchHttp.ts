@@ -366,8 +366,9 @@ export const fetchHttp = (
       limits,
       proxy: remote?.proxy !== undefined ? proxyLabel(remote.proxy.url) : undefined,
       headers: { "user-agent": settings.userAgent, ...remote?.headers, ...transfer.spec.headers },
-      authorization: authorizationHeader(remote),
-      authOrigin: remote === undefined ? undefined : originOf(remote.url),
+      // credentials written into the URL are for its own origin; else the remote's, for the remote's origin
+      authorization: transfer.spec.urlAuthorization ?? authorizationHeader(remote),
+      authOrigin: transfer.spec.urlAuthorization !== undefined ? url.origin : remote === undefined ? undefined : originOf(remote.url),
       origin: url.origin,
       host: url.host
     }

@@ -5,6 +5,7 @@
  */
 import { Context, Duration, Effect, Redacted } from "effect"
 import { InvalidRequest } from "../domain/errors.js"
+import { basicAuthorization } from "../http/userinfo.js"
 import type { DownloadSettings } from "../pipeline/config.js"
 import { systemTreeOf } from "../source/FileSource.js"
 import type { Remote } from "./Remote.js"
@@ -66,19 +67,12 @@ export const settingsForRemote = (settings: DownloadSettings, remote: Remote | u
   }
 }
 
-const base64 = (text: string): string => {
-  const bytes = new TextEncoder().encode(text)
-  let binary = ""
-  for (const byte of bytes) binary += String.fromCharCode(byte)
-  return btoa(binary)
-}
-
 /** The `Authorization` value of the remote's auth; unwrap it only right before sending. */
 export const authorizationHeader = (remote: Remote | undefined): Redacted.Redacted<string> | undefined => {
   const auth = remote?.auth
   if (auth === undefined) return undefined
   return auth._tag === "Basic"
-    ? Redacted.make(`Basic ${base64(`${auth.username}:${Redacted.value(auth.password)}`)}`)
+    ? basicAuthorization(auth.username, Redacted.value(auth.password))
     : Redacted.make(`Bearer ${Redacted.value(auth.token)}`)
 }
 
