@@ -18,7 +18,7 @@ import {
 } from "../domain/errors.js"
 import { classifyTransportError, isCloseBeforeAnswer, parseRetryAfter, proxyLabel } from "../http/classify.js"
 import type { HostPermit } from "../http/hostGate.js"
-import { credentialHeaders, nextHop, redirectStatuses } from "../http/redirects.js"
+import { headersForOrigin, nextHop, redirectStatuses } from "../http/redirects.js"
 import { RequestGuard, release, requestGuardsAvailable, watch } from "../http/requestGuard.js"
 import { ifRangeValidator, partialProblem } from "../http/resume.js"
 import { authorizationHeader, NetworkPolicy, type RemoteConnection, settingsForRemote } from "../remote/policy.js"
@@ -32,14 +32,6 @@ const constTrue = () => true
 const header = (headers: Headers.Headers, name: string): string | undefined => {
   const value = headers[name]
   return typeof value === "string" ? value : undefined
-}
-
-const withoutCredentials = (headers: Readonly<Record<string, string>>): Record<string, string> => {
-  const kept: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers)) {
-    if (!(credentialHeaders as ReadonlyArray<string>).includes(name.toLowerCase())) kept[name] = value
-  }
-  return kept
 }
 
 const originOf = (url: string): string | undefined => {
@@ -149,7 +141,7 @@ const sendFollowing = (
       const urlOrigin = url === transfer.spec.url ? origin : new URL(url).origin
       const sameOrigin = urlOrigin === origin
       let request = HttpClientRequest.get(url).pipe(
-        HttpClientRequest.setHeaders(sameOrigin ? ctx.headers : withoutCredentials(ctx.headers)),
+        HttpClientRequest.setHeaders(headersForOrigin(ctx.headers, sameOrigin)),
         HttpClientRequest.setHeaders(extra)
       )
       // the remote's credentials go to the remote's own origin only, never to a URL elsewhere or a redirect target
