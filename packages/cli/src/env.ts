@@ -5,9 +5,10 @@
  */
 import { type DownloadSettings, layerSilent, type Progress } from "@cargohold/core"
 import type { NodeLayerOptions, NodeServices } from "@cargohold/node"
-import type { Repositories, Storage, StorageError } from "@cargohold/core"
+import { type Repositories, type Storage, StorageError } from "@cargohold/core"
 import { Effect, Layer, Option, type Scope } from "effect"
 import { UsageError } from "./errors.js"
+import { parseByteRate } from "./options/network.js"
 import { layerRenderer, startRenderer } from "./progress/layer.js"
 import type { Renderer } from "./progress/renderer.js"
 
@@ -47,16 +48,37 @@ export const liveOnlyProgress: Layer.Layer<Progress> = layerRenderer({ target: p
  */
 const loadNode = Effect.promise(() => import("@cargohold/node"))
 
+/**
+ * CARGOHOLD_MIN_FREE: the free-space reserve of a filesystem store (suffixes k, M, G; `0` turns it off; default
+ * max(1 GiB, 2 % of the filesystem)). Either bytes or the reason the value is unusable.
+ */
+const minFreeFromEnv = (): { readonly bytes: number | undefined } | { readonly invalid: string } => {
+  const text = process.env.CARGOHOLD_MIN_FREE?.trim()
+  if (text === undefined || text === "") return { bytes: undefined }
+  const bytes = /^0+(?:\.0*)?\s*[kKmMgG]?(?:i?B)?$/.test(text) ? 0 : parseByteRate(text)
+  return bytes === undefined
+    ? { invalid: `CARGOHOLD_MIN_FREE: not a size: '${text}' (e.g. 2G, 512M, 0 for no reserve)` }
+    : { bytes }
+}
+
 /** `s3://` stores, loaded on first use. */
 export const layerS3Store = (url: string): Layer.Layer<Storage, StorageError> =>
   Layer.unwrapEffect(Effect.map(Effect.promise(() => import("@cargohold/s3")), (s3) => s3.layerS3StorageFromUrl(url)))
 
 /** The Storage a URL names (`file:`, `s3:`, `temp:`, `memory:`). */
-export const layerStoreAt = (url: string): Layer.Layer<Storage, StorageError> =>
-  Layer.unwrapEffect(Effect.map(loadNode, (node) => node.layerStorageFromUrl(url, { schemes: { "s3:": layerS3Store } })))
+export const layerStoreAt = (url: string): Layer.Layer<Storage, StorageError> => {
+  const reserve = minFreeFromEnv()
+  if ("invalid" in reserve) return Layer.fail(new StorageError({ operation: "configure", reason: reserve.invalid }))
+  return Layer.unwrapEffect(
+    Effect.map(loadNode, (node) =>
+      node.layerStorageFromUrl(url, { schemes: { "s3:": layerS3Store }, minFreeBytes: reserve.bytes })
+    )
+  )
+}
 
 /** What the location flags and the command's options ask of the Node layer. */
-const nodeOptions = (flags: LocationFlags, options: EnvOptions): NodeLayerOptions => ({
+const nodeOptions = (flags: LocationFlags, options: EnvOptions, minFreeBytes: number | undefined): NodeLayerOptions => ({
+  minFreeBytes,
   home: Option.getOrUndefined(flags.home),
   catalog: fromEnv(flags.catalog, "CARGOHOLD_CATALOG"),
   store: fromEnv(flags.store, "CARGOHOLD_STORE"),
@@ -67,17 +89,27 @@ const nodeOptions = (flags: LocationFlags, options: EnvOptions): NodeLayerOption
   progress: options.progress ?? layerSilent
 })
 
+/** The Node package and the store's free-space reserve; an unusable CARGOHOLD_MIN_FREE is a configuration error. */
+const withNode = <A, E>(
+  f: (node: typeof import("@cargohold/node"), minFreeBytes: number | undefined) => Effect.Effect<A, E | UsageError>
+): Effect.Effect<A, E | UsageError> =>
+  Effect.suspend(() => {
+    const reserve = minFreeFromEnv()
+    if ("invalid" in reserve) return Effect.fail(new UsageError({ message: `configuration: ${reserve.invalid}` }))
+    return Effect.flatMap(loadNode, (node) => f(node, reserve.bytes))
+  })
+
 /** Runs `effect` on the Node layer; building the layer fails with a `UsageError`. */
 export const withServices =
   (flags: LocationFlags, options: EnvOptions = {}) =>
   <A, E>(effect: Effect.Effect<A, E, NodeServices>): Effect.Effect<A, E | UsageError> =>
-    Effect.flatMap(loadNode, (node) => runOn(node.layerNode(nodeOptions(flags, options)), effect))
+    withNode((node, minFree) => runOn(node.layerNode(nodeOptions(flags, options, minFree)), effect))
 
 /** Runs `effect` on the Node layer with Repositories (in the catalog's database). */
 export const withRepositories =
   (flags: LocationFlags, options: EnvOptions = {}) =>
   <A, E>(effect: Effect.Effect<A, E, NodeServices | Repositories>): Effect.Effect<A, E | UsageError> =>
-    Effect.flatMap(loadNode, (node) => runOn(node.layerNodeRepositories(nodeOptions(flags, options)), effect))
+    withNode((node, minFree) => runOn(node.layerNodeRepositories(nodeOptions(flags, options, minFree)), effect))
 
 const runOn = <A, E, S, LE extends { readonly message: string }>(
   layer: Layer.Layer<S, LE>,

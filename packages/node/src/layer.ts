@@ -32,6 +32,11 @@ export interface NodeLayerOptions {
   readonly catalog?: string | undefined
   /** Store URL: `file:///path`, `temp:`, `memory:` or a plugged-in scheme (default `file://<home>/store`). */
   readonly store?: string | undefined
+  /**
+   * A filesystem store refuses writes that would leave less than this many bytes free on its filesystem
+   * (default max(1 GiB, 2 % of the filesystem); 0: no reserve).
+   */
+  readonly minFreeBytes?: number | undefined
   /** Extra store schemes, e.g. `{ "s3:": layerS3StorageFromUrl }`. */
   readonly storeSchemes?: StoreSchemes | undefined
   /** Connection limits for everything under this layer (default: the process-wide 64 / 16). */
@@ -88,7 +93,10 @@ export const layerNodeWith = <C>(
   const backends = Layer.unwrapEffect(
     Effect.gen(function* () {
       const home = needsHome ? yield* resolveHome({ home: options.home }) : options.home
-      const store = layerStorageFromUrl(options.store ?? defaultStoreUrl(home!), { schemes: options.storeSchemes })
+      const store = layerStorageFromUrl(options.store ?? defaultStoreUrl(home!), {
+        schemes: options.storeSchemes,
+        minFreeBytes: options.minFreeBytes
+      })
       const catalog = catalogByUrl(options.catalog ?? defaultCatalogUrl(home!), {
         ...(home === undefined ? {} : { home }),
         sqliteCacheMiB: options.sqliteCacheMiB

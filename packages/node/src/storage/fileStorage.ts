@@ -18,13 +18,24 @@ import { Effect, Layer, Option, type Stream } from "effect"
 import { describe, errorCode, readFileStream } from "../fs/readStream.js"
 import { makeBufferPool } from "./bufferPool.js"
 import { makeDirectorySync } from "./directorySync.js"
-import { batchBytes, createsReadOnly, openTempFile, type StoreLayout, smallBufferBytes } from "./tempFile.js"
+import { watchFreeSpace } from "./freeSpace.js"
+import { batchBytes, createsReadOnly, openTempFile, type StoreLayout, smallBufferBytes, storageFailure } from "./tempFile.js"
+import { ownerOf } from "./tempOwners.js"
 
 export interface FileStorageOptions {
   /** The store's folder; created (with `.tmp/`) when missing. */
   readonly root: string
-  /** Temp files older than this are left over from a crashed process and swept at start (default 24 h). */
+  /**
+   * Temp files of dead processes are removed when the store opens (their names say who made them, see
+   * tempOwners.ts). A temp file whose owner cannot be judged (another host or container, an older name) is removed
+   * once older than this (default 24 h).
+   */
   readonly staleTempMs?: number
+  /**
+   * Writes that would leave less than this many bytes free on the store's filesystem are refused (StorageError).
+   * Default max(1 GiB, 2 % of the filesystem); 0 turns the reserve off. See freeSpace.ts.
+   */
+  readonly minFreeBytes?: number | undefined
 }
 
 /** The extra view a filesystem store offers (tests, tools). */
@@ -33,14 +44,22 @@ export interface FileStorage extends StorageService {
   readonly tmpDir: string
 }
 
-const storageError = (operation: string, key?: string) => (cause: unknown) =>
-  new StorageError({ operation, key, reason: describe(cause) })
+const storageError = (operation: string, key?: string) => (cause: unknown) => storageFailure(operation, cause, key)
 
-/** Removes temp files a crashed process left behind; files younger than `staleMs` may belong to a live one. */
+/**
+ * Removes temp files that dead processes left behind (by owner, see tempOwners.ts), never one of a live process;
+ * a file whose owner cannot be judged goes only once older than `staleMs`.
+ */
 const sweepStaleTemps = async (tmpDir: string, staleMs: number): Promise<void> => {
   const now = Date.now()
   for (const name of await readdir(tmpDir)) {
     const path = join(tmpDir, name)
+    const owner = ownerOf(name)
+    if (owner === "alive") continue
+    if (owner === "dead") {
+      await rm(path, { force: true, recursive: true })
+      continue
+    }
     const info = await stat(path).catch(() => undefined)
     if (info !== undefined && now - info.mtimeMs > staleMs) await rm(path, { force: true, recursive: true })
   }
@@ -51,11 +70,11 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
   Effect.gen(function* () {
     const root = resolve(options.root)
     const tmpDir = join(root, ".tmp")
-    const readOnlyAtCreate = yield* Effect.tryPromise({
+    const { readOnlyAtCreate, space } = yield* Effect.tryPromise({
       try: async () => {
         await mkdir(tmpDir, { recursive: true })
         await sweepStaleTemps(tmpDir, options.staleTempMs ?? 24 * 60 * 60 * 1000)
-        return createsReadOnly(tmpDir)
+        return { readOnlyAtCreate: await createsReadOnly(tmpDir), space: await watchFreeSpace(root, options.minFreeBytes) }
       },
       catch: storageError("open")
     })
@@ -71,7 +90,8 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
       pathFor,
       readOnlyAtCreate,
       knownDirs: new Set(),
-      syncDirectory: makeDirectorySync()
+      syncDirectory: makeDirectorySync(),
+      space
     }
 
     const statObject = (sha256: Sha256): Effect.Effect<Option.Option<StoredObject>, StorageError> => {

@@ -45,21 +45,27 @@ export const redactUrl = (url: string): string => {
 
 const configError = (reason: string) => Layer.fail(new StorageError({ operation: "configure", reason }))
 
-const builtIn: StoreSchemes = {
+/** Options of the built-in local stores (`file:`, `temp:`). */
+export interface LocalStoreOptions {
+  /** The free-space reserve of a filesystem store (see `FileStorageOptions.minFreeBytes`). */
+  readonly minFreeBytes?: number | undefined
+}
+
+const builtIn = (local: LocalStoreOptions): StoreSchemes => ({
   "file:": (url) => {
     const parsed = new URL(url)
     if (parsed.host !== "" && parsed.host !== "localhost") {
       return configError(`store URL ${redactUrl(url)} names a remote host; use file:///absolute/path`)
     }
-    return layerFileStorage({ root: fileURLToPath(parsed) })
+    return layerFileStorage({ root: fileURLToPath(parsed), minFreeBytes: local.minFreeBytes })
   },
-  "temp:": () => layerTempStorage(),
+  "temp:": () => layerTempStorage({ minFreeBytes: local.minFreeBytes }),
   "memory:": () => layerMemoryStorage()
-}
+})
 
 /** The scheme names a store URL may use here (built in, registered, passed). */
 export const knownStoreSchemes = (schemes: StoreSchemes = {}): ReadonlyArray<string> =>
-  [...new Set([...Object.keys(builtIn), ...registered.keys(), ...Object.keys(schemes).map(normalizeScheme)])].map((s) =>
+  [...new Set([...Object.keys(builtIn({})), ...registered.keys(), ...Object.keys(schemes).map(normalizeScheme)])].map((s) =>
     s.slice(0, -1)
   )
 
@@ -69,7 +75,7 @@ export const knownStoreSchemes = (schemes: StoreSchemes = {}): ReadonlyArray<str
  */
 export const layerStorageFromUrl = (
   url: string,
-  options: { readonly schemes?: StoreSchemes } = {}
+  options: { readonly schemes?: StoreSchemes | undefined } & LocalStoreOptions = {}
 ): Layer.Layer<Storage, StorageError> => {
   let parsed: URL
   try {
@@ -79,7 +85,7 @@ export const layerStorageFromUrl = (
   }
   const scheme = parsed.protocol
   const given = Object.entries(options.schemes ?? {}).find(([name]) => normalizeScheme(name) === scheme)?.[1]
-  const factory = given ?? registered.get(scheme) ?? builtIn[scheme]
+  const factory = given ?? registered.get(scheme) ?? builtIn(options)[scheme]
   if (factory === undefined) {
     return configError(
       `unknown store scheme '${scheme.slice(0, -1)}' in ${redactUrl(url)} (known: ${knownStoreSchemes(options.schemes).join(", ")}` +

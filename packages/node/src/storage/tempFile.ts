@@ -9,7 +9,6 @@
  * full fsync, always), makes the file read-only and links it into place (or keeps a copy already there, unless told
  * to replace it). A failed background write or fdatasync fails the next write or the commit.
  */
-import { randomUUID } from "node:crypto"
 import { link, mkdir, rename, stat, unlink } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import {
@@ -26,6 +25,8 @@ import { Effect } from "effect"
 import { describe, errorCode } from "../fs/readStream.js"
 import type { BufferPool } from "./bufferPool.js"
 import { type Descriptor, openDescriptor } from "./descriptor.js"
+import { diskFullReason, type FreeSpace } from "./freeSpace.js"
+import { ownedName } from "./tempOwners.js"
 
 /** Bytes gathered before one write goes to the file. */
 export const batchBytes = 1024 * 1024
@@ -52,7 +53,13 @@ export interface StoreLayout {
   readonly knownDirs: Set<string>
   /** fsyncs a folder; concurrent callers share fsyncs (see directorySync.ts). */
   readonly syncDirectory: (path: string) => Promise<void>
+  /** The free-space reserve every write is counted against (see freeSpace.ts). */
+  readonly space: FreeSpace
 }
+
+/** A StorageError for a failed file operation; a full disk is said so plainly. */
+export const storageFailure = (operation: string, cause: unknown, key?: string): StorageError =>
+  new StorageError({ operation, key, reason: diskFullReason(errorCode(cause)) ?? describe(cause) })
 
 /**
  * Creates `dir` (and parents); fsyncs every folder that gained a sub-folder. `dir` itself is synced later.
@@ -104,7 +111,7 @@ export class TempFile implements TempObject {
   }
 
   private fail(operation: string, cause: unknown, key?: string): StorageError {
-    return new StorageError({ operation, key, reason: describe(cause) })
+    return storageFailure(operation, cause, key)
   }
 
   private io<A>(operation: string, run: () => Promise<A>, key?: string): Effect.Effect<A, StorageError> {
@@ -214,19 +221,29 @@ export class TempFile implements TempObject {
       if (this.failure !== undefined) return Effect.fail(this.fail("write", this.failure))
       let total = 0
       for (let i = 0; i < chunks.length; i++) total += chunks[i]!.length
-      if (this.fill + total < batchBytes) {
-        if (total === 0) return Effect.void
-        const buffer = this.room(this.fill + total)
-        for (let i = 0; i < chunks.length; i++) {
-          const chunk = chunks[i]!
-          buffer.set(chunk, this.fill)
-          this.fill += chunk.length
-        }
-        this.accepted += total
-        return Effect.void
+      // the free-space reserve: refused bytes are never written (a fresh reading first: space may have been freed)
+      if (this.layout.space.claim(total) !== undefined) {
+        return Effect.flatMap(
+          this.io("write", () => this.layout.space.recheck(total)),
+          (refused) => (refused === undefined ? this.accept(chunks, total) : Effect.fail(this.fail("write", refused)))
+        )
       }
-      return this.io("write", () => this.append(chunks))
+      return this.accept(chunks, total)
     })
+
+  /** Takes `chunks` (`total` bytes, within the reserve) into the buffer or out to the file. */
+  private accept(chunks: ReadonlyArray<Uint8Array>, total: number): Effect.Effect<void, StorageError> {
+    if (this.fill + total >= batchBytes) return this.io("write", () => this.append(chunks))
+    if (total === 0) return Effect.void
+    const buffer = this.room(this.fill + total)
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]!
+      buffer.set(chunk, this.fill)
+      this.fill += chunk.length
+    }
+    this.accepted += total
+    return Effect.void
+  }
 
   readonly reset: Effect.Effect<void, StorageError> = Effect.suspend(() => {
     this.fill = 0
@@ -359,7 +376,7 @@ export class TempFile implements TempObject {
 
 /** Checks whether files created with mode 0444 come out exactly 0444 in `tmpDir` (see `readOnlyAtCreate`). */
 export const createsReadOnly = async (tmpDir: string): Promise<boolean> => {
-  const path = join(tmpDir, `${Date.now().toString(36)}-${randomUUID()}.probe`)
+  const path = join(tmpDir, ownedName("probe"))
   const handle = await openDescriptor(path, "wx", 0o444)
   try {
     return ((await handle.stat()).mode & 0o777) === 0o444
@@ -373,10 +390,11 @@ export const createsReadOnly = async (tmpDir: string): Promise<boolean> => {
 export const openTempFile = (layout: StoreLayout, tmpDir: string): Effect.Effect<TempFile, StorageError> =>
   Effect.tryPromise({
     try: async () => {
-      const path = join(tmpDir, `${Date.now().toString(36)}-${randomUUID()}.part`)
+      // named after this process (see tempOwners.ts): once it dies, the next process to open the store removes it
+      const path = join(tmpDir, ownedName("part"))
       // read-only from the start when the umask allows it: the descriptor stays writable, commit skips chmod
       const handle = await openDescriptor(path, "wx", layout.readOnlyAtCreate ? 0o444 : 0o600)
       return new TempFile(layout, path, handle)
     },
-    catch: (cause) => new StorageError({ operation: "begin", reason: describe(cause) })
+    catch: (cause) => storageFailure("begin", cause)
   })

@@ -14,6 +14,8 @@ import { type FileStorage, makeFileStorage } from "./fileStorage.js"
 export const makeTempStorage = (options?: {
   /** Parent folder (default: the OS temp folder). */
   readonly parent?: string
+  /** The free-space reserve (see `FileStorageOptions.minFreeBytes`). */
+  readonly minFreeBytes?: number | undefined
 }): Effect.Effect<FileStorage, StorageError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
@@ -21,8 +23,11 @@ export const makeTempStorage = (options?: {
       catch: (cause) => new StorageError({ operation: "open", reason: describe(cause) })
     }),
     (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }).catch(() => undefined))
-  ).pipe(Effect.flatMap((root) => makeFileStorage({ root })))
+  ).pipe(Effect.flatMap((root) => makeFileStorage({ root, minFreeBytes: options?.minFreeBytes })))
 
 /** Provides a `Storage` in a private temp folder, removed when the layer's scope closes. */
-export const layerTempStorage = (options?: { readonly parent?: string }): Layer.Layer<Storage, StorageError> =>
+export const layerTempStorage = (options?: {
+  readonly parent?: string
+  readonly minFreeBytes?: number | undefined
+}): Layer.Layer<Storage, StorageError> =>
   Layer.scoped(Storage, makeTempStorage(options))

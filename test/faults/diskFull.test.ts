@@ -1,0 +1,127 @@
+/**
+ * A disk that fills up, at every stage, on a real 8 MiB tmpfs: while a download streams into the store, while the
+ * catalog (SQLite on the tmpfs) is written, while `export` writes its file, while `replicate` writes to a file
+ * store. And the free-space reserve that keeps an endless body from getting there. Real loopback servers.
+ */
+import { readdirSync } from "node:fs"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { Catalog, download, type Sha256 } from "@cargohold/core"
+import { layerNode } from "@cargohold/node"
+import { Duration, Effect, Exit, Option } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { failureOf } from "../support/downloads.js"
+import { bytesOf, startServer, type TestServer } from "../support/servers.js"
+import { canMount, mountTmpfs, needsRoot, type Tmpfs } from "../support/tmpfs.js"
+import { filesUnder, sha256Hex, tempDir } from "../cli/helpers.js"
+
+const MiB = 1024 * 1024
+let server: TestServer
+let disk: Tmpfs
+const scratch = tempDir("cargohold-faults-disk-")
+const big = bytesOf(12 * MiB, 3)
+const medium = bytesOf(3 * MiB, 4)
+const small = bytesOf(20_000, 5)
+
+beforeAll(async () => {
+  server = await startServer((request, response) => {
+    const body = request.url === "/big.bin" ? big : request.url === "/medium.bin" ? medium : request.url === "/small.bin" ? small : undefined
+    if (request.url === "/endless") {
+      // no length, no end: bounded at 256 MiB so a broken client cannot keep it going forever
+      response.writeHead(200, { "content-type": "application/octet-stream" })
+      const block = Buffer.alloc(64 * 1024, 1)
+      let sent = 0
+      const pump = () => {
+        while (sent < 256 * MiB && !response.destroyed) {
+          sent += block.length
+          if (!response.write(block)) return void response.once("drain", pump)
+        }
+        response.end()
+      }
+      pump()
+      return
+    }
+    if (body === undefined) return void response.writeHead(404).end()
+    response.writeHead(200, { "content-length": String(body.length) }).end(body)
+  })
+  if (canMount) disk = mountTmpfs(8 * MiB)
+})
+
+afterAll(async () => {
+  await server.close()
+  disk?.unmount()
+  scratch.remove()
+})
+
+const settings = { retries: 0, retryBaseDelay: Duration.millis(5), retryMaxDelay: Duration.millis(10) }
+
+let n = 0
+/** A fresh store folder on the tmpfs; the SQLite catalog beside it (`catalogOnDisk`) or on the normal disk. */
+const layout = (options: { readonly catalogOnDisk?: boolean } = {}) => {
+  const id = ++n
+  const store = join(disk.path, `store-${id}`)
+  const catalog = options.catalogOnDisk ? join(disk.path, `catalog-${id}.db`) : join(scratch.path, `catalog-${id}.db`)
+  return { store, catalog }
+}
+
+const layer = (where: { store: string; catalog: string }, minFreeBytes?: number) =>
+  layerNode({
+    home: scratch.path,
+    store: pathToFileURL(where.store).href,
+    catalog: `sqlite://${where.catalog}`,
+    settings,
+    minFreeBytes
+  })
+
+const stored = (store: string) => filesUnder(store).filter((f) => !f.includes("/.tmp/"))
+const temps = (store: string) => readdirSync(join(store, ".tmp"))
+
+describe.skipIf(!canMount)(`disk full in the store${needsRoot}`, () => {
+  it("a body larger than the free space: a typed StorageError saying disk full; nothing stored, no temp file", async () => {
+    const where = layout()
+    const exit = await Effect.runPromiseExit(
+      Effect.gen(function* () {
+        const failed = yield* Effect.exit(download({ url: server.url("/big.bin"), sha256: sha256Hex(big) }))
+        // the space comes back: the next download works
+        const ok = yield* download({ url: server.url("/small.bin"), sha256: sha256Hex(small) })
+        const catalog = yield* Catalog
+        const row = yield* catalog.lookup(sha256Hex(big) as Sha256)
+        return { failed, ok, row }
+      }).pipe(Effect.provide(layer(where, 0)))
+    )
+    expect(Exit.isSuccess(exit)).toBe(true)
+    if (!Exit.isSuccess(exit)) return
+    const error = failureOf(exit.value.failed)
+    expect(error._tag).toBe("StorageError")
+    expect(error.message).toMatch(/disk full \(ENOSPC\)/)
+    expect(Option.isNone(exit.value.row)).toBe(true)
+    expect(stored(where.store).map((f) => f.split("/").pop())).toEqual([sha256Hex(small)])
+    expect(temps(where.store)).toEqual([])
+  })
+
+  it("the free-space reserve refuses an endless body before the disk fills: typed, clear, nothing left", async () => {
+    const where = layout()
+    const reserve = 4 * MiB
+    const exit = await Effect.runPromiseExit(
+      download({ url: server.url("/endless") }).pipe(Effect.provide(layer(where, reserve)))
+    )
+    const error = failureOf(exit)
+    expect(error._tag).toBe("StorageError")
+    expect(error.message).toMatch(/not enough free space: writing would leave less than 4\.0 MiB free/)
+    // never filled: the reserve (less what was in flight) is still free
+    expect(disk.free()).toBeGreaterThan(reserve - 2 * MiB)
+    expect(stored(where.store)).toEqual([])
+    expect(temps(where.store)).toEqual([])
+  })
+
+  it("the default reserve is max(1 GiB, 2 %): an 8 MiB filesystem takes nothing, and says why", async () => {
+    const where = layout()
+    const exit = await Effect.runPromiseExit(
+      download({ url: server.url("/small.bin"), sha256: sha256Hex(small) }).pipe(Effect.provide(layer(where)))
+    )
+    const error = failureOf(exit)
+    expect(error._tag).toBe("StorageError")
+    expect(error.message).toMatch(/less than 1\.0 GiB free .*CARGOHOLD_MIN_FREE/)
+    expect(stored(where.store)).toEqual([])
+  })
+})
