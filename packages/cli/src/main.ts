@@ -7,7 +7,8 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
 import { limitHeapGrowth } from "@cargohold/node/heap"
-import { cli } from "./cli.js"
+import { cli, helpTree } from "./cli.js"
+import { helpPath, renderPage, styleFor } from "./help/page.js"
 import { printErr } from "./output.js"
 
 // The heap grows to at most 2× what is live between full GCs (V8 picks up to 4× when allocating fast, as a batch
@@ -15,7 +16,14 @@ import { printErr } from "./output.js"
 // (The `/heap` entry point loads nothing else of @cargohold/node at start-up.)
 limitHeapGrowth()
 
-const program = Effect.suspend(() => cli(process.argv)).pipe(
+// `--help` (and a bare `cargohold`) get cargohold's own page; everything else is parsed by @effect/cli
+const help = helpPath(helpTree, process.argv.slice(2))
+const run =
+  help === undefined
+    ? Effect.suspend(() => cli(process.argv))
+    : Effect.sync(() => void process.stdout.write(renderPage(help, styleFor(process.stdout, process.env))))
+
+const program = run.pipe(
   Effect.as(0),
   Effect.catchAll((error) => {
     if (ValidationError.isValidationError(error)) return Effect.succeed(2) // @effect/cli printed it already

@@ -47,7 +47,11 @@ export const whereaboutsText = (w: Whereabouts): string => {
 
 export const whereisCommand = Command.make(
   "whereis",
-  { query: Args.text({ name: "SHA256|URL" }), json, ...location },
+  {
+    query: Args.text({ name: "SHA256|URL" }).pipe(Args.withDescription("a sha256, another digest as ALG:HEX, or a URL it was fetched from")),
+    json,
+    ...location
+  },
   (flags) =>
     Effect.gen(function* () {
       const flagLike = rejectFlagLikeArgs([flags.query])
@@ -67,7 +71,7 @@ export const lsCommand = Command.make(
   "ls",
   {
     json,
-    limit: Options.integer("limit").pipe(Options.withDescription("at most this many artifacts"), Options.optional),
+    limit: Options.integer("limit").pipe(Options.withPseudoName("N"), Options.withDescription("at most this many artifacts"), Options.optional),
     ...location
   },
   (flags) =>

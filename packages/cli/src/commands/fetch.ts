@@ -25,26 +25,30 @@ import { resultJson, resultLine, storedPath } from "./fetchResults.js"
 import { readManifest } from "./manifest.js"
 
 const count = (name: string, description: string) =>
-  Options.integer(name).pipe(Options.withDescription(description), Options.optional)
+  Options.integer(name).pipe(Options.withPseudoName("N"), Options.withDescription(description), Options.optional)
 
 export const fetchOptions = {
-  urls: Args.text({ name: "URL" }).pipe(Args.withDescription("http://, https:// or file:// URLs"), Args.repeated),
+  urls: Args.text({ name: "URL" }).pipe(Args.withDescription("what to fetch: http://, https:// or file:// URLs (or none, with -i)"), Args.repeated),
   input: Options.text("input").pipe(
     Options.withAlias("i"),
+    Options.withPseudoName("FILE"),
     Options.withDescription("a manifest: URL lines, JSON Lines or Metalink 4 (`-` reads stdin); validated as a whole first"),
     Options.optional
   ),
-  sha256: Options.text("sha256").pipe(Options.withDescription("expected sha256 (one URL only)"), Options.optional),
+  sha256: Options.text("sha256").pipe(Options.withPseudoName("HEX"), Options.withDescription("expected sha256 (one URL only)"), Options.optional),
   digest: Options.text("digest").pipe(
+    Options.withPseudoName("ALG:HEX"),
     Options.withDescription("expected digest ALG:HEX, e.g. sha512:… (one URL only; repeatable)"),
     Options.repeated
   ),
   size: count("size", "expected size in bytes (one URL only)"),
   mirror: Options.text("mirror").pipe(
+    Options.withPseudoName("URL"),
     Options.withDescription("another source of the same artifact (one URL only; repeatable)"),
     Options.repeated
   ),
   remote: Options.text("remote").pipe(
+    Options.withPseudoName("NAME"),
     Options.withDescription("a remote defined with `remote add`: its network policy applies, relative URLs resolve against it"),
     Options.optional
   ),

@@ -48,9 +48,9 @@ const verdictLine = (v: LocationVerdict) =>
 export const verifyCommand = Command.make(
   "verify",
   {
-    sha256s: Args.text({ name: "SHA256" }).pipe(Args.repeated),
-    olderThan: Options.text("older-than").pipe(Options.withDescription("only copies not verified for this long (90m, 12h, 30d, 2w)"), Options.optional),
-    limit: Options.integer("limit").pipe(Options.withDescription("at most this many copies (oldest-verified first)"), Options.optional),
+    sha256s: Args.text({ name: "SHA256" }).pipe(Args.withDescription("the artifacts to check (default: every stored copy)"), Args.repeated),
+    olderThan: Options.text("older-than").pipe(Options.withPseudoName("AGE"), Options.withDescription("only copies not verified for this long (90m, 12h, 30d, 2w)"), Options.optional),
+    limit: Options.integer("limit").pipe(Options.withPseudoName("N"), Options.withDescription("at most this many copies (oldest-verified first)"), Options.optional),
     repair: Options.boolean("repair").pipe(Options.withDescription("re-fetch bad copies from their sources and replace them")),
     json,
     ...location
@@ -106,9 +106,9 @@ const storeAt = (url: string) =>
 export const replicateCommand = Command.make(
   "replicate",
   {
-    sha256s: Args.text({ name: "SHA256" }).pipe(Args.repeated),
+    sha256s: Args.text({ name: "SHA256" }).pipe(Args.withDescription("the artifacts to copy (or --all)"), Args.repeated),
     all: Options.boolean("all").pipe(Options.withDescription("every artifact in the catalog")),
-    to: Options.text("to").pipe(Options.withDescription("target store URL (file:///path, s3://bucket/prefix?endpoint=…)")),
+    to: Options.text("to").pipe(Options.withPseudoName("URL"), Options.withDescription("target store URL (file:///path, s3://bucket/prefix?endpoint=…)")),
     json,
     ...location
   },
@@ -133,8 +133,8 @@ export const replicateCommand = Command.make(
 export const exportCommand = Command.make(
   "export",
   {
-    sha256: Args.text({ name: "SHA256" }),
-    path: Args.text({ name: "PATH" }),
+    sha256: Args.text({ name: "SHA256" }).pipe(Args.withDescription("the artifact to write out")),
+    path: Args.text({ name: "PATH" }).pipe(Args.withDescription("the file to create (in a folder: named by its sha256)")),
     force: Options.boolean("force").pipe(Options.withDescription("replace an existing file")),
     ...location
   },
@@ -153,7 +153,7 @@ const writeStdout = (chunk: Uint8Array): Effect.Effect<void> =>
     process.stdout.write(chunk, () => resume(Effect.void))
   })
 
-export const catCommand = Command.make("cat", { sha256: Args.text({ name: "SHA256" }), ...location }, (flags) =>
+export const catCommand = Command.make("cat", { sha256: Args.text({ name: "SHA256" }).pipe(Args.withDescription("the artifact to write to stdout")), ...location }, (flags) =>
   Effect.gen(function* () {
     const [sha256] = yield* sha256List([flags.sha256])
     // a reader that goes away (`| head`) ends the output quietly

@@ -37,8 +37,8 @@ const flatten = (value: unknown, prefix = ""): Array<[string, string]> => {
   return [[prefix, Array.isArray(value) ? value.join(", ") : String(value)]]
 }
 
-const name = Args.text({ name: "NAME" })
-const priority = Options.integer("priority").pipe(Options.withDescription("priority of its sources (higher is preferred; default 100)"), Options.optional)
+const name = Args.text({ name: "NAME" }).pipe(Args.withDescription("the remote's name"))
+const priority = Options.integer("priority").pipe(Options.withPseudoName("N"), Options.withDescription("priority of its sources (higher is preferred; default 100)"), Options.optional)
 
 const getRemote = (remoteName: string) =>
   Effect.flatMap(Catalog, (catalog) => catalog.getRemote(remoteName)).pipe(
@@ -48,9 +48,15 @@ const getRemote = (remoteName: string) =>
     }))
   )
 
-const add = Command.make(
+export const remoteAdd = Command.make(
   "add",
-  { name, url: Args.text({ name: "URL" }), priority, ...networkOptions, ...location },
+  {
+    name,
+    url: Args.text({ name: "URL" }).pipe(Args.withDescription("its base URL (http://, https:// or file://); relative URLs resolve against it")),
+    priority,
+    ...networkOptions,
+    ...location
+  },
   (flags) =>
     Effect.gen(function* () {
       const flagLike = rejectFlagLikeArgs([flags.name, flags.url])
@@ -73,7 +79,7 @@ const add = Command.make(
     })
 ).pipe(Command.withDescription("define a remote: base URL and network policy (TLS, proxy, auth, limits)"))
 
-const list = Command.make("list", { json, ...location }, (flags) =>
+export const remoteList = Command.make("list", { json, ...location }, (flags) =>
   withServices(flags)(
     Effect.gen(function* () {
       const remotes = yield* (yield* Catalog).listRemotes()
@@ -86,7 +92,7 @@ const list = Command.make("list", { json, ...location }, (flags) =>
   )
 ).pipe(Command.withDescription("list remotes"))
 
-const show = Command.make("show", { name, json, ...location }, (flags) =>
+export const remoteShow = Command.make("show", { name, json, ...location }, (flags) =>
   withServices(flags)(
     Effect.gen(function* () {
       const view = remoteView(yield* getRemote(flags.name))
@@ -95,7 +101,7 @@ const show = Command.make("show", { name, json, ...location }, (flags) =>
   )
 ).pipe(Command.withDescription("show one remote (secrets as <redacted>)"))
 
-const remove = Command.make("remove", { name, ...location }, (flags) =>
+export const remoteRemove = Command.make("remove", { name, ...location }, (flags) =>
   withServices(flags)(
     Effect.gen(function* () {
       const existed = yield* (yield* Catalog).removeRemote(flags.name)
@@ -110,16 +116,16 @@ const remove = Command.make("remove", { name, ...location }, (flags) =>
 
 export const remoteCommand = Command.make("remote").pipe(
   Command.withDescription("manage remotes"),
-  Command.withSubcommands([add, list, show, remove])
+  Command.withSubcommands([remoteAdd, remoteList, remoteShow, remoteRemove])
 )
 
-const sourcesAdd = Command.make(
+export const sourcesAdd = Command.make(
   "add",
   {
-    sha256: Args.text({ name: "SHA256" }),
-    url: Args.text({ name: "URL" }),
+    sha256: Args.text({ name: "SHA256" }).pipe(Args.withDescription("the artifact's sha256 (64 hex digits)")),
+    url: Args.text({ name: "URL" }).pipe(Args.withDescription("where it can be downloaded (relative to --remote's URL, if given)")),
     priority,
-    remote: Options.text("remote").pipe(Options.withDescription("the remote the URL belongs to (relative URLs resolve against it)"), Options.optional),
+    remote: Options.text("remote").pipe(Options.withPseudoName("NAME"), Options.withDescription("the remote the URL belongs to (relative URLs resolve against it)"), Options.optional),
     ...location
   },
   (flags) =>

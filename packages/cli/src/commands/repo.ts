@@ -80,7 +80,7 @@ const unitJson = (u: ContentUnit, stored?: boolean) => ({
   ...(stored === undefined ? {} : { stored })
 })
 
-const create = Command.make("create", { name: nameArg, ...location }, (flags) =>
+export const repoCreate = Command.make("create", { name: nameArg, ...location }, (flags) =>
   Effect.gen(function* () {
     const name = yield* checkedName(flags.name)
     const version = yield* withRepositories(flags)(Effect.flatMap(Repositories, (r) => r.create(name)))
@@ -99,7 +99,7 @@ const fileRootOption = Options.directory("file-root", { exists: "yes" }).pipe(
   Options.repeated
 )
 
-const add = Command.make(
+export const repoAdd = Command.make(
   "add",
   {
     name: nameArg,
@@ -147,9 +147,9 @@ const add = Command.make(
     })
 ).pipe(Command.withDescription("add the units of a manifest to a repository (fetched first, or --on-demand), making a new version"))
 
-const remove = Command.make(
+export const repoRemove = Command.make(
   "remove",
-  { name: nameArg, paths: Args.text({ name: "PATH" }).pipe(Args.repeated), ...location },
+  { name: nameArg, paths: Args.text({ name: "PATH" }).pipe(Args.withDescription("the paths of the units to remove"), Args.repeated), ...location },
   (flags) =>
     Effect.gen(function* () {
       const name = yield* checkedName(flags.name)
@@ -181,9 +181,9 @@ const storedFlags = (units: ReadonlyArray<ContentUnit>) =>
     })
   })
 
-const ls = Command.make(
+export const repoLs = Command.make(
   "ls",
-  { target: Args.text({ name: "NAME[@VERSION]" }), json, ...location },
+  { target: Args.text({ name: "NAME[@VERSION]" }).pipe(Args.withDescription("a repository, at one version (default the latest)")), json, ...location },
   (flags) =>
     Effect.gen(function* () {
       const { name, version } = yield* nameAndVersion(flags.target)
@@ -204,7 +204,7 @@ const ls = Command.make(
     })
 ).pipe(Command.withDescription("list the units of a repository version (default the latest), with whether each is stored"))
 
-const versions = Command.make("versions", { name: nameArg, json, ...location }, (flags) =>
+export const repoVersions = Command.make("versions", { name: nameArg, json, ...location }, (flags) =>
   Effect.gen(function* () {
     const name = yield* checkedName(flags.name)
     const all = yield* withRepositories(flags)(Effect.flatMap(Repositories, (r) => r.versions(name)))
@@ -212,9 +212,10 @@ const versions = Command.make("versions", { name: nameArg, json, ...location }, 
   })
 ).pipe(Command.withDescription("list a repository's versions, oldest first"))
 
-const diff = Command.make(
+export const repoDiff = Command.make(
   "diff",
-  { name: nameArg, from: Args.text({ name: "A" }), to: Args.text({ name: "B" }), json, ...location },
+  { name: nameArg, from: Args.text({ name: "A" }).pipe(Args.withDescription("the older version (a number or 'latest')")),
+    to: Args.text({ name: "B" }).pipe(Args.withDescription("the newer version (a number or 'latest')")), json, ...location },
   (flags) =>
     Effect.gen(function* () {
       const name = yield* checkedName(flags.name)
@@ -243,5 +244,5 @@ const diff = Command.make(
 
 export const repoCommand = Command.make("repo").pipe(
   Command.withDescription("repositories of content units with immutable numbered versions"),
-  Command.withSubcommands([create, add, remove, ls, versions, diff])
+  Command.withSubcommands([repoCreate, repoAdd, repoRemove, repoLs, repoVersions, repoDiff])
 )

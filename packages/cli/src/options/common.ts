@@ -4,16 +4,19 @@
 import { Options } from "@effect/cli"
 
 export const home = Options.directory("home", { exists: "either" }).pipe(
+  Options.withPseudoName("DIR"),
   Options.withDescription("cargohold home (catalog and store); default $CARGOHOLD_HOME or $XDG_DATA_HOME/cargohold"),
   Options.optional
 )
 
 export const catalog = Options.text("catalog").pipe(
+  Options.withPseudoName("URL"),
   Options.withDescription("catalog URL: sqlite:///path or postgresql://user@host:port/db (env CARGOHOLD_CATALOG)"),
   Options.optional
 )
 
 export const store = Options.text("store").pipe(
+  Options.withPseudoName("URL"),
   Options.withDescription("store URL: file:///path or s3://bucket/prefix?endpoint=URL&region=R (env CARGOHOLD_STORE)"),
   Options.optional
 )

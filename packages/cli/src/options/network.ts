@@ -9,26 +9,30 @@ import { readFileSync } from "node:fs"
 import { UsageError } from "../errors.js"
 
 const file = (name: string, description: string) =>
-  Options.file(name, { exists: "yes" }).pipe(Options.withDescription(description), Options.optional)
-const text = (name: string, description: string) =>
-  Options.text(name).pipe(Options.withDescription(description), Options.optional)
+  Options.file(name, { exists: "yes" }).pipe(Options.withPseudoName("FILE"), Options.withDescription(description), Options.optional)
+const text = (name: string, value: string, description: string) =>
+  Options.text(name).pipe(Options.withPseudoName(value), Options.withDescription(description), Options.optional)
 const seconds = (name: string, description: string) =>
-  Options.float(name).pipe(Options.withDescription(description), Options.optional)
+  Options.float(name).pipe(Options.withPseudoName("S"), Options.withDescription(description), Options.optional)
 
 export const networkOptions = {
   caCert: file("ca-cert", "PEM file of an extra trusted CA (in addition to the system store)"),
   clientCert: file("client-cert", "PEM client certificate for mutual TLS"),
   clientKey: file("client-key", "PEM private key of --client-cert"),
   insecure: Options.boolean("insecure").pipe(Options.withDescription("do not verify the server's certificate")),
-  proxy: text("proxy", "proxy URL (http:// or https://); default HTTPS_PROXY / HTTP_PROXY / NO_PROXY"),
-  proxyUser: text("proxy-user", "proxy user name"),
-  proxyPasswordEnv: text("proxy-password-env", "environment variable holding the proxy password"),
-  user: text("user", "user name for HTTP basic auth"),
-  passwordEnv: text("password-env", "environment variable holding the basic-auth password"),
-  bearerEnv: text("bearer-env", "environment variable holding a bearer token"),
-  header: Options.text("header").pipe(Options.withDescription("extra request header 'Name: value'"), Options.repeated),
-  rate: Options.float("rate").pipe(Options.withDescription("requests per second to this source"), Options.optional),
-  limitRate: text("limit-rate", "bytes per second (suffixes k, M, G)"),
+  proxy: text("proxy", "URL", "proxy URL (http:// or https://); default HTTPS_PROXY / HTTP_PROXY / NO_PROXY"),
+  proxyUser: text("proxy-user", "USER", "proxy user name"),
+  proxyPasswordEnv: text("proxy-password-env", "VAR", "environment variable holding the proxy password"),
+  user: text("user", "USER", "user name for HTTP basic auth"),
+  passwordEnv: text("password-env", "VAR", "environment variable holding the basic-auth password"),
+  bearerEnv: text("bearer-env", "VAR", "environment variable holding a bearer token"),
+  header: Options.text("header").pipe(
+    Options.withPseudoName("'K: V'"),
+    Options.withDescription("extra request header 'Name: value' (repeatable; values are never printed)"),
+    Options.repeated
+  ),
+  rate: Options.float("rate").pipe(Options.withPseudoName("N"), Options.withDescription("requests per second to this source"), Options.optional),
+  limitRate: text("limit-rate", "BYTES", "at most this many bytes per second (suffixes k, M, G)"),
   connectTimeout: seconds("connect-timeout", "connect timeout in seconds"),
   idleTimeout: seconds("idle-timeout", "idle-read timeout in seconds (no bytes for this long fails the attempt)")
 }
