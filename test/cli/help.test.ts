@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from "vitest"
 import { spawn } from "node:child_process"
-import { described, type HelpNode, helpTree } from "@cargohold/cli"
+import { Command } from "@effect/cli"
+import { HashMap } from "effect"
+import { cargohold, described, type HelpNode, helpTree } from "@cargohold/cli"
 import { binPath, runCli } from "./helpers.js"
 
 const allPaths = (node: HelpNode, above: ReadonlyArray<string> = []): Array<{ path: Array<string>; node: HelpNode }> => {
@@ -30,6 +32,11 @@ const onTerminal = (args: ReadonlyArray<string>, env: Record<string, string> = {
   })
 
 describe("--help", () => {
+  it("the help tree lists every command", () => {
+    const commands = [...HashMap.keys(Command.getSubcommands(cargohold))].sort()
+    expect(helpTree.children.map((child) => child.name).sort()).toEqual(commands)
+  })
+
   it("every option and argument of every command has its own description", () => {
     for (const { path, node } of allPaths(helpTree)) {
       for (const [term, description] of described(node)) {

@@ -56,7 +56,7 @@ const output: HelpNote = {
   ]
 }
 
-/** What `--help` shows, command by command. */
+/** What `--help` shows, command by command (test/cli/help.test.ts checks that it lists every command above). */
 export const helpTree: HelpNode = helpNode(cargohold, {
   children: [
     helpNode(fetchCommand, { notes: [output, manifestFormats, exitCodes("one or more artifacts failed (the others are kept)")] }),

@@ -95,6 +95,7 @@ const readText = (path: string) =>
   })
 
 const fileRootOption = Options.directory("file-root", { exists: "yes" }).pipe(
+  Options.withPseudoName("DIR"),
   Options.withDescription("a folder the manifest's file:// URLs may read (repeatable; default none)"),
   Options.repeated
 )
@@ -105,6 +106,7 @@ export const repoAdd = Command.make(
     name: nameArg,
     input: Options.text("input").pipe(
       Options.withAlias("i"),
+      Options.withPseudoName("FILE"),
       Options.withDescription("a manifest naming each unit's path: JSON Lines with \"path\" (and \"metadata\"), or Metalink 4 (file name = path); `-` reads stdin")
     ),
     onDemand: Options.boolean("on-demand").pipe(
