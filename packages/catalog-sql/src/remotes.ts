@@ -1,6 +1,8 @@
 /**
- * Remotes at rest: the settings as JSON with every `Redacted` value taken out, and those secrets sealed together
- * by the SecretBox (bound to the remote's name). A dump of the table shows no secret in the clear.
+ * Remotes at rest: the settings as JSON with every `Redacted` value and every header value taken out, and those
+ * secrets sealed together by the SecretBox (bound to the remote's name). Header values count as secrets because
+ * they so often are (`Authorization: Basic …`, `X-Api-Key`, `Private-Token`). A dump of the table shows no secret
+ * in the clear. Rows written before header values were sealed still read (their values sit in the settings).
  */
 import { CatalogError, Remote } from "@cargohold/core"
 import { Effect, Redacted, Schema } from "effect"
@@ -49,6 +51,7 @@ export const remoteToRow = (box: SecretBoxService, remote: Remote): Effect.Effec
   Effect.gen(function* () {
     const secrets: Array<readonly [Path, unknown]> = []
     findSecrets(remote, [], secrets)
+    for (const [name, value] of Object.entries(remote.headers)) secrets.push([["headers", name], value])
     const encoded = JSON.parse(JSON.stringify(encodeRemote(remote))) as Record<string, unknown>
     for (const [path] of secrets) setAt(encoded, path, undefined)
     return {

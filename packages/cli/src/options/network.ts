@@ -31,6 +31,11 @@ export const networkOptions = {
     Options.withDescription("extra request header 'Name: value' (repeatable; values are never printed)"),
     Options.repeated
   ),
+  headerEnv: Options.text("header-env").pipe(
+    Options.withPseudoName("'K: VAR'"),
+    Options.withDescription("extra request header whose value is read from an environment variable (repeatable)"),
+    Options.repeated
+  ),
   rate: Options.float("rate").pipe(Options.withPseudoName("N"), Options.withDescription("requests per second to this source"), Options.optional),
   limitRate: text("limit-rate", "BYTES", "at most this many bytes per second (suffixes k, M, G)"),
   connectTimeout: seconds("connect-timeout", "connect timeout in seconds"),
@@ -67,14 +72,32 @@ export const parseByteRate = (text: string): number | undefined => {
   return bytes > 0 ? bytes : undefined
 }
 
-const parseHeaders = (lines: ReadonlyArray<string>): Effect.Effect<Record<string, string>, UsageError> =>
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** `--header 'Name: value'` and `--header-env 'Name: VAR'` (the value read from the environment, never printed). */
+const parseHeaders = (
+  lines: ReadonlyArray<string>,
+  fromEnv: ReadonlyArray<string>
+): Effect.Effect<Record<string, string>, UsageError> =>
   Effect.suspend(() => {
     const headers: Record<string, string> = {}
     for (const line of lines) {
       const colon = line.indexOf(":")
       const name = colon > 0 ? line.slice(0, colon).trim() : ""
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return Effect.fail(usage(`--header must be 'Name: value', got '${line}'`))
+      // the value is not repeated: it may be a token
+      if (!headerName.test(name)) return Effect.fail(usage("--header must be 'Name: value' (a header name, a colon, the value)"))
       headers[name] = line.slice(colon + 1).trim()
+    }
+    for (const line of fromEnv) {
+      const match = /^\s*([^:\s]+)\s*:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(line)
+      if (match === null || !headerName.test(match[1]!)) {
+        return Effect.fail(usage(`--header-env must be 'Name: VARIABLE', got '${line}'`))
+      }
+      const value = process.env[match[2]!]
+      if (value === undefined || value === "") {
+        return Effect.fail(usage(`--header-env ${match[1]}: environment variable ${match[2]} is not set`))
+      }
+      headers[match[1]!] = value.trim()
     }
     return Effect.succeed(headers)
   })
@@ -101,7 +124,7 @@ export const anyNetworkFlag = (flags: NetworkFlags): boolean =>
 export const networkFields = (flags: NetworkFlags): Effect.Effect<Partial<NetworkFields>, UsageError> =>
   Effect.gen(function* () {
     const fields: { -readonly [K in keyof NetworkFields]?: NetworkFields[K] } = {}
-    if (flags.header.length > 0) fields.headers = yield* parseHeaders(flags.header)
+    if (flags.header.length > 0 || flags.headerEnv.length > 0) fields.headers = yield* parseHeaders(flags.header, flags.headerEnv)
 
     if (Option.isSome(flags.clientCert) !== Option.isSome(flags.clientKey)) {
       return yield* Effect.fail(usage("--client-cert and --client-key go together"))
