@@ -1,8 +1,8 @@
 /**
  * Configuration of an S3-compatible store, as a Schema, and its `s3://bucket/prefix?endpoint=…&region=…` URL form.
  */
-import { StorageError } from "@cargohold/core"
-import { Effect, ParseResult, Schema } from "effect"
+import { describeParseError, StorageError } from "@cargohold/core"
+import { Effect, Schema } from "effect"
 
 /** Static credentials; without them the AWS SDK's default chain (environment variables, profile, …) applies. */
 export const S3Credentials = Schema.Struct({
@@ -82,5 +82,5 @@ export const parseS3Url = (raw: string): Effect.Effect<S3StorageConfig, StorageE
       region: url.searchParams.get("region") ?? undefined,
       partSize: number("partSize"),
       queueSize: number("queueSize")
-    }).pipe(Effect.mapError((error) => invalid(ParseResult.TreeFormatter.formatErrorSync(error))))
+    }).pipe(Effect.mapError((error) => invalid(describeParseError(error, { subject: "the store URL" }))))
   })

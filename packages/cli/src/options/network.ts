@@ -3,8 +3,8 @@
  * Passwords and tokens come only from environment variables (`--*-env VAR`) or files, never from argv.
  */
 import { type Command, Options } from "@effect/cli"
-import { Remote } from "@cargohold/core"
-import { Effect, Option, Redacted } from "effect"
+import { describeParseError, Remote } from "@cargohold/core"
+import { Effect, Option, ParseResult, Redacted } from "effect"
 import { readFileSync } from "node:fs"
 import { UsageError } from "../errors.js"
 
@@ -188,5 +188,8 @@ export const makeRemote = (
 ): Effect.Effect<Remote, UsageError> =>
   Effect.try({
     try: () => new Remote({ ...input, headers: input.headers ?? {} }),
-    catch: (error) => usage(`invalid remote '${input.name}': ${error instanceof Error ? error.message : String(error)}`)
+    catch: (error) =>
+      usage(
+        `invalid remote '${input.name}': ${ParseResult.isParseError(error) ? describeParseError(error) : error instanceof Error ? error.message : String(error)}`
+      )
   })

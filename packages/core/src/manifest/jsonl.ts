@@ -5,7 +5,8 @@
  */
 import { Either, Schema } from "effect"
 import type { SourceInput } from "../domain/request.js"
-import { contentLines, describeParseError, emptyRaw, type RawManifest } from "./types.js"
+import { describeIssues } from "../domain/schemaIssues.js"
+import { contentLines, emptyRaw, type RawManifest, sizeMessage } from "./types.js"
 
 const Url = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 const Priority = Schema.Number.pipe(Schema.finite())
@@ -21,7 +22,7 @@ export const JsonlEntry = Schema.Struct({
   urls: Schema.optional(Schema.NonEmptyArray(Url)),
   sha256: Schema.optional(Schema.String),
   digests: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
-  size: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative())),
+  size: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative()).annotations(sizeMessage)),
   priority: Schema.optional(Priority),
   mirrors: Schema.optional(Schema.Array(Mirror))
 }).pipe(
@@ -43,7 +44,7 @@ export const parseJsonl = (text: string): RawManifest => {
     }
     const decoded = decode(value)
     if (Either.isLeft(decoded)) {
-      out.problems.push({ line, message: describeParseError(decoded.left) })
+      for (const message of describeIssues(decoded.left, { subject: "the line" })) out.problems.push({ line, message })
       continue
     }
     const e = decoded.right

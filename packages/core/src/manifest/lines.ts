@@ -30,7 +30,9 @@ export const parseLines = (text: string): RawManifest => {
         else size = decoded.right
         continue
       }
-      problems.push(`'${token}' is neither ALG:HEX (e.g. sha256:…) nor a size in bytes`)
+      if (/^-\d+$/.test(token)) problems.push(`size must be a non-negative integer (got ${token})`)
+      else if (/^[A-Za-z0-9-]+[:=]/.test(token)) problems.push(`'${token}': a digest is ALG:HEX, with hexadecimal digits (e.g. sha256:9f86…)`)
+      else problems.push(`'${token}' is neither a digest ALG:HEX (e.g. sha256:…) nor a size in bytes`)
     }
     if (problems.length > 0) {
       for (const message of problems) out.problems.push({ line, message })

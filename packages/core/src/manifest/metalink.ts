@@ -9,7 +9,8 @@ import { Either, Schema } from "effect"
 import { XMLParser, XMLValidator } from "fast-xml-parser"
 import type { ManifestProblem } from "../domain/errors.js"
 import type { SourceInput } from "../domain/request.js"
-import { describeParseError, emptyRaw, type RawManifest } from "./types.js"
+import { describeParseError } from "../domain/schemaIssues.js"
+import { emptyRaw, type RawManifest, sizeMessage } from "./types.js"
 
 interface XmlNode {
   readonly "#text"?: string
@@ -37,7 +38,7 @@ const hashTypes: Readonly<Record<string, string>> = {
   md5: "md5"
 }
 
-const Size = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative())
+const Size = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()).annotations(sizeMessage)
 const MetalinkPriority = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 999_999))
 const decodeSize = Schema.decodeUnknownEither(Size)
 const decodePriority = Schema.decodeUnknownEither(MetalinkPriority)
@@ -99,7 +100,7 @@ export const parseMetalink = (input: string): RawManifest => {
     const sizeNode = asNodes(file.size)[0]
     if (sizeNode !== undefined) {
       const decoded = decodeSize(text(sizeNode))
-      if (Either.isLeft(decoded)) problem(sizeNode, `<size> ${describeParseError(decoded.left)}`)
+      if (Either.isLeft(decoded)) problem(sizeNode, describeParseError(decoded.left, { subject: "<size>" }))
       else size = decoded.right
     }
     const digests: Record<string, string> = {}

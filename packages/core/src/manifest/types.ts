@@ -1,7 +1,7 @@
 /**
  * What manifest parsers produce, before the common validation.
  */
-import { ParseResult } from "effect"
+import type { ParseResult } from "effect"
 import type { ManifestProblem } from "../domain/errors.js"
 import type { DownloadRequestInput } from "../domain/request.js"
 
@@ -54,8 +54,10 @@ export const printable = (text: string): string => {
   return kept === text ? out : `${out}… (${text.length - problemChars} more characters)`
 }
 
-/** Schema issues as short `path: message` strings. */
-export const describeParseError = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`))
-    .join("; ")
+/** A byte count's annotation in a manifest: one message whichever of its checks (integer, non-negative) fails. */
+export const sizeMessage = {
+  message: (issue: ParseResult.ParseIssue) => ({
+    message: `must be a non-negative integer (got ${JSON.stringify(issue.actual) ?? String(issue.actual)})`,
+    override: true
+  })
+}

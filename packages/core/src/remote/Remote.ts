@@ -74,7 +74,12 @@ export const RemoteLimits = Schema.Struct({
 })
 
 export class Remote extends Schema.Class<Remote>("Remote")({
-  name: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
+  name: Schema.String.pipe(
+    Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+      message: (issue) =>
+        `must start with a letter or digit and hold only letters, digits, '.', '_' and '-' (got ${JSON.stringify(issue.actual)})`
+    })
+  ),
   /** Base URL; relative request URLs resolve against it. */
   url: UrlWithoutPassword("a remote's URL", "auth (--user / --password-env)"),
   headers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),

@@ -2,7 +2,8 @@
  * Typed unit metadata: the caller describes its metadata with its own Schema (whose encoded side is JSON); units
  * carry the encoded form, and reading it back decodes (and checks) it.
  */
-import { Effect, Option, ParseResult, Schema } from "effect"
+import { Effect, Option, type ParseResult, Schema } from "effect"
+import { describeParseError } from "../domain/schemaIssues.js"
 import { InvalidUnit } from "./errors.js"
 import type { ContentUnit, JsonValue, UnitInput } from "./schema.js"
 
@@ -14,7 +15,7 @@ export interface UnitMetadataCodec<A> {
 }
 
 const problem = (path: string, error: ParseResult.ParseError) =>
-  new InvalidUnit({ path, reason: `metadata: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
+  new InvalidUnit({ path, reason: `metadata: ${describeParseError(error)}` })
 
 /** Metadata described by `schema`, e.g. `unitMetadata(Schema.Struct({ arch: Schema.String }))`. */
 export const unitMetadata = <A, I extends JsonValue>(schema: Schema.Schema<A, I>): UnitMetadataCodec<A> => {
