@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { failureOf } from "../support/downloads.js"
 import { bytesOf, startServer, type TestServer } from "../support/servers.js"
 import { canMount, mountTmpfs, needsRoot, type Tmpfs } from "../support/tmpfs.js"
-import { filesUnder, sha256Hex, tempDir } from "../cli/helpers.js"
+import { type FileServer, filesUnder, jsonLines, runCli, serveFiles, sha256Hex, tempDir } from "../cli/helpers.js"
 
 const MiB = 1024 * 1024
 let server: TestServer
@@ -123,5 +123,58 @@ describe.skipIf(!canMount)(`disk full in the store${needsRoot}`, () => {
     expect(error._tag).toBe("StorageError")
     expect(error.message).toMatch(/less than 1\.0 GiB free .*CARGOHOLD_MIN_FREE/)
     expect(stored(where.store)).toEqual([])
+  })
+})
+
+describe.skipIf(!canMount)(`disk full under the catalog (SQLite on the tmpfs), through the CLI${needsRoot}`, () => {
+  const count = 300
+  const bodies = Array.from({ length: count }, (_, i) => bytesOf(3000, 100 + i))
+  let files: FileServer
+  beforeAll(async () => {
+    files = await serveFiles(new Map(bodies.map((body, i) => [`/k${i}.bin`, body] as const)))
+  })
+  afterAll(() => files.close())
+
+  it("each artifact gets its result (ok, or a CatalogError saying disk full); what failed is not left in the store", async () => {
+    const id = ++n
+    const catalog = `sqlite://${join(disk.path, `cli-catalog-${id}.db`)}`
+    const store = join(scratch.path, `cli-store-${id}`)
+    const env = { CARGOHOLD_MIN_FREE: "0", HOME: scratch.path }
+    const where = ["--catalog", catalog, "--store", pathToFileURL(store).href]
+    const created = await runCli(["ls", ...where], { env })
+    expect(created.code).toBe(0)
+    // room for a few group commits of the catalog, not for all of them
+    const unfill = disk.fillTo(250_000)
+    const urls = bodies.map((_, i) => files.url(`/k${i}.bin`))
+    let result: Awaited<ReturnType<typeof runCli>>
+    try {
+      result = await runCli(["fetch", "--json", ...where, ...urls], { env })
+    } finally {
+      unfill()
+    }
+    const output = result.stdout + result.stderr
+    expect(output).not.toContain("internal error")
+    expect(output).not.toMatch(/^\s+at /m)
+    expect(result.code).toBe(1)
+    const lines = jsonLines(result.stdout)
+    expect(lines.map((l) => l.url).sort()).toEqual([...urls].sort())
+    const failed = lines.filter((l) => l.status === "failed")
+    expect(failed.length).toBeGreaterThan(0)
+    for (const line of failed) {
+      expect(line.error).toMatchObject({ _tag: "CatalogError" })
+      expect(String((line.error as { message: string }).message)).toMatch(/^catalog .* failed: disk full \(SQLITE_FULL\)$/)
+    }
+    // the store holds exactly what the catalog lists: objects of failed artifacts were removed again
+    const ok = lines.filter((l) => l.status === "ok").map((l) => String(l.sha256)).sort()
+    expect(stored(store).map((f) => f.split("/").pop()).sort()).toEqual(ok)
+    const listed = await runCli(["ls", "--json", ...where], { env })
+    expect(jsonLines(listed.stdout).map((row) => String(row.sha256)).sort()).toEqual(ok)
+    expect(temps(store)).toEqual([])
+
+    // with space again, the same batch completes
+    const again = await runCli(["fetch", "--json", ...where, ...urls], { env })
+    expect(again.code).toBe(0)
+    expect(jsonLines(again.stdout).every((l) => l.status === "ok")).toBe(true)
+    expect(stored(store).length).toBe(count)
   })
 })

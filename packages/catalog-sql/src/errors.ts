@@ -2,7 +2,8 @@
  * SQL failures as CatalogError, with any credential scrubbed from the text.
  */
 import { CatalogError } from "@cargohold/core"
-import { Effect } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Effect, Option } from "effect"
 
 /** Replaces the password of every `scheme://user:password@host` in a text. */
 export const redactUrls = (text: string): string =>
@@ -17,7 +18,31 @@ export const scrub = (text: string, secrets: ReadonlyArray<string> = []): string
   return out
 }
 
+/** The driver's error code of a failure or of its cause: `SQLITE_FULL`, PostgreSQL's SQLSTATE `53100`… */
+const codeOf = (error: unknown): string | undefined => {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === "string" && code.length > 0) return code
+  }
+  return undefined
+}
+
+/**
+ * A plain reason for the failures a user can meet and act on (the disk under the catalog full, a read-only or
+ * failing disk), naming the driver's code; undefined for others.
+ */
+const plainReason = (code: string | undefined): string | undefined => {
+  if (code === undefined) return undefined
+  if (code === "SQLITE_FULL" || code === "53100") return `disk full (${code})`
+  if (code.startsWith("SQLITE_IOERR") || code === "58030") return `disk I/O error (${code})`
+  if (code.startsWith("SQLITE_READONLY")) return `the catalog file is read-only (${code})`
+  if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB") return `the catalog file is damaged (${code})`
+  return undefined
+}
+
 const describe = (error: unknown): string => {
+  const plain = plainReason(codeOf(error))
+  if (plain !== undefined) return plain
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause
     const inner = cause instanceof Error ? cause.message : cause === undefined ? "" : String(cause)
@@ -30,8 +55,17 @@ const describe = (error: unknown): string => {
 export const catalogError = (operation: string, error: unknown, secrets: ReadonlyArray<string> = []): CatalogError =>
   error instanceof CatalogError ? error : new CatalogError({ operation, reason: scrub(describe(error), secrets) })
 
-/** Maps the error channel of an effect to CatalogError for `operation`. */
+/**
+ * Maps the error channel of an effect to CatalogError for `operation`. A failed COMMIT or ROLLBACK is a defect in
+ * @effect/sql's `withTransaction` (it dies with the SqlError); it is the same catalog failure to a caller (a disk
+ * that filled at commit), so an SqlError defect becomes a CatalogError too. Other defects stay defects.
+ */
 export const asCatalogError =
   (operation: string, secrets: ReadonlyArray<string> = []) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, CatalogError, R> =>
-    Effect.mapError(effect, (error) => catalogError(operation, error, secrets))
+    effect.pipe(
+      Effect.mapError((error) => catalogError(operation, error, secrets)),
+      Effect.catchSomeDefect((defect) =>
+        defect instanceof SqlError ? Option.some(Effect.fail(catalogError(operation, defect, secrets))) : Option.none()
+      )
+    )

@@ -43,6 +43,7 @@ interface Statement {
   run(...params: ReadonlyArray<unknown>): unknown
 }
 interface Database {
+  readonly inTransaction: boolean
   prepare(sql: string): Statement
   pragma(text: string): unknown
   close(): void
@@ -83,6 +84,9 @@ export function writerThread(threads: typeof WorkerThreads, load: (id: string) =
     return statement
   }
   const execute = (request: WriterRequest): unknown => {
+    // a failed COMMIT (below) has already rolled back, and SQLite rolls back by itself after some errors
+    // (SQLITE_FULL among them): a ROLLBACK then has nothing to do, and must not fail for it
+    if (request.op === "unprepared" && request.sql === "ROLLBACK" && !db.inTransaction) return []
     const statement = request.op === "unprepared" ? db.prepare(request.sql) : statementFor(request.sql)
     statement.safeIntegers(request.safeIntegers)
     if (request.op === "values") {
@@ -115,6 +119,15 @@ export function writerThread(threads: typeof WorkerThreads, load: (id: string) =
       reply = { id: request.id, ok: true, result: execute(request) }
     } catch (error) {
       reply = failure(request.id, error)
+      // a COMMIT that failed (the disk full, say) may leave the transaction open, and nobody rolls back after a
+      // failed COMMIT: roll back here, so the next transaction starts on a clean connection
+      if (request.sql === "COMMIT" && db.inTransaction) {
+        try {
+          db.prepare("ROLLBACK").run()
+        } catch {
+          // nothing more to do: the next BEGIN reports what is wrong
+        }
+      }
     }
     port.postMessage(reply)
   })
