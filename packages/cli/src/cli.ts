@@ -8,6 +8,7 @@ import { catCommand, exportCommand, replicateCommand, verifyCommand } from "./co
 import { remoteAdd, remoteCommand, remoteList, remoteRemove, remoteShow, sourcesAdd, sourcesCommand } from "./commands/remote.js"
 import { repoAdd, repoCommand, repoCreate, repoDiff, repoLs, repoRemove, repoVersions } from "./commands/repo.js"
 import { type HelpNode, type HelpNote, helpNode } from "./help/page.js"
+import { serveCommand } from "./commands/serve.js"
 
 export const version = "0.1.0"
 
@@ -23,7 +24,8 @@ export const cargohold = Command.make("cargohold").pipe(
     replicateCommand,
     exportCommand,
     catCommand,
-    repoCommand
+    repoCommand,
+    serveCommand
   ])
 )
 
@@ -76,6 +78,7 @@ export const helpTree: HelpNode = helpNode(cargohold, {
         helpNode(repoDiff)
       ]
     }),
+    helpNode(serveCommand),
     helpNode(verifyCommand, { notes: [exitCodes("a bad copy was found (and not repaired)")] }),
     helpNode(replicateCommand),
     helpNode(exportCommand),

@@ -1,0 +1,130 @@
+/**
+ * On-demand fetches for the server: the first request for an artifact that is not stored starts one fetch (the
+ * pipeline's `download`: best sources first, verified, stored, catalogued); every request for it meanwhile
+ * follows the same fetch's bytes (see live.ts). A fetch runs to its end even when every client has gone (a Range
+ * request on a miss still stores the whole artifact). A fetch that failed makes the artifact fail fast for
+ * `cooldownMs` (clients get a clear error at once instead of another upstream attempt per request; the sources'
+ * own health is kept by the pipeline and the catalog).
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { Effect, Exit, type Scope } from "effect"
+import { Catalog } from "../catalog/Catalog.js"
+import type { ComputedDigests } from "../domain/digest.js"
+import { type DownloadError, TransferError } from "../domain/errors.js"
+import { downloadWith } from "../pipeline/download.js"
+import type { Progress } from "../progress/Progress.js"
+import { Storage, type StorageService } from "../storage/Storage.js"
+import { LiveBody } from "./live.js"
+
+export interface OnDemandSettings {
+  /** Bytes of a running fetch kept in memory for its readers (default 16 MiB). */
+  readonly windowBytes: number
+  /** How long a failed artifact answers with its error before it is tried again (default 30 s). */
+  readonly cooldownMs: number
+}
+
+export const defaultOnDemandSettings: OnDemandSettings = { windowBytes: 16 * 1024 * 1024, cooldownMs: 30_000 }
+
+/** What an on-demand fetch needs: the artifact's identity, size and digests (its sources are in the catalog). */
+export interface OnDemandTarget {
+  readonly sha256: string
+  readonly size: number | undefined
+  readonly digests: Partial<ComputedDigests> | undefined
+}
+
+export type OnDemandStart =
+  | { readonly _tag: "Live"; readonly live: LiveBody }
+  /** No source is known for it. */
+  | { readonly _tag: "NoSource" }
+  /** It failed recently: the error, until when. */
+  | { readonly _tag: "CoolingDown"; readonly error: DownloadError; readonly untilMs: number }
+
+export interface OnDemandFetches {
+  /** Joins the fetch in flight for this artifact, or starts one. */
+  readonly fetch: (target: OnDemandTarget) => Effect.Effect<OnDemandStart, DownloadError>
+  /** Fetches in flight (diagnostics and tests). */
+  readonly inFlight: () => number
+}
+
+/** The store seen by one fetch: its temporary object's writes and restarts also go to the fetch's readers. */
+const teeStorage = (storage: StorageService, live: LiveBody): StorageService => ({
+  ...storage,
+  begin: Effect.map(storage.begin, (temp) => ({
+    ...temp,
+    write: (chunks) => Effect.zipRight(temp.write(chunks), Effect.sync(() => live.publish(chunks))),
+    reset: Effect.zipRight(temp.reset, Effect.sync(() => live.reset()))
+  }))
+})
+
+/**
+ * On-demand fetches running in `scope` (closing it interrupts those in flight; their temporary objects go with them).
+ */
+export const makeOnDemandFetches = (
+  scope: Scope.Scope,
+  settings: OnDemandSettings = defaultOnDemandSettings
+): Effect.Effect<OnDemandFetches, never, HttpClient.HttpClient | Storage | Catalog | Progress> =>
+  Effect.gen(function* () {
+    const context = yield* Effect.context<HttpClient.HttpClient | Storage | Catalog | Progress>()
+    const storage = yield* Storage
+    const catalog = yield* Catalog
+    const running = new Map<string, LiveBody>()
+    const failed = new Map<string, { readonly error: DownloadError; readonly untilMs: number }>()
+
+    const start = (target: OnDemandTarget) =>
+      Effect.gen(function* () {
+        const sources = yield* catalog.sourcesFor(target.sha256 as never)
+        const again = running.get(target.sha256)
+        if (again !== undefined) return { _tag: "Live", live: again } as const
+        if (sources.length === 0) return { _tag: "NoSource" } as const
+        const live = new LiveBody(target.sha256, target.size, settings.windowBytes)
+        running.set(target.sha256, live)
+        const request = {
+          url: sources[0]!.url,
+          sha256: target.sha256,
+          size: target.size,
+          digests: target.digests
+        }
+        yield* downloadWith(request).pipe(
+          Effect.provideService(Storage, teeStorage(storage, live)),
+          Effect.provide(context),
+          Effect.exit,
+          Effect.flatMap((exit) =>
+            Effect.sync(() => {
+              running.delete(target.sha256)
+              if (Exit.isSuccess(exit)) live.finish({ _tag: "Verified", artifact: exit.value })
+              else {
+                const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+                if (error !== undefined) failed.set(target.sha256, { error, untilMs: Date.now() + settings.cooldownMs })
+                live.finish({ _tag: "Failed", error: error ?? interrupted(target.sha256) })
+              }
+            })
+          ),
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              running.delete(target.sha256)
+              live.finish({ _tag: "Failed", error: interrupted(target.sha256) })
+            })
+          ),
+          Effect.forkIn(scope)
+        )
+        return { _tag: "Live", live } as const
+      })
+
+    return {
+      fetch: (target) =>
+        Effect.suspend((): Effect.Effect<OnDemandStart, DownloadError> => {
+          const live = running.get(target.sha256)
+          if (live !== undefined) return Effect.succeed({ _tag: "Live", live })
+          const recent = failed.get(target.sha256)
+          if (recent !== undefined) {
+            if (recent.untilMs > Date.now()) return Effect.succeed({ _tag: "CoolingDown", ...recent })
+            failed.delete(target.sha256)
+          }
+          return start(target)
+        }),
+      inFlight: () => running.size
+    }
+  })
+
+const interrupted = (sha256: string): DownloadError =>
+  new TransferError({ url: `sha256:${sha256}`, received: 0, reason: "the fetch was stopped (the server is shutting down)" })
