@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { spawn } from "node:child_process"
-import { writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { binPath, bytesOf, type FileServer, filesUnder, jsonLines, runCli, serveFiles, sha256Hex, tempDir } from "./helpers.js"
 
 const one = bytesOf(3000, 21)
@@ -94,5 +94,70 @@ describe("fetch output", () => {
     expect(byUrl.get(server.url("/gone.bin"))).toMatchObject({ line: 4, status: "failed" })
     expect(byUrl.get(server.url("/two.bin"))).toMatchObject({ line: 5, status: "ok", size: two.length })
     expect(result.stdout + result.stderr).not.toContain("internal error")
+  })
+})
+
+describe("fetch -o FILE / --output-dir DIR", () => {
+  it("-o: a verified copy at FILE (its own inode, not the store's), the result line says where", async () => {
+    const home = fresh()
+    const out = join(fresh(), "copy.bin")
+    const result = await runCli(["fetch", server.url("/one.bin"), "-o", out, "--home", home])
+    expect(result.code, result.stderr).toBe(0)
+    expect(readFileSync(out).equals(one)).toBe(true)
+    const [stored] = filesUnder(join(home, "store"))
+    expect(statSync(out).ino).not.toBe(statSync(stored!).ino)
+    expect(statSync(out).mode & 0o200).not.toBe(0) // the user's file is writable; the store's stays 0444
+    expect(result.stdout.trim().split("\t").slice(-1)).toEqual([`saved ${out}`])
+    expect(readdirSync(dirname(out))).toEqual(["copy.bin"])
+  })
+
+  it("--output-dir: each artifact under its URL's name; --json says where", async () => {
+    const home = fresh()
+    const dir = join(fresh(), "new", "dir")
+    const result = await runCli(["fetch", server.url("/one.bin"), server.url("/two.bin"), "--output-dir", dir, "--json", "--home", home])
+    expect(result.code, result.stderr).toBe(0)
+    expect(readdirSync(dir).sort()).toEqual(["one.bin", "two.bin"])
+    expect(readFileSync(join(dir, "two.bin")).equals(two)).toBe(true)
+    const byUrl = new Map(jsonLines(result.stdout).map((line) => [line.url, line]))
+    expect(byUrl.get(server.url("/one.bin"))).toMatchObject({ status: "ok", output: join(dir, "one.bin") })
+  })
+
+  it("a corrupt stored copy is never copied out: the target keeps its old content, no temp file, exit 1", async () => {
+    const home = fresh()
+    const first = await runCli(["fetch", server.url("/one.bin"), "--sha256", sha256Hex(one), "--home", home])
+    expect(first.code, first.stderr).toBe(0)
+    const [stored] = filesUnder(join(home, "store"))
+    chmodSync(stored!, 0o644)
+    const bad = Buffer.from(one)
+    bad[100] = bad[100]! ^ 0xff
+    writeFileSync(stored!, bad)
+    const dir = fresh()
+    const out = join(dir, "one.bin")
+    writeFileSync(out, "old content")
+    const result = await runCli(["fetch", server.url("/one.bin"), "--sha256", sha256Hex(one), "-o", out, "--json", "--home", home])
+    expect(result.code).toBe(1)
+    expect(jsonLines(result.stdout)).toMatchObject([{ status: "failed", error: { _tag: "OutputError" } }])
+    expect(readFileSync(out, "utf8")).toBe("old content")
+    expect(readdirSync(dir)).toEqual(["one.bin"])
+    expect(result.stdout + result.stderr).not.toContain("internal error")
+  })
+
+  it("usage errors, before anything is fetched: -o with two URLs, -o and --output-dir, two URLs with one name", async () => {
+    const home = fresh()
+    const dir = fresh()
+    const cases = [
+      ["fetch", server.url("/one.bin"), server.url("/two.bin"), "-o", join(dir, "x")],
+      ["fetch", server.url("/one.bin"), "-o", join(dir, "x"), "--output-dir", dir],
+      ["fetch", server.url("/one.bin"), server.url("/missing/one.bin"), "--output-dir", dir],
+      ["fetch", server.url("/one.bin"), "-o", join(dir, "no", "such", "x")]
+    ]
+    const before = server.hits.get("/one.bin") ?? 0
+    for (const args of cases) {
+      const result = await runCli([...args, "--home", home])
+      expect(result.code, result.stderr).toBe(2)
+      expect(result.stdout).toBe("")
+    }
+    expect(server.hits.get("/one.bin") ?? 0).toBe(before)
+    expect(readdirSync(dir)).toEqual([])
   })
 })

@@ -21,7 +21,8 @@ import { Finished, UsageError } from "../errors.js"
 import { json, location } from "../options/common.js"
 import { anyNetworkFlag, makeRemote, networkFields, networkOptions } from "../options/network.js"
 import { planFromUrls, validateAll } from "./fetchPlan.js"
-import { resultJson, resultLine, storedPath } from "./fetchResults.js"
+import { outputTargets, saveCopy } from "./fetchOutput.js"
+import { type Reported, resultJson, resultLine, storedPath } from "./fetchResults.js"
 import { readManifest } from "./manifest.js"
 
 const count = (name: string, description: string) =>
@@ -61,6 +62,17 @@ export const fetchOptions = {
     ),
     Options.repeated
   ),
+  output: Options.text("output").pipe(
+    Options.withAlias("o"),
+    Options.withPseudoName("FILE"),
+    Options.withDescription("also save the artifact as FILE (one URL only): a verified copy that appears only whole"),
+    Options.optional
+  ),
+  outputDir: Options.text("output-dir").pipe(
+    Options.withPseudoName("DIR"),
+    Options.withDescription("also save each artifact in DIR under its URL's file name (verified copies, created whole)"),
+    Options.optional
+  ),
   failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed artifact")),
   json,
   ...location,
@@ -90,6 +102,8 @@ export const fetchAll = (
     readonly failFast: boolean
     /** Writes a result line without tearing the live display. */
     readonly print: (line: string) => Effect.Effect<void>
+    /** Where to save a copy of each request's artifact (-o / --output-dir). */
+    readonly output?: ((index: number) => string | undefined) | undefined
   }
 ): Effect.Effect<number, never, NodeServices> =>
   Effect.gen(function* () {
@@ -105,13 +119,22 @@ export const fetchAll = (
       total: requests.length,
       bytesExpected: sized ? bytesExpected : undefined
     }).pipe(
-      Stream.runForEach((result) => {
-        if (result._tag === "Failed") failed++
-        const path = result._tag === "Ok" ? storedPath(storage, result) : undefined
-        return options.print(
-          options.json ? JSON.stringify(resultJson(result, plan.lines[result.index], path)) : resultLine(result, path)
-        )
-      })
+      Stream.runForEach((result) =>
+        Effect.gen(function* () {
+          const reported: Reported = { result, line: plan.lines[result.index] }
+          if (result._tag === "Ok") {
+            const target = options.output?.(result.index)
+            const saved = target === undefined ? undefined : yield* Effect.either(saveCopy(result.artifact.sha256, target))
+            Object.assign(reported, {
+              path: storedPath(storage, result),
+              output: saved?._tag === "Right" ? saved.right : undefined,
+              outputError: saved?._tag === "Left" ? { _tag: saved.left._tag, message: saved.left.message } : undefined
+            })
+          }
+          if (result._tag === "Failed" || reported.outputError !== undefined) failed++
+          yield* options.print(options.json ? JSON.stringify(resultJson(reported)) : resultLine(reported))
+        })
+      )
     )
     return failed
   })
@@ -168,7 +191,9 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
     const print = (line: string) => Effect.sync(() => renderer.printAbove(() => process.stdout.write(`${line}\n`)))
     const failed = yield* Effect.gen(function* () {
       const planned = checked ?? (yield* Effect.flatMap(remoteFor(flags, base), (remote) => plan(flags, remote)))
+      const output = yield* outputTargets(flags, planned.requests.map((request) => String(request.url)))
       return yield* fetchAll(planned, {
+        output,
         json: flags.json,
         concurrency: Math.max(limits?.global ?? defaultLimits.global, 1),
         failFast: flags.failFast,

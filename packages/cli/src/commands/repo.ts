@@ -137,7 +137,9 @@ export const repoAdd = Command.make(
           }
           const { change, results } = yield* fetchAndAdd(name, entries, {
             onResult: (result) =>
-              flags.json ? printJson(resultJson(result, entries[result.index]?.line, undefined)) : printOut(resultLine(result, undefined))
+              flags.json
+                ? printJson(resultJson({ result, line: entries[result.index]?.line }))
+                : printOut(resultLine({ result }))
           })
           const failures = results.filter((r) => r._tag === "Failed").length
           if (change !== undefined) yield* printErr(`${change.changed ? "made" : "unchanged:"} ${versionLine(change.version)}`)
