@@ -297,4 +297,22 @@ describe("single-artifact flags and credentials, through the CLI", () => {
     expect(direct.headers.authorization).toBeUndefined()
     expect(`${result.stdout}${result.stderr}`).not.toContain(secret)
   })
+
+  it("a stored remote's credentials go to its own origin only, never to a URL elsewhere fetched through it", async () => {
+    const secret = "r3mote-t0ken-own-origin"
+    const own = await server(serve(fresh()))
+    const elsewhere = await server(serve(fresh()))
+    const home = join(work.path, "home-remote")
+    const env = { CARGOHOLD_TEST_TOKEN: secret }
+    const added = await runCli(["remote", "add", "repo", own.url("/"), "--bearer-env", "CARGOHOLD_TEST_TOKEN", "--home", home], { env })
+    expect(added.code).toBe(0)
+    const result = await runCli(["fetch", "--remote", "repo", "/relative.bin", elsewhere.url("/absolute.bin"), "--json", "--home", home])
+    for (const run of [added, result]) {
+      expect(forbiddenIn(run)).toEqual([])
+      expect(`${run.stdout}${run.stderr}`).not.toContain(secret)
+    }
+    expect(result.code).toBe(0)
+    expect(own.stats.requests.map((r) => [r.url, r.headers.authorization])).toEqual([["/relative.bin", `Bearer ${secret}`]])
+    expect(elsewhere.stats.requests.map((r) => [r.url, r.headers.authorization])).toEqual([["/absolute.bin", undefined]])
+  })
 })
