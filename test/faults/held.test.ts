@@ -22,6 +22,7 @@ import {
   serve,
   stallAfterHeaders,
   stallBeforeHeaders,
+  stallOnceAt,
   unsizedBody
 } from "../support/faults.js"
 import { bytesOf, type Handler, rangeHandler, startServer, type TestServer } from "../support/servers.js"
@@ -127,6 +128,17 @@ const cases: ReadonlyArray<Case> = [
       expect(seen.stats.bytesServed).toBeLessThan(16 * mib)
     }
   },
+  withBody((big) => ({
+    name: "silence mid-body with Range: TimeoutError (idle-read) after --idle-timeout, then resumed",
+    handler: stallOnceAt(big, big.length >> 2, rangeHandler(big, { etag: '"stall"' })),
+    entry: { sha256: sha256Hex(big), size: big.length },
+    outcome: "ok",
+    check: (seen) => {
+      expect(seen.stats.requests.map((r) => r.headers.range)).toEqual([undefined, `bytes=${big.length >> 2}-`])
+      expect(gapsBetweenRequests(seen)[0]).toBeGreaterThanOrEqual(idleSeconds * 1000 - 50)
+      expect(seen.stats.bytesServed / big.length).toBeLessThan(1.05)
+    }
+  })),
   withBody((big) => ({
     name: "headers then silence: TimeoutError (idle-read) after --idle-timeout",
     handler: stallAfterHeaders(big.length),

@@ -71,6 +71,17 @@ export const stallAfterHeaders =
     response.flushHeaders()
   }
 
+/** The first answer sends `at` bytes of `body`, then nothing more; later requests go to `then`. */
+export const stallOnceAt = (body: Uint8Array, at: number, then: Handler): Handler => {
+  let stalled = false
+  return (request, response, stats) => {
+    if (stalled) return then(request, response, stats)
+    stalled = true
+    response.writeHead(200, { "content-length": String(body.length), "accept-ranges": "bytes", etag: '"stall"' })
+    response.write(body.subarray(0, at))
+  }
+}
+
 /** Takes the request and never answers. */
 export const stallBeforeHeaders: Handler = () => {}
 
