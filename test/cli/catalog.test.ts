@@ -155,3 +155,28 @@ describe("fetch -i", () => {
     expect(filesUnder(join(home, "store")).length).toBe(2)
   })
 })
+
+describe("exit codes of the catalog queries", () => {
+  it("whereis with something that is no digest or URL is a usage error (2); an unknown sha256 is 1", async () => {
+    const home = join(work.path, "home-e")
+    for (const query of ["nothex", "abc123", "sha512:abcd", "example.com/x"]) {
+      const result = await runCli(["whereis", query, "--home", home])
+      expect(result.code, `${query}: ${result.stderr}`).toBe(2)
+      expect(result.stderr).toMatch(/^cargohold: whereis '.*': /)
+      expect(result.stderr).not.toContain("internal error")
+    }
+    const unknown = await runCli(["whereis", "a".repeat(64), "--home", home])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain("is not in the catalog")
+  })
+
+  it("ls --limit 0 and -1 are refused (2); --limit 1 works", async () => {
+    const home = join(work.path, "home-e")
+    for (const limit of ["0", "-1"]) {
+      const result = await runCli(["ls", "--limit", limit, "--home", home])
+      expect(result.code, result.stderr).toBe(2)
+      expect(result.stderr).toContain("--limit must be at least 1")
+    }
+    expect((await runCli(["ls", "--limit", "1", "--home", home])).code).toBe(0)
+  })
+})

@@ -2,10 +2,10 @@
  * Catalog queries: `whereis SHA256|URL [--json]` and `ls [--json]`.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Catalog, type Whereabouts, whereaboutsJson, whereis } from "@cargohold/core"
+import { Catalog, parseWhereisQuery, type Whereabouts, whereaboutsJson, whereis } from "@cargohold/core"
 import { Effect, Option } from "effect"
 import { withServices } from "../env.js"
-import { Finished, rejectFlagLikeArgs } from "../errors.js"
+import { Finished, rejectFlagLikeArgs, UsageError } from "../errors.js"
 import { json, location } from "../options/common.js"
 import { printErr, printJson, printOut, table } from "../output.js"
 import { formatBytes } from "../progress/format.js"
@@ -56,6 +56,8 @@ export const whereisCommand = Command.make(
     Effect.gen(function* () {
       const flagLike = rejectFlagLikeArgs([flags.query])
       if (flagLike !== undefined) return yield* Effect.fail(flagLike)
+      const parsed = parseWhereisQuery(flags.query)
+      if (parsed._tag === "Invalid") return yield* Effect.fail(new UsageError({ message: `whereis '${flags.query}': ${parsed.reason}` }))
       const found = yield* withServices(flags)(whereis(flags.query))
       if (Option.isNone(found)) {
         yield* printErr(`cargohold: ${flags.query} is not in the catalog`)
@@ -74,11 +76,12 @@ export const lsCommand = Command.make(
     limit: Options.integer("limit").pipe(Options.withPseudoName("N"), Options.withDescription("at most this many artifacts"), Options.optional),
     ...location
   },
-  (flags) =>
-    withServices(flags)(
+  (flags) => {
+    const limit = Option.getOrElse(flags.limit, () => Number.POSITIVE_INFINITY)
+    if (limit < 1) return Effect.fail(new UsageError({ message: `--limit must be at least 1, got ${limit}` }))
+    return withServices(flags)(
       Effect.gen(function* () {
         const catalog = yield* Catalog
-        const limit = Option.getOrElse(flags.limit, () => Number.POSITIVE_INFINITY)
         let offset = 0
         while (offset < limit) {
           const rows = yield* catalog.list({ limit: Math.min(pageSize, limit - offset), offset })
@@ -92,4 +95,5 @@ export const lsCommand = Command.make(
         }
       })
     )
+  }
 ).pipe(Command.withDescription("list catalogued artifacts, newest first"))

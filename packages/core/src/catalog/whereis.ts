@@ -17,16 +17,32 @@ export interface Whereabouts {
   readonly sources: ReadonlyArray<SourceRow>
 }
 
-/** What a whereis query names: a digest (`<sha256 hex>` or `algorithm:hex`) or else a URL. */
-export const parseWhereisQuery = (
-  query: string
-): { readonly _tag: "Digest"; readonly algorithm: Algorithm; readonly hex: string } | { readonly _tag: "Url"; readonly url: string } => {
+/** What a whereis query names. */
+export type WhereisQuery =
+  | { readonly _tag: "Digest"; readonly algorithm: Algorithm; readonly hex: string }
+  | { readonly _tag: "Url"; readonly url: string }
+  /** Neither a digest nor an absolute URL: nothing can match it (a usage error at a command line). */
+  | { readonly _tag: "Invalid"; readonly reason: string }
+
+/** What a whereis query names: a digest (`<sha256 hex>` or `algorithm:hex`), an absolute URL, or nothing valid. */
+export const parseWhereisQuery = (query: string): WhereisQuery => {
   const trimmed = query.trim()
   const prefixed = /^([a-z0-9]+):([0-9a-fA-F]+)$/.exec(trimmed)
   if (prefixed !== null && isAlgorithm(prefixed[1]) && prefixed[2]!.length === hexLength[prefixed[1]]) {
     return { _tag: "Digest", algorithm: prefixed[1], hex: prefixed[2]!.toLowerCase() }
   }
   if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return { _tag: "Digest", algorithm: "sha256", hex: trimmed.toLowerCase() }
+  if (prefixed !== null && isAlgorithm(prefixed[1])) {
+    return { _tag: "Invalid", reason: `a ${prefixed[1]} digest has ${hexLength[prefixed[1]]} hex digits, got ${prefixed[2]!.length}` }
+  }
+  if (!/^[a-z][a-z0-9+.-]*:\/\/./i.test(trimmed)) {
+    return {
+      _tag: "Invalid",
+      reason: /^[0-9a-fA-F]+$/.test(trimmed)
+        ? `a sha256 has 64 hex digits, got ${trimmed.length}`
+        : "not a sha256 (64 hex digits), an ALG:HEX digest or an absolute URL"
+    }
+  }
   // URLs are catalogued without credentials written into them
   return { _tag: "Url", url: redactUrl(trimmed) }
 }
@@ -36,6 +52,7 @@ export const whereis = (query: string): Effect.Effect<Option.Option<Whereabouts>
   Effect.gen(function* () {
     const catalog = yield* Catalog
     const parsed = parseWhereisQuery(query)
+    if (parsed._tag === "Invalid") return Option.none()
     const sha256 =
       parsed._tag === "Url"
         ? yield* catalog.findByUrl(parsed.url)
