@@ -21,7 +21,15 @@ export * from "./source/FileSource.js"
 export * from "./pipeline/config.js"
 export * from "./pipeline/limits.js"
 export * from "./pipeline/retry.js"
-export { download, type DownloadOptions, downloadWith, nextDownloadId, type RecordDownload } from "./pipeline/download.js"
+export {
+  download,
+  type DownloadOptions,
+  downloadWith,
+  type FinishedCommit,
+  nextDownloadId,
+  type RecordDownload,
+  runPendingSyncs
+} from "./pipeline/download.js"
 export { coalesce, inFlightCount } from "./pipeline/coalesce.js"
 export {
   type Candidate,

@@ -1,12 +1,17 @@
 /**
- * Group commit for catalog writes of a batch.
+ * Group commit for a batch: the store's last durability steps and the catalog writes of many downloads at once.
  *
  * Each finished download still writes its own record before it returns, inside the same uninterruptible
  * commit-then-record step as a single download, and still removes an object it created when the write fails —
  * so the guarantee "never a stored-but-uncatalogued object after a failure" is unchanged. What changes is how
- * the writes reach the catalog: records that arrive while a write is running queue up, and the next write takes
- * all of them (up to `maxBatch`) in one `recordDownloads` call, one transaction in the SQL backends. Every
- * requester waits for the write that holds its record and gets that write's outcome.
+ * the writes reach the store and the catalog: commits that arrive while a group is being written queue up, and
+ * the next group takes all of them (up to `maxBatch`). The group first runs the store steps its commits left
+ * (`PendingSync`: a filesystem store's folder fsyncs), each distinct one once and all at once; then writes the
+ * records of every commit whose steps succeeded in one `recordDownloads` call, one transaction in the SQL
+ * backends; only then does any requester in it return. So nothing is reported before its bytes (synced by its
+ * commit), its name in the store and its catalog row are durable. A requester whose step failed gets that
+ * StorageError (its record is not written); every other requester gets the outcome of the write that holds its
+ * record.
  *
  * No extra fiber: the first requester to find no write running becomes the writer; when it finishes it hands
  * the role to the oldest waiting requester, which writes the next group (its own record among them). A requester
@@ -21,15 +26,30 @@
  */
 import { Deferred, Effect, Exit } from "effect"
 import type { CatalogService } from "../catalog/Catalog.js"
-import type { DownloadRecord } from "../catalog/schema.js"
-import type { CatalogError } from "../domain/errors.js"
-import type { RecordDownload } from "../pipeline/download.js"
+import type { CatalogError, StorageError } from "../domain/errors.js"
+import type { FinishedCommit, RecordDownload } from "../pipeline/download.js"
 
 type Signal = "written" | "lead"
 
 interface Pending {
-  readonly record: DownloadRecord
-  readonly signal: Deferred.Deferred<Signal, CatalogError>
+  readonly finished: FinishedCommit
+  readonly signal: Deferred.Deferred<Signal, CatalogError | StorageError>
+}
+
+/** Runs the distinct store steps of a group at once; the failure of each step that failed, by key. */
+const runSteps = (group: ReadonlyArray<Pending>): Effect.Effect<ReadonlyMap<string, StorageError>> => {
+  const steps = new Map<string, Effect.Effect<void, StorageError>>()
+  for (const p of group) for (const step of p.finished.pending) steps.set(step.key, step.run)
+  if (steps.size === 0) return Effect.succeed(new Map())
+  const failures = new Map<string, StorageError>()
+  return Effect.as(
+    Effect.forEach(
+      steps,
+      ([key, run]) => Effect.catchAll(run, (error) => Effect.sync(() => void failures.set(key, error))),
+      { concurrency: "unbounded", discard: true }
+    ),
+    failures
+  )
 }
 
 export interface BatchRecorder {
@@ -50,24 +70,39 @@ export const makeBatchRecorder = (
   let writes = 0
 
   /** Writes the oldest group (which starts with `self`), settles the others in it, passes the writer role on. */
-  const lead = (self: Pending): Effect.Effect<void, CatalogError> =>
+  const lead = (self: Pending): Effect.Effect<void, CatalogError | StorageError> =>
     Effect.gen(function* () {
       if (lingerMs > 0 && pending.length < maxBatch) yield* Effect.sleep(lingerMs)
       const group = pending.splice(0, maxBatch)
+      const failedSteps = yield* runSteps(group)
+      const stepFailure = (p: Pending) => {
+        for (const step of p.finished.pending) {
+          const failure = failedSteps.get(step.key)
+          if (failure !== undefined) return failure
+        }
+        return undefined
+      }
+      const durable = failedSteps.size === 0 ? group : group.filter((p) => stepFailure(p) === undefined)
       writes += 1
-      records += group.length
-      const exit = yield* Effect.exit(catalog.recordDownloads(group.map((p) => p.record)))
-      const outcome: Exit.Exit<Signal, CatalogError> = Exit.as(exit, "written" as const)
-      for (const p of group) if (p !== self) yield* Deferred.done(p.signal, outcome)
+      records += durable.length
+      const exit = yield* Effect.exit(
+        durable.length === 0 ? Effect.void : catalog.recordDownloads(durable.map((p) => p.finished.record))
+      )
+      const written: Exit.Exit<Signal, CatalogError> = Exit.as(exit, "written" as const)
+      const outcomeOf = (p: Pending): Exit.Exit<Signal, CatalogError | StorageError> => {
+        const failure = failedSteps.size === 0 ? undefined : stepFailure(p)
+        return failure === undefined ? written : Exit.fail(failure)
+      }
+      for (const p of group) if (p !== self) yield* Deferred.done(p.signal, outcomeOf(p))
       const next = pending[0]
       if (next === undefined) writing = false
       else yield* Deferred.succeed(next.signal, "lead")
-      return yield* exit
+      return yield* outcomeOf(self)
     })
 
-  const record: RecordDownload = (r) =>
+  const record: RecordDownload = (finished) =>
     Effect.gen(function* () {
-      const self: Pending = { record: r, signal: yield* Deferred.make<Signal, CatalogError>() }
+      const self: Pending = { finished, signal: yield* Deferred.make<Signal, CatalogError | StorageError>() }
       pending.push(self)
       if (!writing) {
         writing = true

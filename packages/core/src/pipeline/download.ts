@@ -9,12 +9,12 @@ import { type ArtifactKnowledge, Catalog, type CatalogService } from "../catalog
 import type { CatalogEntry, DownloadRecord } from "../catalog/schema.js"
 import { Artifact } from "../domain/artifact.js"
 import type { Algorithm, ByteSize, Sha256 } from "../domain/digest.js"
-import type { CatalogError, DownloadError } from "../domain/errors.js"
+import type { CatalogError, DownloadError, StorageError } from "../domain/errors.js"
 import type { DownloadRequestInput, DownloadSpec } from "../domain/request.js"
 import { Hasher } from "../hash/Hasher.js"
 import { redactUrl } from "../http/userinfo.js"
 import { Progress, type ProgressService } from "../progress/Progress.js"
-import { Storage, type StorageService } from "../storage/Storage.js"
+import { type PendingSync, Storage, type StorageService } from "../storage/Storage.js"
 import { coalesce } from "./coalesce.js"
 import { fromFirstGoodSource } from "./failover.js"
 import { type Candidate, planSources, requestedCandidates } from "./sources.js"
@@ -69,14 +69,42 @@ const findStored = (
     return { reuse: Option.some(reuse), knownGood: true }
   })
 
-/** How a finished download is written to the catalog. */
-export type RecordDownload = (record: DownloadRecord) => Effect.Effect<void, CatalogError>
+/** A committed download on its way to the catalog: its record, and the store's steps still to run before it. */
+export interface FinishedCommit {
+  readonly record: DownloadRecord
+  /** Durability steps the store left to the caller (`CommitOptions.deferSync`): run them before the record. */
+  readonly pending: ReadonlyArray<PendingSync>
+}
+
+/**
+ * Makes a committed download durable and catalogued: runs its pending store steps, then writes its record. Only once
+ * this succeeded may the download be reported (its bytes, its name in the store and its catalog row all durable).
+ */
+export type RecordDownload = (finished: FinishedCommit) => Effect.Effect<void, CatalogError | StorageError>
+
+/** Runs the distinct steps of `pending` (by key), at once. */
+export const runPendingSyncs = (pending: ReadonlyArray<PendingSync>): Effect.Effect<void, StorageError> =>
+  pending.length === 0
+    ? Effect.void
+    : pending.length === 1
+      ? pending[0]!.run
+      : Effect.forEach(new Map(pending.map((p) => [p.key, p.run])).values(), (run) => run, {
+          concurrency: "unbounded",
+          discard: true
+        })
+
+/** One artifact at a time: its store steps, then its own catalog transaction. */
+const recordAlone =
+  (catalog: CatalogService): RecordDownload =>
+  ({ record, pending }) =>
+    Effect.zipRight(runPendingSyncs(pending), catalog.recordDownload(record))
 
 export interface DownloadOptions {
   /**
-   * Writes the record of a finished download; default `catalog.recordDownload`, one transaction per artifact.
-   * Batches pass a group-commit writer (see batch/recorder.ts). It runs between commit and return, uninterruptibly:
-   * when it fails, an object this download created is removed again and the download fails with its error.
+   * Makes a finished download durable and writes its record; default: its store steps, then
+   * `catalog.recordDownload`, one transaction per artifact. Batches pass a group commit (see batch/recorder.ts).
+   * It runs between commit and return, uninterruptibly: when it fails, an object this download created is removed
+   * again and the download fails with its error.
    */
   readonly record?: RecordDownload | undefined
   /**
@@ -128,23 +156,25 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
         // Commit and record together: if the catalog refuses, an object this download created is removed again.
         const object = yield* Effect.uninterruptible(
           Effect.gen(function* () {
-            const { object, created, kept } = yield* temp.commit(sha256, size, { replace })
+            // the store's last durability steps (a folder fsync) go with the record: a group shares them
+            const { object, created, kept, pending } = yield* temp.commit(sha256, size, { replace, deferSync: true })
+            const record: DownloadRecord = {
+              sha256,
+              size,
+              digests,
+              store: object.store,
+              key: object.key,
+              kept,
+              url: source.spec.url,
+              finalUrl: transfer.finalUrl,
+              remote: source.remote?.name,
+              priority: source.declaredPriority,
+              etag: transfer.etag,
+              lastModified: transfer.lastModified,
+              at: new Date()
+            }
             yield* ctx
-              .record({
-                sha256,
-                size,
-                digests,
-                store: object.store,
-                key: object.key,
-                kept,
-                url: source.spec.url,
-                finalUrl: transfer.finalUrl,
-                remote: source.remote?.name,
-                priority: source.declaredPriority,
-                etag: transfer.etag,
-                lastModified: transfer.lastModified,
-                at: new Date()
-              })
+              .record({ record, pending: pending ?? [] })
               .pipe(Effect.tapError(() => (created ? Effect.ignore(storage.remove(sha256)) : Effect.void)))
             return object
           })
@@ -201,7 +231,7 @@ export const downloadWith = (
         storage,
         catalog,
         progress,
-        record: options.record ?? catalog.recordDownload,
+        record: options.record ?? recordAlone(catalog),
         known: options.known
       }
       const pinned = sources[0]!.spec.digests.sha256

@@ -13,6 +13,20 @@ export interface CommitOptions {
    * existing object of the same size, which is right only when the caller knows that object to be good.
    */
   readonly replace?: boolean | undefined
+  /**
+   * Leave the last durability steps to the caller: the result's `pending` lists them, and the object counts as
+   * durable only once each has run. A batch runs the steps of a whole group of commits together, each distinct one
+   * once (every new object of a filesystem store needs its folder fsynced: once per folder per group instead of
+   * once per object). A backend may ignore it and finish every step itself (then `pending` is empty).
+   */
+  readonly deferSync?: boolean | undefined
+}
+
+/** A durability step a commit left to its caller (see `CommitOptions.deferSync`). */
+export interface PendingSync {
+  /** Steps with the same key are the same step: a group runs it once, after every commit that listed it. */
+  readonly key: string
+  readonly run: Effect.Effect<void, StorageError>
 }
 
 /** What a commit did. */
@@ -28,6 +42,8 @@ export interface CommitResult {
    * this commit, so nobody may claim to have verified it now.
    */
   readonly kept: boolean
+  /** Steps left to run before the object is durable (only with `deferSync`; none when absent). */
+  readonly pending?: ReadonlyArray<PendingSync> | undefined
 }
 
 /**

@@ -5,8 +5,8 @@
  * per-chunk Effect path stays lean; one positioned write goes out per full buffer. That write runs behind: the
  * download goes on filling a second buffer and waits only if the write before is still running (at most one in
  * flight), so receiving and hashing overlap the disk. Every `syncEveryBytes` written, an fdatasync starts in the
- * background, so the fsync at commit has little left to flush. Commit waits for all of it, flushes, fsyncs (the
- * full fsync, always), makes the file read-only and links it into place (or keeps a copy already there, unless told
+ * background, so the sync at commit has little left to flush. Commit waits for all of it, flushes, syncs the bytes
+ * (see `place`), makes the file read-only and links it into place (or keeps a copy already there, unless told
  * to replace it). A failed background write or fdatasync fails the next write or the commit.
  */
 import { link, mkdir, rename, stat, unlink } from "node:fs/promises"
@@ -15,6 +15,7 @@ import {
   type ByteSize,
   type CommitOptions,
   type CommitResult,
+  type PendingSync,
   type Sha256,
   StorageError,
   type StoredObject,
@@ -270,22 +271,45 @@ export class TempFile implements TempObject {
         )
       }
       // not interruptible: a half-done commit would race the scope's cleanup
-      return Effect.uninterruptible(this.io("commit", () => this.place(sha256, size, options?.replace === true), key)).pipe(
-        Effect.map(({ created, kept }) => ({ object, created, kept }))
+      const placing = () => this.place(sha256, size, options?.replace === true, options?.deferSync === true)
+      return Effect.uninterruptible(this.io("commit", placing, key)).pipe(
+        Effect.map(({ created, kept, folder }) => ({
+          object,
+          created,
+          kept,
+          pending: folder === undefined ? undefined : [this.folderSync(folder, key)]
+        }))
       )
     })
   }
 
+  /** The fsync of the shard folder that holds a new object's name, as a step left to the caller. */
+  private folderSync(folder: string, key: string): PendingSync {
+    const sync = this.layout.syncDirectory
+    return { key: folder, run: this.io("commit", () => sync(folder), key) }
+  }
+
   /**
-   * Flush, fsync, read-only, then into place. A hard link creates the object only where none is (so `created` is
+   * Flush, sync, read-only, then into place. A hard link creates the object only where none is (so `created` is
    * exact); when one is there already, it is kept if it has the right size and `replace` is not asked, else these
-   * bytes go over it in one rename (readers see the old file or the new one, never none).
+   * bytes go over it in one rename (readers see the old file or the new one, never none). The bytes are synced
+   * before the name exists: an fdatasync when the file was created read-only (no metadata changed since), else a
+   * chmod and a full fsync. The shard folder holding the new name is then fsynced — or, with `defer`, returned as
+   * `folder` for the caller to sync (a batch syncs each folder once per group).
    */
-  private async place(sha256: Sha256, size: number, replace: boolean): Promise<{ created: boolean; kept: boolean }> {
+  private async place(
+    sha256: Sha256,
+    size: number,
+    replace: boolean,
+    defer: boolean
+  ): Promise<{ created: boolean; kept: boolean; folder?: string }> {
     const handle = this.openHandle()
     await this.flush()
-    await handle.sync()
-    if (!this.layout.readOnlyAtCreate) await handle.chmod(0o444)
+    if (this.layout.readOnlyAtCreate) await handle.datasync()
+    else {
+      await handle.chmod(0o444)
+      await handle.sync()
+    }
     this.handle = undefined
     this.releaseBuffer()
     await handle.close()
@@ -298,12 +322,17 @@ export class TempFile implements TempObject {
       rememberDir(known, dir)
     }
     if (!known.has(dir)) await ensureDir()
+    /** The new name made durable now, or left to the caller. */
+    const placed = async (created: boolean) => {
+      if (defer) return { created, kept: false, folder: dir }
+      await sync(dir)
+      return { created, kept: false }
+    }
     /** Puts the temp file over what is there; `created` when nothing was. */
     const renameOver = async (existed: boolean) => {
       await rename(this.path, target)
       this.done = true
-      await sync(dir)
-      return { created: !existed, kept: false }
+      return placed(!existed)
     }
     /** An existing file to keep: the right size and no `replace`. */
     const keepable = async () => {
@@ -339,8 +368,7 @@ export class TempFile implements TempObject {
       throw cause
     }
     await this.dropTemp()
-    await sync(dir)
-    return { created: true, kept: false }
+    return placed(true)
   }
 
   /** Removes the temp file's name once the object is in place (linked) or kept. */
