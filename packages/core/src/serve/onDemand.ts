@@ -8,6 +8,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Exit, type Scope } from "effect"
+import { makeBatchRecorder } from "../batch/recorder.js"
 import { Catalog } from "../catalog/Catalog.js"
 import type { ComputedDigests } from "../domain/digest.js"
 import { type DownloadError, TransferError } from "../domain/errors.js"
@@ -67,6 +68,8 @@ export const makeOnDemandFetches = (
     const context = yield* Effect.context<HttpClient.HttpClient | Storage | Catalog | Progress>()
     const storage = yield* Storage
     const catalog = yield* Catalog
+    // finished fetches are catalogued in groups: concurrent cold misses share transactions (and their fsyncs)
+    const recorder = makeBatchRecorder(catalog, { lingerMs: 0 })
     const running = new Map<string, LiveBody>()
     const failed = new Map<string, { readonly error: DownloadError; readonly untilMs: number }>()
 
@@ -84,7 +87,7 @@ export const makeOnDemandFetches = (
           size: target.size,
           digests: target.digests
         }
-        yield* downloadWith(request).pipe(
+        yield* downloadWith(request, { record: recorder.record }).pipe(
           Effect.provideService(Storage, teeStorage(storage, live)),
           Effect.provide(context),
           Effect.exit,

@@ -24,12 +24,14 @@ import { randomBytes } from "node:crypto"
 import { stat } from "node:fs/promises"
 import type * as http from "node:http"
 import { gone, readSmall, write, writeStored } from "./body.js"
+import type { ContentCache } from "./contentCache.js"
 
 export interface ArtifactContext {
   readonly storage: StorageService
   readonly onDemand: OnDemandFetches
   readonly runtime: Runtime.Runtime<never>
   readonly verifyBeforeSendBytes: number
+  readonly cache: ContentCache
 }
 
 export interface ArtifactAsk {
@@ -37,6 +39,8 @@ export interface ArtifactAsk {
   readonly contentType: string
   /** Immutable route (`/sha256/…`, `/NAME@N/…`): long-lived caching allowed. */
   readonly immutable: boolean
+  /** The full target (size, digests), asked only when the artifact is not stored (the catalog knows it). */
+  readonly describe?: (() => Promise<OnDemandTarget>) | undefined
 }
 
 /** Body bytes counted for the access log, and how the response ended. */
@@ -106,6 +110,7 @@ const sendStored = async (
     if (head) return void res.end()
     if (path !== undefined && size <= smallFile) {
       const body = await readSmall(path)
+      if (body.length === size) ctx.cache.put(sha256, body)
       out.bytes += body.length
       return void res.end(body)
     }
@@ -191,10 +196,18 @@ export const sendArtifact = async (
     res.writeHead(304, baseHeaders(ask, "HIT"))
     return void res.end()
   }
+  const hot = ctx.cache.get(ask.target.sha256)
+  if (hot !== undefined && (ask.target.size === undefined || hot.length === ask.target.size) && req.headers.range === undefined) {
+    res.writeHead(200, { ...baseHeaders(ask, "HIT"), "content-type": ask.contentType, "content-length": hot.length })
+    if (head) return void res.end()
+    out.bytes += hot.length
+    return void res.end(hot)
+  }
   const copy = await storedCopy(ctx, ask.target.sha256 as Sha256)
   if (Option.isSome(copy) && (ask.target.size === undefined || copy.value.size === ask.target.size)) {
     return sendStored(req, res, ctx, ask, copy.value, "HIT", out)
   }
+  if (ask.describe !== undefined) return sendArtifact(req, res, ctx, { ...ask, target: await ask.describe(), describe: undefined }, out)
   const started = await Effect.runPromise(Effect.either(ctx.onDemand.fetch(ask.target)))
   if (started._tag === "Left") return plain(res, 502, `cannot fetch: ${started.left.message}`, {}, head, out)
   const begun = started.right

@@ -17,6 +17,7 @@ import {
   encodePath,
   listingHtml,
   makeOnDemandFetches,
+  makeResolveCache,
   octetStream,
   type OnDemandSettings,
   parseTarget,
@@ -33,6 +34,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { type AccessLog, makeAccessLog } from "./accessLog.js"
 import { type ArtifactContext, type Outcome, sendArtifact } from "./artifact.js"
+import { makeContentCache } from "./contentCache.js"
 
 export interface ServeOptions {
   readonly host?: string | undefined
@@ -47,6 +49,8 @@ export interface ServeOptions {
   /** Where access-log lines go (default stderr). */
   readonly accessLog?: ((text: string) => void) | undefined
   readonly onDemand?: Partial<OnDemandSettings> | undefined
+  /** Small stored artifacts (up to 256 KiB each) kept in memory, bytes in all (default 64 MiB; 0: none). */
+  readonly cacheBytes?: number | undefined
 }
 
 /** The server could not start (address in use, no permission…). */
@@ -103,8 +107,10 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
       storage,
       onDemand,
       runtime: runtime as Runtime.Runtime<never>,
-      verifyBeforeSendBytes: options.verifyBeforeSendBytes ?? 1024 * 1024
+      verifyBeforeSendBytes: options.verifyBeforeSendBytes ?? 1024 * 1024,
+      cache: makeContentCache({ maxBytes: options.cacheBytes ?? 64 * 1024 * 1024, maxEntryBytes: 256 * 1024 })
     }
+    const resolver = makeResolveCache(repositories)
     const maxConcurrent = Math.max(1, options.maxConcurrent ?? 256)
     const log: AccessLog = makeAccessLog(options.accessLog ?? ((line) => void process.stderr.write(line)))
     let active = 0
@@ -130,15 +136,18 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
           const entries = exit.value.map((r) => ({ name: r.name, folder: true }))
           return html(res, head, listingHtml("/", entries, false), out)
         }
-        case "Address": {
-          const exit = await run(catalog.lookup(route.sha256 as never))
-          const entry = Exit.isSuccess(exit) ? Option.getOrUndefined(exit.value) : undefined
+        case "Address":
+          // the catalog is asked for size and digests only when the store does not have it (see `describe`)
           return sendArtifact(req, res, ctx, {
-            target: { sha256: route.sha256, size: entry?.artifact.size, digests: entry?.artifact.digests },
+            target: { sha256: route.sha256, size: undefined, digests: undefined },
             contentType: octetStream,
-            immutable: true
+            immutable: true,
+            describe: async () => {
+              const exit = await run(catalog.lookup(route.sha256 as never))
+              const entry = Exit.isSuccess(exit) ? Option.getOrUndefined(exit.value) : undefined
+              return { sha256: route.sha256, size: entry?.artifact.size, digests: entry?.artifact.digests }
+            }
           }, out)
-        }
         case "Folder": {
           const exit = await run(repositories.listUnder(route.name, route.version, route.folder))
           if (Exit.isFailure(exit)) return repositoryFailure(res, head, out, exit, route.name)
@@ -148,9 +157,13 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
           return html(res, head, listingHtml(title, children, true), out)
         }
         case "Unit": {
-          const exit = await run(repositories.resolve(route.name, route.version, route.path))
-          if (Exit.isFailure(exit)) return repositoryFailure(res, head, out, exit, route.name)
-          const { unit } = exit.value
+          let resolution = resolver.cached(route.name, route.version, route.path)
+          if (resolution === undefined) {
+            const exit = await run(resolver.resolve(route.name, route.version, route.path))
+            if (Exit.isFailure(exit)) return repositoryFailure(res, head, out, exit, route.name)
+            resolution = exit.value
+          }
+          const { unit } = resolution
           if (Option.isNone(unit)) {
             const under = await run(repositories.listUnder(route.name, route.version, route.path))
             if (Exit.isSuccess(under) && under.value.length > 0) {
