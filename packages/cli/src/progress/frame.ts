@@ -39,12 +39,19 @@ export const statusLine = (tally: Tally, rate: number): string => {
   const batch = tally.batch
   const total = Math.max(batch?.total ?? tally.queued, tally.finished)
   const expected = batch?.bytesExpected
+  // bytes already stored count as done (an all-cached run ends full); without a byte total, the running
+  // downloads count by how far each is (one download of unknown size at 96% is not an empty bar)
+  const doneBytes = tally.bytes + tally.cachedBytes
   const fraction =
-    expected !== undefined && expected > 0 ? Math.min(1, tally.bytes / expected) : total > 0 ? tally.finished / total : 0
-  const eta = expected !== undefined && rate > 0 ? (Math.max(0, expected - tally.bytes) / rate) * 1000 : (batch?.etaMs ?? etaMs(tally, rate))
+    expected !== undefined && expected > 0
+      ? Math.min(1, doneBytes / expected)
+      : total > 0
+        ? Math.min(1, (tally.finished + tally.activeFraction()) / total)
+        : 0
+  const eta = expected !== undefined && rate > 0 ? (Math.max(0, expected - doneBytes) / rate) * 1000 : (batch?.etaMs ?? etaMs(tally, rate))
   const parts = [
     `${bar(fraction)} ${tally.finished}/${total} files`,
-    expected !== undefined ? `${formatBytes(tally.bytes)} / ${formatBytes(expected)}` : formatBytes(tally.bytes),
+    expected !== undefined ? `${formatBytes(doneBytes)} / ${formatBytes(expected)}` : formatBytes(doneBytes),
     formatRate(rate),
     `${tally.active.size} active`
   ]
@@ -85,7 +92,8 @@ export const summaryLine = (tally: Tally, now: number): string => {
   if (tally.failed > 0) counts.push(`${tally.failed} failed`)
   const mean = formatRate((tally.finishedBytes * 1000) / elapsed)
   const failures = [...tally.failuresByTag.entries()].map(([tag, count]) => `${tag} ×${count}`).join(", ")
-  const head = `${tally.finished} artifact${tally.finished === 1 ? "" : "s"}: ${counts.join(", ")}`
+  const stopped = tally.batch?.aborted === true && tally.batch.final ? " (stopped early)" : ""
+  const head = `${tally.finished} artifact${tally.finished === 1 ? "" : "s"}${stopped}: ${counts.join(", ")}`
   const tail = `${formatBytes(tally.finishedBytes)} in ${formatDuration(elapsed)} (${mean})`
   const mirrors = [...tally.misbehaving.entries()]
     .map(([origin, tags]) => `${origin} (${[...tags.entries()].map(([tag, n]) => `${tag} ×${n}`).join(", ")})`)

@@ -31,6 +31,8 @@ export class Tally {
   failed = 0
   /** Bytes of finished downloads (fetched, not served from the store). */
   finishedBytes = 0
+  /** Bytes of artifacts found already stored (done without a transfer: they count as done for the bar). */
+  cachedBytes = 0
   /** Sum of `received` over the active downloads. */
   activeBytes = 0
   /** Sum of known sizes of active downloads plus finished bytes; grows as sizes become known. */
@@ -100,8 +102,10 @@ export class Tally {
       }
       case "Done": {
         this.done++
-        if (event.cached) this.cached++
-        else this.finishedBytes += event.size
+        if (event.cached) {
+          this.cached++
+          this.cachedBytes += event.size
+        } else this.finishedBytes += event.size
         this.retire(event.id)
         this.onFinished({ url: event.url, ok: true, cached: event.cached, sha256: event.sha256, size: event.size })
         return
@@ -177,6 +181,15 @@ export class Tally {
     this.activeBytes -= download.received
     if (download.size !== undefined) this.expectedActive -= download.size
     this.active.delete(id)
+  }
+
+  /** How much of the active downloads is done, in artifacts (a download of known size at 96% counts 0.96). */
+  activeFraction(): number {
+    let sum = 0
+    for (const download of this.active.values()) {
+      if (download.size !== undefined && download.size > 0) sum += Math.min(1, download.received / download.size)
+    }
+    return sum
   }
 
   /** Bytes still to come from the active downloads, when all their sizes are known. */

@@ -87,6 +87,7 @@ export const fetchMany = <E, R>(
         bytesExpected: options.bytesExpected,
         intervalMs: options.progressIntervalMs
       })
+      yield* tracker.start()
       const recorder = makeBatchRecorder(catalog, { maxBatch: options.maxRecordsPerWrite })
       const prefetcher = makePrefetcher(catalog)
       const bytes = yield* Effect.makeSemaphore(maxBytes)

@@ -98,6 +98,11 @@ export class BatchTracker {
     })
   }
 
+  /** The first event of the batch: the totals are known before any download starts (no 0/0 → 0/64 → 0/300). */
+  start(): Effect.Effect<void> {
+    return Effect.suspend(() => this.downstream.emit(this.snapshot(Date.now(), false, false)))
+  }
+
   /** The last event of the batch. */
   final(aborted: boolean): Effect.Effect<void> {
     return Effect.suspend(() => this.downstream.emit(this.snapshot(Date.now(), true, aborted)))

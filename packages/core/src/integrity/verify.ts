@@ -191,6 +191,20 @@ export function verify(
     const stores = yield* resolveStores(options.stores)
     const catalog = yield* Catalog
     const { due, unchecked } = yield* select(catalog, stores, options)
+    // the total up front, so a display counts "3/20 copies", not the ones started so far
+    yield* (yield* Progress).emit({
+      _tag: "BatchProgress",
+      done: 0,
+      cached: 0,
+      failed: 0,
+      total: due.length,
+      active: 0,
+      bytesDone: 0,
+      bytesPerSecond: 0,
+      elapsedMs: 0,
+      final: false,
+      aborted: false
+    })
     const results = yield* Effect.forEach(due, (item) => verifyOne(item, stores, options), {
       concurrency: Math.max(1, options.concurrency ?? 4)
     })
