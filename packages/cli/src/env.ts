@@ -61,9 +61,21 @@ const minFreeFromEnv = (): { readonly bytes: number | undefined } | { readonly i
     : { bytes }
 }
 
-/** `s3://` stores, loaded on first use. */
+/**
+ * `s3://` stores, loaded on first use. The AWS SDK warns on every S3 client made under Node < 22 (an 8-line
+ * notice about its future releases, of no use to someone running `cargohold`); the SDK's documented switch
+ * AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED turns it off, unless the user set it themselves.
+ */
 export const layerS3Store = (url: string): Layer.Layer<Storage, StorageError> =>
-  Layer.unwrapEffect(Effect.map(Effect.promise(() => import("@cargohold/s3")), (s3) => s3.layerS3StorageFromUrl(url)))
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => {
+        process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
+        return import("@cargohold/s3")
+      }),
+      (s3) => s3.layerS3StorageFromUrl(url)
+    )
+  )
 
 /** The Storage a URL names (`file:`, `s3:`, `temp:`, `memory:`). */
 export const layerStoreAt = (url: string): Layer.Layer<Storage, StorageError> => {
