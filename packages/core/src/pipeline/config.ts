@@ -14,7 +14,7 @@ export interface DownloadSettings {
   readonly idleTimeout: Duration.Duration
   /** Reported in connect-timeout errors; the platform layer enforces it. */
   readonly connectTimeout: Duration.Duration
-  /** Bodies announced at most this large are read in one piece instead of streamed. */
+  /** Bodies announced at most this large emit no progress events until they end (they are streamed all the same). */
   readonly smallBodyBytes: number
   /** Product token sent as User-Agent. */
   readonly userAgent: string

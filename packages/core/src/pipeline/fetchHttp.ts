@@ -204,7 +204,11 @@ const recovered = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionL
         })
   )
 
-/** Streams (or, when small, reads in one piece) the body into the transfer. */
+/**
+ * Streams the body into the transfer. Every body is streamed, whatever its size: each chunk is activity for the
+ * idle timeout (a small body read in one piece showed none until its end, so a live server trickling one always
+ * timed out). A small body's chunks emit no progress events of their own; the caller emits the count at the end.
+ */
 const readBody = (
   transfer: Transfer,
   response: HttpClientResponse.HttpClientResponse,
@@ -212,16 +216,10 @@ const readBody = (
   length: number | undefined
 ): Effect.Effect<void, DownloadError> => {
   const bodyError = transportError(transfer.finalUrl, transfer, ctx, true)
-  if (length !== undefined && length <= ctx.settings.smallBodyBytes) {
-    // one piece, no copy: the view goes straight to hashing and the store's buffer
-    return Effect.flatMap(Effect.mapError(response.arrayBuffer, bodyError), (buffer) => {
-      ctx.guard?.consumed()
-      return transfer.accept([new Uint8Array(buffer)], true)
-    })
-  }
+  const small = length !== undefined && length <= ctx.settings.smallBodyBytes
   return response.stream.pipe(
     Stream.mapError(bodyError),
-    Stream.runForEachChunk((chunk) => transfer.accept(Chunk.toReadonlyArray(chunk))),
+    Stream.runForEachChunk((chunk) => transfer.accept(Chunk.toReadonlyArray(chunk), small)),
     Effect.zipLeft(Effect.sync(() => ctx.guard?.consumed()))
   )
 }

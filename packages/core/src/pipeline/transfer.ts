@@ -68,10 +68,11 @@ export class Transfer {
   }
 
   /**
-   * Accepts a batch of body chunks: stops a body that runs past the expected size within this batch. `whole`: the
-   * batch is the entire body, and the caller emits the byte count right after (no event here for a small file).
+   * Accepts a batch of body chunks: stops a body that runs past the expected size within this batch; every batch
+   * counts as activity for the idle timeout. `quiet`: a small body, whose caller emits the byte count at its end
+   * (no event here).
    */
-  readonly accept = (chunks: ReadonlyArray<Uint8Array>, whole = false): Effect.Effect<void, DownloadError> => {
+  readonly accept = (chunks: ReadonlyArray<Uint8Array>, quiet = false): Effect.Effect<void, DownloadError> => {
     let bytes = 0
     for (let i = 0; i < chunks.length; i++) bytes += chunks[i]!.length
     const received = this.received + bytes
@@ -90,7 +91,7 @@ export class Transfer {
       this.lastActivity = now + wait
       write = Effect.zipRight(write, Effect.sleep(wait))
     }
-    if (whole || now - this.lastEmit < progressIntervalMs) return write
+    if (quiet || now - this.lastEmit < progressIntervalMs) return write
     this.lastEmit = now
     return Effect.zipRight(write, this.bytesEvent)
   }
