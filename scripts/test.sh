@@ -9,7 +9,12 @@ step "system packages"
 bash scripts/system-deps.sh
 
 step "npm ci"
-npm ci --no-audit --no-fund
+# skipped when node_modules already is what the lockfile says (npm's record of its last install agrees with it)
+if node scripts/installed-matches-lock.mjs; then
+  echo "node_modules matches package-lock.json: nothing to install" >&2
+else
+  npm ci --no-audit --no-fund
+fi
 
 step "build"
 npm run build
