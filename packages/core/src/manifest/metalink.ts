@@ -74,8 +74,22 @@ const attribute = (node: XmlNode, name: string): string | undefined => {
 export const fromMetalinkPriority = (priority: number | undefined): number =>
   priority === undefined ? 0 : 1_000_000 - priority
 
+/**
+ * A document type declaration, anywhere: Metalink 4 has none, and one is how entity expansion (billion laughs) and
+ * external entities get in. Refused before the parser sees the document, which would otherwise throw.
+ */
+const doctype = /<!(DOCTYPE|ENTITY)\b/i
+
 export const parseMetalink = (input: string): RawManifest => {
   const out = emptyRaw()
+  const declared = doctype.exec(input)
+  if (declared !== null) {
+    out.problems.push({
+      line: lineIndex(input)(declared.index),
+      message: `<!${declared[1]!.toUpperCase()}> is not allowed: Metalink 4 has no document type, and entities are never expanded`
+    })
+    return out
+  }
   const valid = XMLValidator.validate(input)
   if (valid !== true) {
     out.problems.push({ line: valid.err.line, message: `not well-formed XML: ${valid.err.msg}` })
@@ -83,7 +97,14 @@ export const parseMetalink = (input: string): RawManifest => {
   }
   const lineOf = lineIndex(input)
   const at = (node: XmlNode): number => lineOf((node as Record<symbol, { startIndex?: number } | undefined>)[metaSymbol]?.startIndex)
-  const document = parser.parse(input) as Record<string, unknown>
+  let document: Record<string, unknown>
+  try {
+    document = parser.parse(input) as Record<string, unknown>
+  } catch (error) {
+    // the validator passed it, the parser did not: still a manifest problem, never a crash
+    out.problems.push({ line: 1, message: `not well-formed XML: ${error instanceof Error ? error.message : String(error)}` })
+    return out
+  }
   const root = document.metalink as XmlNode | undefined
   if (root === undefined || typeof root !== "object") {
     out.problems.push({ line: 1, message: "no <metalink> root element (is this a Metalink 4 file?)" })
