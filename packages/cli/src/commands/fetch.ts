@@ -87,10 +87,17 @@ const atLeast = (flag: string, value: Option.Option<number>, min: number) =>
     onSome: (n) => (n >= min ? Effect.succeed(n) : Effect.fail(new UsageError({ message: `${flag} must be at least ${min}` })))
   })
 
-/** Requests with the manifest line each came from (undefined for the command line's URLs). */
+/**
+ * What a fetch will request: the command line's URLs, then the manifest's requests, read as the batch pulls them
+ * (`requests` may be called more than once; nothing of a manifest is held but its text).
+ */
 export interface FetchPlan {
-  readonly requests: ReadonlyArray<DownloadRequestInput>
-  readonly lines: ReadonlyArray<number | undefined>
+  readonly count: number
+  /** Sum of the expected sizes, when every request gives one. */
+  readonly bytesExpected: number | undefined
+  readonly requests: () => Iterable<DownloadRequestInput>
+  /** The manifest line a request came from (undefined for the command line's URLs). */
+  readonly lineOf: (request: DownloadRequestInput) => number | undefined
 }
 
 /** Runs the batch, one stdout line per artifact as it finishes; returns how many artifacts failed. */
@@ -107,21 +114,19 @@ export const fetchAll = (
   }
 ): Effect.Effect<number, never, NodeServices> =>
   Effect.gen(function* () {
-    const { requests } = plan
     const storage = yield* Storage
     let failed = 0
-    let bytesExpected = 0
-    for (const request of requests) bytesExpected += request.size ?? 0
-    const sized = requests.every((request) => request.size !== undefined)
-    yield* fetchMany(Stream.fromIterable(requests), {
+    // in chunks: fetchMany looks the catalog up per input chunk
+    const requests = Stream.fromIterable(plan.requests()).pipe(Stream.rechunk(1024))
+    yield* fetchMany(requests, {
       concurrency: options.concurrency,
       failFast: options.failFast,
-      total: requests.length,
-      bytesExpected: sized ? bytesExpected : undefined
+      total: plan.count,
+      bytesExpected: plan.bytesExpected
     }).pipe(
       Stream.runForEach((result) =>
         Effect.gen(function* () {
-          const reported: Reported = { result, line: plan.lines[result.index] }
+          const reported: Reported = { result, line: plan.lineOf(result.request) }
           if (result._tag === "Ok") {
             const target = options.output?.(result.index)
             const saved = target === undefined ? undefined : yield* Effect.either(saveCopy(result.artifact.sha256, target))
@@ -158,17 +163,39 @@ const remoteFor = (flags: FetchFlags, base: string): Effect.Effect<Remote | unde
       })
   })
 
+/** Sum of the sizes, when every request gives one. */
+const sizesOf = (requests: ReadonlyArray<DownloadRequestInput>): number | undefined =>
+  requests.every((r) => r.size !== undefined) ? requests.reduce((sum, r) => sum + (r.size ?? 0), 0) : undefined
+
 /** Every request of the command line and the manifest, all validated (a usage error otherwise). */
-const plan = (flags: FetchFlags, remote: Remote | undefined) =>
+const plan = (flags: FetchFlags, remote: Remote | undefined): Effect.Effect<FetchPlan, UsageError> =>
   Effect.gen(function* () {
     const fromArgs = yield* planFromUrls(flags.urls, flags, remote)
-    const argLines = fromArgs.map(() => undefined)
-    if (Option.isNone(flags.input)) return { requests: fromArgs, lines: argLines }
+    if (Option.isNone(flags.input)) {
+      return { count: fromArgs.length, bytesExpected: sizesOf(fromArgs), requests: () => fromArgs, lineOf: () => undefined }
+    }
     const manifest = yield* readManifest(flags.input.value)
-    const fromManifest =
-      remote === undefined ? manifest.requests : manifest.requests.map((request) => ({ ...request, remote: request.remote ?? remote }))
-    if (remote !== undefined) yield* validateAll(fromManifest)
-    return { requests: [...fromArgs, ...fromManifest], lines: [...argLines, ...manifest.lines] }
+    // the line of each manifest request while the batch holds it (a request object is the batch's own until done)
+    const lines = new WeakMap<DownloadRequestInput, number>()
+    function* fromManifest(): Generator<DownloadRequestInput> {
+      for (const { request, line } of manifest.entries()) {
+        const withRemote = remote === undefined ? request : { ...request, remote: request.remote ?? remote }
+        lines.set(withRemote, line)
+        yield withRemote
+      }
+    }
+    // a remote resolves and polices the manifest's URLs: checked again through it, one request at a time
+    if (remote !== undefined) yield* validateAll(fromManifest())
+    const argsBytes = sizesOf(fromArgs)
+    return {
+      count: fromArgs.length + manifest.count,
+      bytesExpected: argsBytes === undefined || manifest.bytesExpected === undefined ? undefined : argsBytes + manifest.bytesExpected,
+      requests: function* () {
+        yield* fromArgs
+        yield* fromManifest()
+      },
+      lineOf: (request) => lines.get(request)
+    }
   })
 
 export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Finished | CatalogError> =>
@@ -191,7 +218,10 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
     const print = (line: string) => Effect.sync(() => renderer.printAbove(() => process.stdout.write(`${line}\n`)))
     const failed = yield* Effect.gen(function* () {
       const planned = checked ?? (yield* Effect.flatMap(remoteFor(flags, base), (remote) => plan(flags, remote)))
-      const output = yield* outputTargets(flags, planned.requests.map((request) => String(request.url)))
+      // -o / --output-dir name a file per request: only then are the URLs gathered up front
+      const wantsOutput = Option.isSome(flags.output) || Option.isSome(flags.outputDir)
+      const urls = wantsOutput ? Array.from(planned.requests(), (request) => String(request.url)) : []
+      const output = yield* outputTargets(flags, urls)
       return yield* fetchAll(planned, {
         output,
         json: flags.json,

@@ -69,7 +69,7 @@ export const planFromUrls = (
   })
 
 /** Every request validated; all problems reported together. */
-export const validateAll = (requests: ReadonlyArray<DownloadRequestInput>): Effect.Effect<void, UsageError> =>
+export const validateAll = (requests: Iterable<DownloadRequestInput>): Effect.Effect<void, UsageError> =>
   Effect.gen(function* () {
     const problems: Array<string> = []
     for (const request of requests) {

@@ -1,7 +1,15 @@
 /**
  * Manifests: plain URL lists, JSON Lines and Metalink 4, parsed and validated as a whole.
  */
-export { type ParsedManifest, detectFormat, formatFromName, parseManifest } from "./parse.js"
+export {
+  detectFormat,
+  formatFromName,
+  type ManifestScan,
+  manifestEntries,
+  type ParsedManifest,
+  parseManifest,
+  scanManifest
+} from "./parse.js"
 export { JsonlEntry } from "./jsonl.js"
 export { fromMetalinkPriority } from "./metalink.js"
-export type { ManifestFormat } from "./types.js"
+export type { ManifestEntry, ManifestFormat } from "./types.js"

@@ -6,7 +6,7 @@
 import { Either, Schema } from "effect"
 import type { SourceInput } from "../domain/request.js"
 import { describeIssues } from "../domain/schemaIssues.js"
-import { contentLines, emptyRaw, type RawManifest, sizeMessage } from "./types.js"
+import { collectRaw, contentLines, type ManifestItem, type RawManifest, sizeMessage } from "./types.js"
 
 const Url = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 const Priority = Schema.Number.pipe(Schema.finite())
@@ -32,19 +32,21 @@ export type JsonlEntry = typeof JsonlEntry.Type
 
 const decode = Schema.decodeUnknownEither(JsonlEntry, { onExcessProperty: "error", errors: "all" })
 
-export const parseJsonl = (text: string): RawManifest => {
-  const out = emptyRaw()
+/** The manifest's entries and problems one line at a time, as they are read (nothing kept). */
+export function* jsonlItems(text: string): Generator<ManifestItem> {
   for (const { line, content } of contentLines(text)) {
     let value: unknown
     try {
       value = JSON.parse(content)
     } catch (error) {
-      out.problems.push({ line, message: `not valid JSON: ${(error as Error).message}` })
+      yield { _tag: "problem", problem: { line, message: `not valid JSON: ${(error as Error).message}` } }
       continue
     }
     const decoded = decode(value)
     if (Either.isLeft(decoded)) {
-      for (const message of describeIssues(decoded.left, { subject: "the line" })) out.problems.push({ line, message })
+      for (const message of describeIssues(decoded.left, { subject: "the line" })) {
+        yield { _tag: "problem", problem: { line, message } }
+      }
       continue
     }
     const e = decoded.right
@@ -53,17 +55,21 @@ export const parseJsonl = (text: string): RawManifest => {
       ...urls.slice(1).map((url) => ({ url, priority: e.priority })),
       ...(e.mirrors ?? []).map((m) => ({ url: m.url, priority: m.priority, weight: m.weight }))
     ]
-    out.entries.push({
-      line,
-      request: {
+    yield {
+      _tag: "entry",
+      entry: {
+        line,
+        request: {
         url: urls[0]!,
         priority: e.priority,
         sha256: e.sha256,
         digests: e.digests,
         size: e.size,
         sources: sources.length > 0 ? sources : undefined
+        }
       }
-    })
+    }
   }
-  return out
 }
+
+export const parseJsonl = (text: string): RawManifest => collectRaw(jsonlItems(text))

@@ -4,13 +4,13 @@
  */
 import { Either, Schema } from "effect"
 import { parseDigestSpec } from "../domain/request.js"
-import { contentLines, emptyRaw, type RawManifest } from "./types.js"
+import { contentLines, collectRaw, type ManifestItem, type RawManifest } from "./types.js"
 
 const Size = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative(), Schema.lessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
 const decodeSize = Schema.decodeUnknownEither(Size)
 
-export const parseLines = (text: string): RawManifest => {
-  const out = emptyRaw()
+/** The manifest's entries and problems one line at a time, as they are read (nothing kept). */
+export function* linesItems(text: string): Generator<ManifestItem> {
   for (const { line, content } of contentLines(text)) {
     const [url, ...rest] = content.split(/\s+/)
     const digests: Record<string, string> = {}
@@ -35,10 +35,11 @@ export const parseLines = (text: string): RawManifest => {
       else problems.push(`'${token}' is neither a digest ALG:HEX (e.g. sha256:…) nor a size in bytes`)
     }
     if (problems.length > 0) {
-      for (const message of problems) out.problems.push({ line, message })
+      for (const message of problems) yield { _tag: "problem", problem: { line, message } }
       continue
     }
-    out.entries.push({ line, request: { url: url!, digests, size } })
+    yield { _tag: "entry", entry: { line, request: { url: url!, digests, size } } }
   }
-  return out
 }
+
+export const parseLines = (text: string): RawManifest => collectRaw(linesItems(text))

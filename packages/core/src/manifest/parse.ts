@@ -1,15 +1,16 @@
 /**
  * `parseManifest`: reads a whole manifest and validates every request in it before anything is downloaded.
  * Either all requests come back, or a `ManifestError` listing every bad line or element with its line number.
+ * `scanManifest` and `manifestEntries`: the same check keeping nothing, then the requests read again lazily.
  */
 import { Effect } from "effect"
 import { ManifestError, type ManifestProblem } from "../domain/errors.js"
 import type { DownloadRequestInput } from "../domain/request.js"
 import { requestedCandidates } from "../pipeline/sources.js"
-import { parseJsonl } from "./jsonl.js"
-import { parseLines } from "./lines.js"
+import { jsonlItems } from "./jsonl.js"
+import { linesItems } from "./lines.js"
 import { parseMetalink } from "./metalink.js"
-import { type ManifestFormat, printable, type RawManifest } from "./types.js"
+import { itemsOf, type ManifestEntry, type ManifestFormat, type ManifestItem, printable } from "./types.js"
 
 export interface ParsedManifest {
   readonly format: ManifestFormat
@@ -41,52 +42,104 @@ export const formatFromName = (name: string): ManifestFormat | undefined => {
   return undefined
 }
 
-const readRaw = (text: string, format: ManifestFormat): RawManifest => {
+/** A parser's items, read as they are pulled (Metalink is one XML document: parsed whole, then handed out). */
+const readItems = (text: string, format: ManifestFormat): Iterable<ManifestItem> => {
   switch (format) {
     case "lines":
-      return parseLines(text)
+      return linesItems(text)
     case "jsonl":
-      return parseJsonl(text)
+      return jsonlItems(text)
     case "metalink":
-      return parseMetalink(text)
+      return itemsOf(parseMetalink(text))
   }
 }
 
-/** Parses and validates a manifest (`format` omitted or "auto": detected). */
-export const parseManifest = (
+/** What a validated manifest amounts to, without its requests. */
+export interface ManifestScan {
+  readonly format: ManifestFormat
+  /** Requests in the manifest (every one valid). */
+  readonly count: number
+  readonly warnings: ReadonlyArray<ManifestProblem>
+  /** Sum of the sizes given (requests without a size count 0). */
+  readonly totalBytes: number
+  /** True when every request gave its size. */
+  readonly allSized: boolean
+}
+
+/**
+ * Reads `text` once, validating every request; hands each valid entry to `keep`. Fails with every problem when
+ * there is any (after reading everything); `keep` may then have seen some entries.
+ */
+const validateEach = (
   text: string,
-  format: ManifestFormat | "auto" = "auto"
-): Effect.Effect<ParsedManifest, ManifestError> =>
+  format: ManifestFormat | "auto",
+  keep: (entry: ManifestEntry) => void
+): Effect.Effect<ManifestScan, ManifestError> =>
   Effect.gen(function* () {
     const body = text.replace(/^\uFEFF/, "")
     const chosen = format === "auto" ? detectFormat(body) : format
-    const raw = readRaw(body, chosen)
-    const problems = [...raw.problems]
-    const requests: Array<DownloadRequestInput> = []
-    const lines: Array<number> = []
-    const names: Array<string | undefined> = []
+    const problems: Array<ManifestProblem> = []
+    const warnings: Array<ManifestProblem> = []
+    let count = 0
     let totalBytes = 0
     let allSized = true
-    for (const entry of raw.entries) {
-      const checked = yield* Effect.either(requestedCandidates(entry.request))
-      if (checked._tag === "Left") {
-        problems.push({ line: entry.line, message: checked.left.message })
-        continue
+    for (const item of readItems(body, chosen)) {
+      if (item._tag === "problem") problems.push(item.problem)
+      else if (item._tag === "warning") warnings.push({ line: item.warning.line, message: printable(item.warning.message) })
+      else {
+        const { entry } = item
+        const checked = yield* Effect.either(requestedCandidates(entry.request))
+        if (checked._tag === "Left") {
+          problems.push({ line: entry.line, message: checked.left.message })
+          continue
+        }
+        count += 1
+        if (entry.request.size === undefined) allSized = false
+        else totalBytes += entry.request.size
+        if (problems.length === 0) keep(entry)
       }
-      requests.push(entry.request)
-      lines.push(entry.line)
-      names.push(entry.name)
-      if (entry.request.size === undefined) allSized = false
-      else totalBytes += entry.request.size
     }
     if (problems.length > 0) {
       problems.sort((a, b) => a.line - b.line)
       const shown = problems.map((p) => ({ line: p.line, message: printable(p.message) }))
       return yield* new ManifestError({ format: chosen, problems: shown })
     }
-    if (requests.length === 0 && chosen === "metalink") {
+    if (count === 0 && chosen === "metalink") {
       return yield* new ManifestError({ format: chosen, problems: [{ line: 1, message: "no <file> to fetch" }] })
     }
-    const warnings = raw.warnings.map((w) => ({ line: w.line, message: printable(w.message) }))
-    return { format: chosen, requests, lines, names, warnings, totalBytes, allSized }
+    return { format: chosen, count, warnings, totalBytes, allSized }
   })
+
+/** Parses and validates a manifest (`format` omitted or "auto": detected). */
+export const parseManifest = (
+  text: string,
+  format: ManifestFormat | "auto" = "auto"
+): Effect.Effect<ParsedManifest, ManifestError> =>
+  Effect.suspend(() => {
+    const requests: Array<DownloadRequestInput> = []
+    const lines: Array<number> = []
+    const names: Array<string | undefined> = []
+    return Effect.map(
+      validateEach(text, format, (entry) => {
+        requests.push(entry.request)
+        lines.push(entry.line)
+        names.push(entry.name)
+      }),
+      ({ format, warnings, totalBytes, allSized }) => ({ format, requests, lines, names, warnings, totalBytes, allSized })
+    )
+  })
+
+/**
+ * Validates a whole manifest like `parseManifest`, but keeps none of its requests: for a caller that then reads
+ * them again with `manifestEntries` as it needs them (memory stays flat however long the manifest).
+ */
+export const scanManifest = (text: string, format: ManifestFormat | "auto" = "auto"): Effect.Effect<ManifestScan, ManifestError> =>
+  validateEach(text, format, () => undefined)
+
+/**
+ * The entries of a manifest `scanManifest` found valid, read again lazily as they are pulled (`format`: the one
+ * the scan chose). Line-oriented formats keep nothing; Metalink is parsed whole.
+ */
+export function* manifestEntries(text: string, format: ManifestFormat): Generator<ManifestEntry> {
+  for (const item of readItems(text.replace(/^\uFEFF/, ""), format)) if (item._tag === "entry") yield item.entry
+}

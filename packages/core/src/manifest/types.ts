@@ -21,16 +21,49 @@ export interface RawManifest {
   readonly warnings: Array<ManifestProblem>
 }
 
-/** The lines of a line-oriented manifest that carry content, with their 1-based numbers (blank and `#` lines skipped). */
+/** What a parser reads from a manifest, one at a time. */
+export type ManifestItem =
+  | { readonly _tag: "entry"; readonly entry: ManifestEntry }
+  | { readonly _tag: "problem"; readonly problem: ManifestProblem }
+  | { readonly _tag: "warning"; readonly warning: ManifestProblem }
+
+/**
+ * The lines of a line-oriented manifest that carry content, with their 1-based numbers (blank and `#` lines
+ * skipped). Read as they are pulled: no array of every line (a long manifest is read more than once, see
+ * parse.ts).
+ */
 export function* contentLines(text: string): Generator<{ readonly line: number; readonly content: string }> {
-  const lines = text.split(/\r?\n/)
-  for (let i = 0; i < lines.length; i++) {
-    const content = lines[i]!.trim()
-    if (content !== "" && !content.startsWith("#")) yield { line: i + 1, content }
+  let line = 0
+  for (let start = 0; start <= text.length; ) {
+    const end = text.indexOf("\n", start)
+    const stop = end === -1 ? text.length : end
+    line += 1
+    const content = text.slice(start, stop).trim()
+    if (content !== "" && !content.startsWith("#")) yield { line, content }
+    if (end === -1) break
+    start = end + 1
   }
 }
 
 export const emptyRaw = (): RawManifest => ({ entries: [], problems: [], warnings: [] })
+
+/** Every item of a parser, gathered. */
+export const collectRaw = (items: Iterable<ManifestItem>): RawManifest => {
+  const out = emptyRaw()
+  for (const item of items) {
+    if (item._tag === "entry") out.entries.push(item.entry)
+    else if (item._tag === "problem") out.problems.push(item.problem)
+    else out.warnings.push(item.warning)
+  }
+  return out
+}
+
+/** A parser's gathered result, item by item (for parsers that read the whole document at once). */
+export function* itemsOf(raw: RawManifest): Generator<ManifestItem> {
+  for (const problem of raw.problems) yield { _tag: "problem", problem }
+  for (const warning of raw.warnings) yield { _tag: "warning", warning }
+  for (const entry of raw.entries) yield { _tag: "entry", entry }
+}
 
 /** The most of one problem's text that is kept: a hostile line must not flood the terminal it is reported on. */
 const problemChars = 300
