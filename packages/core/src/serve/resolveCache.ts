@@ -4,7 +4,7 @@
  * asked of the catalog at most once per `latestTtlMs` per repository (default 1 s: a new version is served within
  * a second of being made, by every process on the catalog). A hot path then costs no catalog round trip.
  */
-import { Effect, Option } from "effect"
+import { Effect, type Option } from "effect"
 import type { CatalogError } from "../domain/errors.js"
 import type { RepositoryNotFound, VersionNotFound } from "../repository/errors.js"
 import type { RepositoriesService } from "../repository/Repositories.js"
