@@ -54,7 +54,7 @@ const manifestFormats: HelpNote = {
 const output: HelpNote = {
   title: "Output",
   text: [
-    "One line per artifact on stdout, tab-separated: fetched|stored|failed SHA256 SIZE PATH URL, then 'from URL' when another URL served the bytes, or the error. --json: one object per line. Progress and the summary go to stderr."
+    "One line per artifact on stdout, tab-separated: fetched|stored|unchanged|failed SHA256 SIZE PATH URL, then 'from URL' when another URL served the bytes, or the error. --json: one object per line. Progress and the summary go to stderr."
   ]
 }
 

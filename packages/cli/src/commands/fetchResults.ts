@@ -16,6 +16,8 @@ export interface FetchResultJson {
   readonly sha256?: string
   readonly size?: number
   readonly cached?: boolean
+  /** The source answered 304 Not Modified: the stored artifact is still what the URL serves (no body read). */
+  readonly notModified?: boolean
   /** Where the stored copy is: a local path, or the store's URL and key. */
   readonly path?: string
   /** The file written by -o / --output-dir. */
@@ -65,6 +67,7 @@ export const resultJson = (reported: Reported): FetchResultJson => {
           sha256: result.artifact.sha256,
           size: result.artifact.size,
           cached: result.artifact.cached,
+          ...(result.artifact.notModified === true ? { notModified: true } : {}),
           ...(reported.path === undefined ? {} : { path: reported.path }),
           ...(reported.output === undefined ? {} : { output: reported.output }),
           ...(servedBy(result) === undefined ? {} : { servedBy: servedBy(result) })
@@ -75,14 +78,14 @@ export const resultJson = (reported: Reported): FetchResultJson => {
     : { url, ...where, status: "failed", ...artifact, error }
 }
 
-/** `fetched|stored|failed  sha256  size  path  url  [from URL] [saved FILE] [Tag: message]`, tab-separated. */
+/** `fetched|stored|unchanged|failed  sha256  size  path  url  [from URL] [saved FILE] [Tag: message]`, tab-separated. */
 export const resultLine = (reported: Reported): string => {
   const { result } = reported
   const url = String(result.request.url)
   const error = errorOf(reported)
   if (result._tag === "Failed") return ["failed", "-", "-", "-", url, `${error!._tag}: ${error!.message}`].join("\t")
   const { artifact } = result
-  const status = error !== undefined ? "failed" : artifact.cached ? "stored" : "fetched"
+  const status = error !== undefined ? "failed" : artifact.notModified === true ? "unchanged" : artifact.cached ? "stored" : "fetched"
   const fields = [status, artifact.sha256, String(artifact.size), reported.path ?? "-", url]
   const from = servedBy(result)
   if (from !== undefined) fields.push(`from ${from}`)

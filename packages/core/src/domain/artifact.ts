@@ -24,6 +24,11 @@ export class Artifact extends Schema.Class<Artifact>("Artifact")({
   /** The URL the bytes finally came from (after redirects). */
   finalUrl: Schema.String,
   location: StoredObject,
-  /** True when the artifact was already stored and no request was made. */
-  cached: Schema.Boolean
+  /** True when the artifact was already stored and no body was read (no request, or a 304). */
+  cached: Schema.Boolean,
+  /**
+   * True when the source answered 304 Not Modified to a conditional request (If-None-Match / If-Modified-Since
+   * from the catalog's last download of this URL): the stored artifact is still what it serves.
+   */
+  notModified: Schema.optional(Schema.Boolean)
 }) {}

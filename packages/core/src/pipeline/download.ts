@@ -17,6 +17,7 @@ import { Progress, type ProgressService } from "../progress/Progress.js"
 import { type PendingSync, Storage, type StorageService } from "../storage/Storage.js"
 import { coalesce } from "./coalesce.js"
 import { fromFirstGoodSource } from "./failover.js"
+import { revalidationFor } from "./revalidate.js"
 import { type Candidate, planSources, requestedCandidates } from "./sources.js"
 
 let lastId = 0
@@ -145,11 +146,14 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
     const pinned = Option.getOrUndefined(sha256)
     const sources = yield* planSources(ctx.input, ctx.sources, pinned, catalog, known?.sources)
     const hasher = yield* Hasher
+    // no digest pinned: ask the URL whether what the catalog has from it changed (a 304 reads no body)
+    const revalidation = pinned === undefined ? Option.getOrUndefined(yield* revalidationFor(spec, catalog, storage)) : undefined
     return yield* Effect.scoped(
       Effect.gen(function* () {
         const temp = yield* storage.begin
         yield* progress.emit({ _tag: "Started", id, url: spec.url, size: spec.size })
-        const delivered = yield* fromFirstGoodSource(sources, { id, temp, hasher, progress, catalog, sha256: pinned })
+        const delivered = yield* fromFirstGoodSource(sources, { id, temp, hasher, progress, catalog, sha256: pinned, revalidation })
+        if (delivered.transfer.notModified && revalidation !== undefined) return revalidation.artifact
         const { transfer, digests, source } = delivered
         const sha256 = digests.sha256
         const size = transfer.received as ByteSize

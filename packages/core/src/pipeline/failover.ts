@@ -22,6 +22,7 @@ import { fetchHttp } from "./fetchHttp.js"
 import { ConnectionLimits } from "./limits.js"
 import { retryAfterFirstFailure, retrySchedule } from "./retry.js"
 import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOf, SourcePolicy } from "./sources.js"
+import type { Revalidation } from "./revalidate.js"
 import { Transfer } from "./transfer.js"
 
 /** One attempt, from the first byte (or where a resumable transfer stopped), into the transfer. */
@@ -79,6 +80,8 @@ export interface FailoverContext {
   readonly catalog: CatalogService
   /** The sha256 the request pins down, when known: failures are recorded against it. */
   readonly sha256: Sha256 | undefined
+  /** A conditional request for one of the sources (revalidate.ts): a 304 from it delivers the stored artifact. */
+  readonly revalidation?: Revalidation | undefined
 }
 
 /** Tries `sources` in order until one delivers bytes that verify. */
@@ -97,6 +100,8 @@ export const fromFirstGoodSource = (
       const source = sources[i]!
       const last = i === sources.length - 1
       const transfer = new Transfer(ctx.id, source.spec, ctx.temp, ctx.hasher, ctx.progress)
+      const revalidation = ctx.revalidation?.url === source.spec.url ? ctx.revalidation : undefined
+      transfer.conditional = revalidation?.headers
       let servedSha256: string | undefined
       // the source's remote may have its own retry policy; fetchHttp applies its timeouts itself
       // built only after a first failure (see retryAfterFirstFailure)
@@ -120,9 +125,14 @@ export const fromFirstGoodSource = (
         }),
         Effect.zipRight(
           attemptOnce(transfer, settings, source),
-          verify(transfer, (sha) => {
-            servedSha256 = sha
-          })
+          // a 304 delivers no bytes: the catalog's digests of the stored artifact it confirmed stand
+          Effect.suspend(() =>
+            transfer.notModified && revalidation !== undefined
+              ? Effect.succeed(revalidation.digests)
+              : verify(transfer, (sha) => {
+                  servedSha256 = sha
+                })
+          )
         )
       )
       const result = yield* Effect.either(

@@ -232,6 +232,7 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
     if (from > 0 && validator === undefined) yield* transfer.reset
     const resuming = from > 0 && validator !== undefined
     const extra: Record<string, string> = { "accept-encoding": "identity" }
+    if (!resuming && transfer.conditional !== undefined) Object.assign(extra, transfer.conditional)
     if (resuming) {
       extra.range = `bytes=${from}-`
       extra["if-range"] = validator
@@ -257,6 +258,12 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       if (transfer.received > 0) yield* transfer.reset
       transfer.etag = etag
       transfer.lastModified = lastModified
+    } else if (status === 304 && transfer.conditional !== undefined && !resuming) {
+      // not modified: what the catalog holds for this URL is current (revalidate.ts); there is no body to read
+      yield* discard(response, headers, ctx.guard)
+      transfer.notModified = true
+      yield* recovered(transfer, ctx, limiter)
+      return
     } else if (resuming && status === 416) {
       yield* transfer.reset
       return yield* new TransferError({ url, received: 0, reason: "range not satisfiable; starting over" })

@@ -28,6 +28,12 @@ export class Transfer {
    * the next HTTP attempt asks for the rest instead of starting over.
    */
   resumable = false
+  /**
+   * Validators to send on a request from byte 0 (If-None-Match / If-Modified-Since, see revalidate.ts); every
+   * transfer path sends them, and sets `notModified` instead of reading a body when the answer is a 304.
+   */
+  conditional: Readonly<Record<string, string>> | undefined = undefined
+  notModified = false
   /** Bytes/s limits of this transfer's remote and of the process: milliseconds to wait for `bytes`. */
   throttle: ((bytes: number) => number) | undefined = undefined
   private lastEmit = 0
