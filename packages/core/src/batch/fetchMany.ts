@@ -14,7 +14,7 @@
  * - Progress: every per-download event is forwarded, and `BatchProgress` events carry the totals.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Effect, Stream } from "effect"
+import { Context, Effect, Stream } from "effect"
 import { workerPool } from "./workerPool.js"
 import { Catalog } from "../catalog/Catalog.js"
 import type { Artifact } from "../domain/artifact.js"
@@ -66,15 +66,42 @@ export interface BatchOptions {
   readonly maxRecordsPerWrite?: number | undefined
 }
 
+/** Runs a batch elsewhere; the contract is `fetchMany`'s (one result per request as each finishes, progress events). */
+export interface BatchExecutorService {
+  readonly fetchMany: <E, R>(
+    requests: Stream.Stream<BatchRequest, E, R>,
+    options: BatchOptions
+  ) => Stream.Stream<BatchResult, E, R | Progress>
+}
+
+/**
+ * Where `fetchMany` runs a batch: `undefined` (the default) in this process. A program that provides one (e.g.
+ * `layerClusterBatch` of @cargohold/cluster: each request goes to a download entity on a runner) keeps calling the
+ * same `fetchMany` and gets the same results.
+ */
+export class BatchExecutor extends Context.Reference<BatchExecutor>()("@cargohold/core/BatchExecutor", {
+  defaultValue: (): BatchExecutorService | undefined => undefined
+}) {}
+
 const MiB = 1024 * 1024
 
 /**
  * Fetches every request of `requests`; yields one result per request as each finishes.
- * The stream fails only if the input stream fails.
+ * The stream fails only if the input stream fails. A provided `BatchExecutor` runs the batch instead.
  */
 export const fetchMany = <E, R>(
   requests: Stream.Stream<BatchRequest, E, R>,
   options: BatchOptions = {}
+): Stream.Stream<BatchResult, E, R | HttpClient.HttpClient | Storage | Catalog | Progress> =>
+  Stream.unwrap(
+    Effect.map(BatchExecutor, (executor) =>
+      executor === undefined ? fetchHere(requests, options) : executor.fetchMany(requests, options)
+    )
+  )
+
+const fetchHere = <E, R>(
+  requests: Stream.Stream<BatchRequest, E, R>,
+  options: BatchOptions
 ): Stream.Stream<BatchResult, E, R | HttpClient.HttpClient | Storage | Catalog | Progress> =>
   Stream.unwrap(
     Effect.gen(function* () {

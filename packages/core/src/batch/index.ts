@@ -2,6 +2,8 @@
  * Batches: many artifacts, many sources, bounded memory, grouped catalog writes, batch progress.
  */
 export {
+  BatchExecutor,
+  type BatchExecutorService,
   type BatchFailed,
   type BatchOk,
   type BatchOptions,
