@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^@cargohold\/catalog-sql$/, replacement: src("catalog-sql/src/index.ts") },
       { find: /^@cargohold\/node$/, replacement: src("node/src/index.ts") },
       { find: /^@cargohold\/s3$/, replacement: src("s3/src/index.ts") },
+      { find: /^@cargohold\/cluster$/, replacement: src("cluster/src/index.ts") },
       { find: /^@cargohold\/cli$/, replacement: src("cli/src/index.ts") }
     ]
   },

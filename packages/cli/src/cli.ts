@@ -3,6 +3,7 @@
  */
 import { Command } from "@effect/cli"
 import { lsCommand, whereisCommand } from "./commands/catalog.js"
+import { clusterCommand, runnerCommand } from "./commands/cluster.js"
 import { fetchCommand } from "./commands/fetch.js"
 import { catCommand, exportCommand, replicateCommand, verifyCommand } from "./commands/integrity.js"
 import { remoteAdd, remoteCommand, remoteList, remoteRemove, remoteShow, sourcesAdd, sourcesCommand } from "./commands/remote.js"
@@ -25,7 +26,9 @@ export const cargohold = Command.make("cargohold").pipe(
     exportCommand,
     catCommand,
     repoCommand,
-    serveCommand
+    serveCommand,
+    runnerCommand,
+    clusterCommand
   ])
 )
 

@@ -18,8 +18,10 @@ import type { NodeServices } from "@cargohold/node"
 import { Effect, Layer, Option, Stream } from "effect"
 import { stderrRenderer, withServices } from "../env.js"
 import { Finished, UsageError } from "../errors.js"
+import { cluster, clusterUrl, requireClusterUrl } from "../options/cluster.js"
 import { json, location } from "../options/common.js"
 import { anyNetworkFlag, makeRemote, networkFields, networkOptions } from "../options/network.js"
+import { onCluster, rejectRunnerSideFlags, submitterLocation } from "./clusterFetch.js"
 import { planFromUrls, validateAll } from "./fetchPlan.js"
 import { outputTargets, saveCopy } from "./fetchOutput.js"
 import { type Reported, resultJson, resultLine, storedPath } from "./fetchResults.js"
@@ -75,6 +77,7 @@ export const fetchOptions = {
   ),
   failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed artifact")),
   json,
+  cluster,
   ...location,
   ...networkOptions
 }
@@ -206,6 +209,11 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
     const global = yield* atLeast("--max-connections", flags.maxConnections, 1)
     const perHost = yield* atLeast("--per-host", flags.perHost, 1)
     const retries = yield* atLeast("--retries", flags.retries, 0)
+    const onClusterAt = clusterUrl(flags.cluster) === undefined ? undefined : yield* requireClusterUrl(flags.cluster)
+    if (onClusterAt !== undefined) yield* rejectRunnerSideFlags(flags, anyNetworkFlag(flags))
+    if (onClusterAt !== undefined && (Option.isSome(flags.output) || Option.isSome(flags.outputDir)) && Option.isNone(flags.store)) {
+      return yield* Effect.fail(new UsageError({ message: "with --cluster, -o and --output-dir copy from the runners' store: name it with --store" }))
+    }
     const base = flags.urls[0] ?? "http://localhost/"
     // without --remote, everything is checked before the catalog is even opened
     const checked = Option.isNone(flags.remote) ? yield* Effect.flatMap(commandLineRemote(flags, base), (r) => plan(flags, r)) : undefined
@@ -222,15 +230,16 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
       const wantsOutput = Option.isSome(flags.output) || Option.isSome(flags.outputDir)
       const urls = wantsOutput ? Array.from(planned.requests(), (request) => String(request.url)) : []
       const output = yield* outputTargets(flags, urls)
-      return yield* fetchAll(planned, {
+      const batch = fetchAll(planned, {
         output,
         json: flags.json,
         concurrency: Math.max(limits?.global ?? defaultLimits.global, 1),
         failFast: flags.failFast,
         print
       })
+      return yield* onClusterAt === undefined ? batch : onCluster(onClusterAt)(batch)
     }).pipe(
-      withServices(flags, {
+      withServices(onClusterAt === undefined ? flags : submitterLocation(flags, onClusterAt), {
         progress: Layer.succeed(Progress, renderer.progress),
         limits,
         fileRoots: flags.fileRoot,
