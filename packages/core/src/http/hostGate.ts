@@ -49,6 +49,17 @@ export class HostPermit {
   })
 }
 
+/**
+ * A host's connection budget shared beyond this process (e.g. by the runners of a cluster): a gate holds one of
+ * the host's slots for each connection it lends, after its own permit.
+ */
+export interface HostSlots {
+  /** Takes one of `host`'s slots, waiting while all are taken; interrupted while waiting, it takes nothing. */
+  readonly acquire: (host: string) => Effect.Effect<void>
+  /** Gives back a slot of `host` taken with `acquire`. */
+  readonly release: (host: string) => Effect.Effect<void>
+}
+
 export class HostGate {
   private readonly semaphore: Effect.Semaphore
   private limit: number
@@ -58,14 +69,31 @@ export class HostGate {
   /**
    * @param max connections the host may use when it is healthy
    * @param recoverAfter successes in a row that win back one connection
+   * @param slots the host's budget shared with other processes, if any
    */
   constructor(
     readonly host: string,
     readonly max: number,
-    private readonly recoverAfter: number
+    private readonly recoverAfter: number,
+    private readonly slots?: HostSlots
   ) {
     this.limit = max
     this.semaphore = Effect.unsafeMakeSemaphore(max)
+    if (slots !== undefined) {
+      const shared = slots
+      this.acquire = Effect.suspend(() =>
+        Effect.zipRight(
+          this.waitPause,
+          Effect.uninterruptibleMask((restore) =>
+            Effect.zipRight(
+              restore(this.semaphore.take(1)),
+              restore(shared.acquire(host)).pipe(Effect.onInterrupt(() => this.semaphore.release(1)))
+            )
+          )
+        )
+      )
+      this.release = Effect.suspend(() => Effect.zipRight(shared.release(host), Effect.asVoid(this.semaphore.release(1))))
+    }
   }
 
   get concurrency(): number {
@@ -85,6 +113,7 @@ export class HostGate {
 
   /** Runs `effect` holding one of the host's connections, after any pause. */
   withPermit<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    if (this.slots !== undefined) return Effect.acquireUseRelease(this.acquire, () => effect, () => this.release)
     return Effect.zipRight(this.waitPause, this.semaphore.withPermits(1)(effect))
   }
 
@@ -96,6 +125,7 @@ export class HostGate {
 
   /** Gives back a connection taken with `acquire`. */
   readonly release: Effect.Effect<void> = Effect.suspend(() => Effect.asVoid(this.semaphore.release(1)))
+
 
   /** The host throttled us: halve its concurrency and pause it for `retryAfterMs` if given. */
   backoff(retryAfterMs: number | undefined): Effect.Effect<HostSignal> {

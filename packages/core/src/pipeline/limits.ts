@@ -4,7 +4,7 @@
  * download in the process unless a program provides its own `ConnectionLimits`.
  */
 import { Context, Effect, Layer } from "effect"
-import { HostGate, HostPermit, type HostSignal } from "../http/hostGate.js"
+import { HostGate, HostPermit, type HostSignal, type HostSlots } from "../http/hostGate.js"
 import { byteBucket, requestBucket, type TokenBucket } from "../http/tokenBucket.js"
 import type { Remote } from "../remote/Remote.js"
 
@@ -44,6 +44,8 @@ export interface LimitOptions {
   readonly bytesPerSecond?: number | undefined
   /** Successes in a row that give a throttled host one connection back (default 2). */
   readonly recoverAfter?: number | undefined
+  /** Each host's `perHost` budget shared with other processes (e.g. cluster runners), on top of this process's. */
+  readonly hostSlots?: HostSlots | undefined
 }
 
 const maxBytesMs = (a: TokenBucket | undefined, b: TokenBucket | undefined) =>
@@ -68,7 +70,7 @@ export const makeLimiter = (options: LimitOptions): ConnectionLimiter => {
   const host = (name: string): HostGate => {
     let gate = hosts.get(name)
     if (gate === undefined) {
-      gate = new HostGate(name, options.perHost, options.recoverAfter ?? 2)
+      gate = new HostGate(name, options.perHost, options.recoverAfter ?? 2, options.hostSlots)
       hosts.set(name, gate)
     }
     return gate
