@@ -25,7 +25,11 @@ export const runnerOptions = {
   listen: hostPort("listen", "HOST:PORT this runner listens on for the other runners (default 127.0.0.1:34431)"),
   advertise: hostPort("advertise", "HOST:PORT the other runners reach it at (default: --listen)"),
   maxConnections: count("max-connections", `downloads and connections at once on this runner (default ${defaultLimits.global})`),
-  perHost: count("per-host", `connections per host from this runner (default ${defaultLimits.perHost})`),
+  perHost: count("per-host", `connections per host, for the whole cluster unless --host-budget runner (default ${defaultLimits.perHost}; the same on every runner)`),
+  hostBudget: Options.choice("host-budget", ["cluster", "runner"]).pipe(
+    Options.withDescription("cluster: a host's --per-host budget is shared by all runners (PostgreSQL advisory-lock slots); runner: each its own"),
+    Options.withDefault("cluster" as const)
+  ),
   retries: count("retries", "retries after the first attempt (default 3)"),
   fileRoot: Options.directory("file-root", { exists: "yes" }).pipe(
     Options.withDescription("a folder file:// URLs sent to this runner may read (repeatable; default none: file:// is refused)"),
@@ -67,6 +71,7 @@ export const runnerCommand = Command.make("runner", runnerOptions, (flags) =>
       advertise,
       concurrency: global,
       defaultRemote,
+      hostBudget: flags.hostBudget,
       node: {
         home: Option.getOrUndefined(flags.home),
         ...(Option.isSome(flags.catalog) || process.env.CARGOHOLD_CATALOG ? { catalog: Option.getOrUndefined(flags.catalog) ?? process.env.CARGOHOLD_CATALOG } : {}),
@@ -81,7 +86,7 @@ export const runnerCommand = Command.make("runner", runnerOptions, (flags) =>
     yield* Effect.scoped(
       Effect.gen(function* () {
         yield* Layer.build(layer).pipe(Effect.mapError((error) => new UsageError({ message: `runner: ${error.message}` })))
-        yield* printErr(`cargohold runner ${shown} joined the cluster at ${describeClusterUrl(url)} (${global} at once, ${perHost} per host)`)
+        yield* printErr(`cargohold runner ${shown} joined the cluster at ${describeClusterUrl(url)} (${global} at once, ${perHost} per host ${flags.hostBudget === "cluster" ? "cluster-wide" : "from this runner"})`)
         return yield* Effect.never
       })
     )

@@ -14,11 +14,12 @@ import * as SocketRunner from "@effect/cluster/SocketRunner"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import { layerNode, type NodeLayerError, type NodeLayerOptions } from "@cargohold/node"
-import type { Remote } from "@cargohold/core"
+import { defaultLimits, type Remote } from "@cargohold/core"
 import { Effect, Layer, Option } from "effect"
 import { type HostPort, shardingTimings } from "../config.js"
 import { DownloadEntity } from "../entity.js"
 import { ClusterError } from "../errors.js"
+import { layerClusterLimits } from "../limits/layer.js"
 import { makeProgressPublisher } from "../progress.js"
 import { layerClusterSql } from "../sql.js"
 import { describeError, layerClusterStorage } from "../storage.js"
@@ -41,8 +42,11 @@ export interface RunnerOptions {
   readonly defaultRemote?: Remote | undefined
   /** Overrides of cargohold's sharding timings (tests). */
   readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
-  /** Replaces the Node services' connection limits (e.g. the cluster-wide host slots of `layerHostSlots`). */
-  readonly limits?: Layer.Layer<never, ClusterError> | undefined
+  /**
+   * Where a host's `node.limits.perHost` budget holds: `cluster` (default: shared by every runner through PostgreSQL
+   * advisory-lock slots, see limits/hostSlots.ts) or `runner` (each runner on its own).
+   */
+  readonly hostBudget?: "cluster" | "runner" | undefined
 }
 
 const clusterFailure = (operation: string) => (error: unknown) =>
@@ -85,7 +89,10 @@ export const layerRunner = (
   }
   const sql = layerClusterSql({ url: options.cluster, applicationName: `cargohold runner ${address}` })
   const node = layerNode({ catalog: options.cluster, ...options.node })
-  const nodeServices = options.limits === undefined ? node : Layer.merge(node, options.limits)
+  const limits = options.node?.limits ?? defaultLimits
+  // merged last, so these limits are the ones the downloads see
+  const nodeServices =
+    options.hostBudget === "runner" ? node : Layer.merge(node, layerClusterLimits({ global: limits.global, perHost: limits.perHost }))
 
   const work = Layer.scoped(
     RunnerWork,
