@@ -105,6 +105,10 @@ export interface SlowServer {
   /** Requests being answered now, at most so far, all paths together. */
   readonly maxInFlight: () => number
   readonly inFlight: () => number
+  /** Starts counting `maxInFlight` again from what is in flight now. */
+  readonly resetMax: () => void
+  /** The paths being answered now. */
+  readonly inFlightPaths: () => ReadonlyArray<string>
   readonly close: () => Promise<void>
 }
 
@@ -119,6 +123,7 @@ export const serveSlowly = async (
   const hits = new Map<string, number>()
   let inFlight = 0
   let maxInFlight = 0
+  const answering = new Map<string, number>()
   const chunk = options.chunk ?? 64 * 1024
   const everyMs = options.everyMs ?? 0
   const server = http.createServer((request, response) => {
@@ -131,11 +136,15 @@ export const serveSlowly = async (
     }
     inFlight++
     maxInFlight = Math.max(maxInFlight, inFlight)
+    answering.set(path, (answering.get(path) ?? 0) + 1)
     let done = false
     const finish = () => {
       if (!done) {
         done = true
         inFlight--
+        const left = (answering.get(path) ?? 1) - 1
+        if (left === 0) answering.delete(path)
+        else answering.set(path, left)
       }
     }
     response.on("close", finish)
@@ -164,6 +173,10 @@ export const serveSlowly = async (
     hits,
     maxInFlight: () => maxInFlight,
     inFlight: () => inFlight,
+    resetMax: () => {
+      maxInFlight = inFlight
+    },
+    inFlightPaths: () => [...answering.keys()],
     close: () =>
       new Promise((done) => {
         server.closeAllConnections()
