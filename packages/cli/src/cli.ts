@@ -3,7 +3,7 @@
  */
 import { Command } from "@effect/cli"
 import { lsCommand, whereisCommand } from "./commands/catalog.js"
-import { clusterCommand, runnerCommand } from "./commands/cluster.js"
+import { clusterCommand, clusterStatus, runnerCommand } from "./commands/cluster.js"
 import { fetchCommand } from "./commands/fetch.js"
 import { catCommand, exportCommand, replicateCommand, verifyCommand } from "./commands/integrity.js"
 import { remoteAdd, remoteCommand, remoteList, remoteRemove, remoteShow, sourcesAdd, sourcesCommand } from "./commands/remote.js"
@@ -85,7 +85,18 @@ export const helpTree: HelpNode = helpNode(cargohold, {
     helpNode(verifyCommand, { notes: [exitCodes("a bad copy was found (and not repaired)")] }),
     helpNode(replicateCommand),
     helpNode(exportCommand),
-    helpNode(catCommand)
+    helpNode(catCommand),
+    helpNode(runnerCommand, {
+      notes: [
+        {
+          title: "Cluster",
+          text: [
+            "Runners share the cluster database (its catalog too, unless --catalog says otherwise) and should share a store (--store s3://… or a shared folder). fetch -i FILE --cluster URL sends a batch to them; cargohold cluster status shows them."
+          ]
+        }
+      ]
+    }),
+    helpNode(clusterCommand, { children: [helpNode(clusterStatus)] })
   ],
   notes: [
     {

@@ -16,9 +16,10 @@ import { formatBytes } from "../progress/format.js"
 import { layerS3Store } from "../env.js"
 
 const count = (name: string, description: string) =>
-  Options.integer(name).pipe(Options.withDescription(description), Options.optional)
+  Options.integer(name).pipe(Options.withPseudoName("N"), Options.withDescription(description), Options.optional)
 
-const hostPort = (name: string, description: string) => Options.text(name).pipe(Options.withDescription(description), Options.optional)
+const hostPort = (name: string, description: string) =>
+  Options.text(name).pipe(Options.withPseudoName("HOST:PORT"), Options.withDescription(description), Options.optional)
 
 export const runnerOptions = {
   cluster,
@@ -32,6 +33,7 @@ export const runnerOptions = {
   ),
   retries: count("retries", "retries after the first attempt (default 3)"),
   fileRoot: Options.directory("file-root", { exists: "yes" }).pipe(
+    Options.withPseudoName("DIR"),
     Options.withDescription("a folder file:// URLs sent to this runner may read (repeatable; default none: file:// is refused)"),
     Options.repeated
   ),
@@ -137,7 +139,7 @@ const statusText = (status: ClusterStatus): string => {
   return lines.join("\n")
 }
 
-const statusCommand = Command.make("status", { cluster, json }, (flags) =>
+export const clusterStatus = Command.make("status", { cluster, json }, (flags) =>
   Effect.gen(function* () {
     const url = yield* requireClusterUrl(flags.cluster)
     const { layerClusterSql, readStatus } = yield* loadCluster
@@ -151,5 +153,5 @@ const statusCommand = Command.make("status", { cluster, json }, (flags) =>
 
 export const clusterCommand = Command.make("cluster").pipe(
   Command.withDescription("inspect a cluster of runners"),
-  Command.withSubcommands([statusCommand])
+  Command.withSubcommands([clusterStatus])
 )

@@ -7,6 +7,7 @@ import { Effect, Option } from "effect"
 import { UsageError } from "../errors.js"
 
 export const cluster = Options.text("cluster").pipe(
+  Options.withPseudoName("URL"),
   Options.withDescription("cluster database postgresql://user@host:port/db (env CARGOHOLD_CLUSTER): run the batch on its runners"),
   Options.optional
 )
