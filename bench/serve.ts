@@ -126,6 +126,16 @@ const main = async () => {
       results.serve.push(wrk(serveBase, servePaths))
       results.address.push(wrk(serveBase, addressPaths))
     }
+    // the ceiling of one Node process: node:http answering every request with one 16 KiB buffer, no routing or store
+    const barePort = await freePort()
+    const bare = spawn(
+      process.execPath,
+      ["-e", `const b=Buffer.alloc(${size},7);require("node:http").createServer((q,r)=>{r.writeHead(200,{"content-length":b.length,"content-type":"application/octet-stream"});r.end(b)}).listen(${barePort},"127.0.0.1")`],
+      { stdio: "ignore" }
+    )
+    await new Promise((r) => setTimeout(r, 1000))
+    const bareRps = wrk(`http://127.0.0.1:${barePort}`, ["/x"])
+    bare.kill("SIGTERM")
     const lazyUrls = names.map((n) => `${serveBase}/lazy/pool/${n}`)
     const cold = curlAll(lazyUrls)
     const warm = curlAll(lazyUrls)
@@ -136,6 +146,7 @@ const main = async () => {
     console.log(`nginx (2 workers, access log off)   ${n.toFixed(0)} req/s`)
     console.log(`serve /b/pool/NAME (latest)         ${s.toFixed(0)} req/s = ${(s / n).toFixed(2)}x nginx (goal >= 0.5x)`)
     console.log(`serve /sha256/HEX                   ${a.toFixed(0)} req/s = ${(a / n).toFixed(2)}x nginx`)
+    console.log(`bare node:http, one buffer           ${bareRps.toFixed(0)} req/s = ${(bareRps / n).toFixed(2)}x nginx (one Node process's ceiling here)`)
     console.log(`on demand, ${files} artifacts once each with curl --parallel ${connections}: cold ${cold.toFixed(2)} s (${(files / cold).toFixed(0)}/s), warm ${warm.toFixed(2)} s (${(files / warm).toFixed(0)}/s): cold = ${(cold / warm).toFixed(2)}x warm`)
     closeSync(log)
   } finally {
