@@ -2,7 +2,8 @@
  * The pipeline's own CPU per artifact, without network, disk or SQLite: `fetchMany` over an in-memory HttpClient
  * (16 KiB bodies with a content-length), in-memory Storage and Catalog, the node:crypto hasher. What is left is
  * the Effect machinery of one download, which this measures in µs of CPU per artifact.
- * usage: npx tsx bench/pipeline.ts [artifacts=20000] [bodyBytes=16384] [fetchMany|download]
+ * usage: npx tsx bench/pipeline.ts [artifacts=20000] [bodyBytes=16384] [fetchMany|download] [fibers]
+ * `fibers` also counts the fibers started per artifact (a supervisor sees every start; it costs a little CPU).
  */
 import { createHash } from "node:crypto"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -10,11 +11,24 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { download, fetchMany, layerSilent } from "@cargohold/core"
 import { layerMemoryBackends } from "@cargohold/core/testing"
 import { layerNodeHasher } from "@cargohold/node"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Stream, Supervisor } from "effect"
 
 const count = Number(process.argv[2] ?? 20000)
 const bodyBytes = Number(process.argv[3] ?? 16384)
 const api = process.argv[4] ?? "fetchMany"
+const countFibers = process.argv[5] === "fibers"
+
+/** Counts fiber starts. */
+class FiberCounter extends Supervisor.AbstractSupervisor<number> {
+  started = 0
+  get value() {
+    return Effect.sync(() => this.started)
+  }
+  override onStart() {
+    this.started += 1
+  }
+}
+const fibers = new FiberCounter()
 
 const bodyOf = (i: number): Uint8Array<ArrayBuffer> => {
   const body = new Uint8Array(bodyBytes)
@@ -38,10 +52,11 @@ const client = HttpClient.make((request, url) =>
 )
 const layer = Layer.mergeAll(Layer.succeed(HttpClient.HttpClient, client), layerMemoryBackends, layerSilent, layerNodeHasher)
 
-const run =
+const work =
   api === "download"
     ? Effect.forEach(requests, (request) => download(request), { concurrency: 64, discard: true })
     : Stream.runDrain(fetchMany(Stream.fromIterable(requests), { concurrency: 64, total: count }))
+const run = countFibers ? Effect.supervised(work, fibers) : work
 const before = process.cpuUsage()
 const started = performance.now()
 await Effect.runPromise(Effect.provide(run, layer))
@@ -51,3 +66,4 @@ console.log(
   `${api}, ${count} artifacts: ${ms.toFixed(0)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU, ` +
     `${((cpu.user + cpu.system) / count).toFixed(1)} µs CPU per artifact`
 )
+if (countFibers) console.log(`fibers started: ${fibers.started} (${(fibers.started / count).toFixed(2)} per artifact)`)
