@@ -139,6 +139,9 @@ describe("fetch -o FILE / --output-dir DIR", () => {
     expect(jsonLines(result.stdout)).toMatchObject([{ status: "failed", error: { _tag: "OutputError" } }])
     expect(readFileSync(out, "utf8")).toBe("old content")
     expect(readdirSync(dir)).toEqual(["one.bin"])
+    // the kernel copy did not verify, the streamed export found the copy corrupt and said so in the catalog
+    const where = await runCli(["whereis", sha256Hex(one), "--json", "--home", home])
+    expect(jsonLines(where.stdout)[0]).toMatchObject({ locations: [{ state: "corrupt" }] })
     expect(result.stdout + result.stderr).not.toContain("internal error")
   })
 

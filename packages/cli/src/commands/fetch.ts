@@ -132,7 +132,8 @@ export const fetchAll = (
           const reported: Reported = { result, line: plan.lineOf(result.request) }
           if (result._tag === "Ok") {
             const target = options.output?.(result.index)
-            const saved = target === undefined ? undefined : yield* Effect.either(saveCopy(result.artifact.sha256, target))
+            const local = Option.getOrUndefined(storage.localPath(result.artifact.sha256))
+            const saved = target === undefined ? undefined : yield* Effect.either(saveCopy(result.artifact, local, target))
             Object.assign(reported, {
               path: storedPath(storage, result),
               output: saved?._tag === "Right" ? saved.right : undefined,

@@ -4,14 +4,21 @@
  * a healthy stored copy, re-hashed on the way, into a temp file beside the target that is fsynced and renamed over
  * it only once they verified — so the target is either the whole right file or untouched.
  *
+ * From a local store, the copy is first made by the kernel — `copyFile` with COPYFILE_FICLONE: a reflink (shared
+ * extents, copy-on-write: no data written) where the filesystem can (btrfs, XFS), else an in-kernel copy — into
+ * the temp file, which is then re-hashed, fsynced and renamed; if that fails or does not verify, the streamed
+ * export above does the job (and marks a corrupt stored copy as such).
+ *
  * Not a hard link, although it would cost nothing: it would share the store object's inode, so a user editing or
- * truncating "their" file would corrupt the store (and get its read-only 0444 mode).
+ * truncating "their" file would corrupt the store (and get its read-only 0444 mode). A reflink shares no inode.
  */
 import { exportTo, type Sha256 } from "@cargohold/core"
 import type { NodeServices } from "@cargohold/node"
 import { Effect, Option, Schema } from "effect"
-import { mkdirSync, statSync } from "node:fs"
-import { dirname, join, resolve } from "node:path"
+import { randomBytes, createHash } from "node:crypto"
+import { constants, createReadStream, mkdirSync, statSync } from "node:fs"
+import { chmod, copyFile, open, rename, rm } from "node:fs/promises"
+import { basename, dirname, join, resolve } from "node:path"
 import { UsageError } from "../errors.js"
 import { fileTarget } from "./exportFile.js"
 
@@ -81,9 +88,48 @@ const isDirectory = (path: string): boolean => {
   }
 }
 
+/** Clones (or kernel-copies) `source` to a temp file beside `file`, verifies it, fsyncs and renames it; false if not. */
+const cloneVerified = async (source: string, file: string, sha256: string, size: number): Promise<boolean> => {
+  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString("hex")}.part`)
+  let renamed = false
+  try {
+    await copyFile(source, temp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
+    await chmod(temp, 0o644) // the store's objects are read-only; the user's copy is theirs
+    const hash = createHash("sha256")
+    let bytes = 0
+    for await (const chunk of createReadStream(temp)) {
+      hash.update(chunk as Buffer)
+      bytes += (chunk as Buffer).length
+    }
+    if (bytes !== size || hash.digest("hex") !== sha256) return false
+    const handle = await open(temp, "r+")
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temp, file)
+    renamed = true
+    return true
+  } catch {
+    return false
+  } finally {
+    if (!renamed) await rm(temp, { force: true }).catch(() => undefined)
+  }
+}
+
 /** Writes the stored artifact to `file`, verified; the file appears only whole. */
-export const saveCopy = (sha256: Sha256, file: string): Effect.Effect<string, OutputError, NodeServices> =>
-  exportTo(sha256, fileTarget(file)).pipe(
-    Effect.as(file),
-    Effect.mapError((error) => new OutputError({ message: `stored, but not saved as ${file}: ${error.message}` }))
-  )
+export const saveCopy = (
+  artifact: { readonly sha256: Sha256; readonly size: number },
+  localPath: string | undefined,
+  file: string
+): Effect.Effect<string, OutputError, NodeServices> =>
+  Effect.gen(function* () {
+    const cloned =
+      localPath !== undefined && (yield* Effect.promise(() => cloneVerified(localPath, file, artifact.sha256, artifact.size)))
+    if (cloned) return file
+    return yield* exportTo(artifact.sha256, fileTarget(file)).pipe(
+      Effect.as(file),
+      Effect.mapError((error) => new OutputError({ message: `stored, but not saved as ${file}: ${error.message}` }))
+    )
+  })
