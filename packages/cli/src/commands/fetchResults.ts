@@ -3,7 +3,7 @@
  * `from URL` when another URL served the bytes, `saved FILE` for -o/--output-dir, or the error) or, with `--json`,
  * one object per line.
  */
-import type { BatchResult, StorageService } from "@cargohold/core"
+import { type BatchResult, redactUrl, type StorageService } from "@cargohold/core"
 import { Option } from "effect"
 
 /** One line of `--json` output. */
@@ -58,7 +58,7 @@ const errorOf = (reported: Reported) =>
 
 export const resultJson = (reported: Reported): FetchResultJson => {
   const { result } = reported
-  const url = String(result.request.url)
+  const url = redactUrl(result.request.url)
   const where = reported.line === undefined ? {} : { line: reported.line }
   const error = errorOf(reported)
   const artifact =
@@ -81,7 +81,7 @@ export const resultJson = (reported: Reported): FetchResultJson => {
 /** `fetched|stored|unchanged|failed  sha256  size  path  url  [from URL] [saved FILE] [Tag: message]`, tab-separated. */
 export const resultLine = (reported: Reported): string => {
   const { result } = reported
-  const url = String(result.request.url)
+  const url = redactUrl(result.request.url)
   const error = errorOf(reported)
   if (result._tag === "Failed") return ["failed", "-", "-", "-", url, `${error!._tag}: ${error!.message}`].join("\t")
   const { artifact } = result
