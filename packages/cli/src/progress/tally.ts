@@ -203,9 +203,11 @@ export class Tally {
   }
 }
 
+/** The source as the summary names it: an http(s) origin, or `file://` (whose URL origin is the string "null"). */
 const originOf = (url: string): string => {
   try {
-    return new URL(url).origin
+    const parsed = new URL(url)
+    return parsed.protocol === "file:" ? "file://" : parsed.origin
   } catch {
     return url
   }

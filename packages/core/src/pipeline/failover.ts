@@ -3,8 +3,10 @@
  *
  * Attempts: with a single source, the retry schedule as before (default 4 attempts). With several, another source
  * is the better retry: a failure moves on to the next source at once, and only the last source left gets the
- * whole schedule — except that a digest mismatch is never retried on the same source when others exist (a bad
- * mirror serves the same wrong bytes again). So n sources cost at most (n - 1) + attempts requests.
+ * whole schedule. A source that served wrong bytes (a digest mismatch) is asked again at most once in the download,
+ * and only when it is the last one left: a mistyped digest or a bad mirror gives the same wrong bytes every time,
+ * and each time is the whole file. So n sources cost at most (n - 1) + attempts requests, and a mismatch at most
+ * n + 1. Progress numbers attempts by the requests actually made, across sources.
  * Every source failure is recorded in the catalog (with the sha256 the source served, when it disagreed).
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -103,21 +105,27 @@ export const fromFirstGoodSource = (
       const revalidation = ctx.revalidation?.url === source.spec.url ? ctx.revalidation : undefined
       transfer.conditional = revalidation?.headers
       let servedSha256: string | undefined
+      /** Times this source served bytes with the wrong digest in this download. */
+      let mismatches = 0
       // the source's remote may have its own retry policy; fetchHttp applies its timeouts itself
       // built only after a first failure (see retryAfterFirstFailure)
-      const schedule = () =>
-        retrySchedule(settingsForRemote(settings, source.spec.remote), (attempt, error, delay) =>
-          ctx.progress.emit({
-            _tag: "Retrying",
-            id: ctx.id,
-            url: source.spec.url,
-            attempt: attempts + attempt,
-            reason: `${error._tag}: ${error.message}`,
-            delayMs: Duration.toMillis(delay)
-          })
-        )
       const retryHere = (error: DownloadError) =>
-        isRetryable(error) && (single || (last && error._tag !== "DigestMismatch"))
+        isRetryable(error) && (single || last) && (error._tag !== "DigestMismatch" || mismatches < 2)
+      const schedule = () =>
+        retrySchedule(settingsForRemote(settings, source.spec.remote), (_attempt, error, delay) =>
+          // the schedule steps before the retry predicate is asked: announce only a retry that will happen
+          retryHere(error)
+            ? ctx.progress.emit({
+                _tag: "Retrying",
+                id: ctx.id,
+                url: source.spec.url,
+                // the request about to be made, counted across sources (the schedule counts its own retries only)
+                attempt: attempts + 1,
+                reason: `${error._tag}: ${error.message}`,
+                delayMs: Duration.toMillis(delay)
+              })
+            : Effect.void
+        )
       const oneTry = Effect.zipRight(
         Effect.sync(() => {
           attempts += 1
@@ -131,6 +139,7 @@ export const fromFirstGoodSource = (
               ? Effect.succeed(revalidation.digests)
               : verify(transfer, (sha) => {
                   servedSha256 = sha
+                  mismatches += 1
                 })
           )
         )
