@@ -178,3 +178,62 @@ describe.skipIf(!canMount)(`disk full under the catalog (SQLite on the tmpfs), t
     expect(stored(store).length).toBe(count)
   })
 })
+
+describe.skipIf(!canMount)(`disk full at export and at replicate, through the CLI${needsRoot}`, () => {
+  const body = bytesOf(2 * MiB + 123, 9)
+  let files: FileServer
+  let home: string
+  const env = () => ({ HOME: scratch.path, CARGOHOLD_HOME: home, CARGOHOLD_MIN_FREE: "0" })
+  beforeAll(async () => {
+    files = await serveFiles(new Map([["/export.bin", body]]))
+    home = join(scratch.path, "home-export")
+    const fetched = await runCli(["fetch", files.url("/export.bin"), "--sha256", sha256Hex(body)], { env: env() })
+    expect(fetched.code).toBe(0)
+  })
+  afterAll(() => files.close())
+
+  it("export: exit 1, one clear line, no file (not even a partial one), never 'verified'; with room again it works", async () => {
+    const target = join(disk.path, `export-${++n}.bin`)
+    const unfill = disk.fillTo(1 * MiB)
+    let full: Awaited<ReturnType<typeof runCli>>
+    try {
+      full = await runCli(["export", sha256Hex(body), target], { env: env() })
+    } finally {
+      unfill()
+    }
+    expect(full.code).toBe(1)
+    expect(full.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^cargohold: cannot write .*: no space left on device \(ENOSPC\)$/)])
+    expect(full.stderr).not.toContain("verified")
+    expect(readdirSync(disk.path).filter((name) => name.includes(`export-${n}`))).toEqual([])
+
+    const ok = await runCli(["export", sha256Hex(body), target], { env: env() })
+    expect(ok.code).toBe(0)
+    expect(ok.stderr).toContain("sha256 verified")
+    expect(sha256Hex(await import("node:fs").then((fs) => fs.readFileSync(target)))).toBe(sha256Hex(body))
+  })
+
+  it("replicate to a file store on a full disk: the artifact fails with disk full, the target keeps nothing", async () => {
+    const target = join(disk.path, `replica-${++n}`)
+    const unfill = disk.fillTo(1 * MiB)
+    let full: Awaited<ReturnType<typeof runCli>>
+    try {
+      full = await runCli(["replicate", sha256Hex(body), "--to", pathToFileURL(target).href, "--json"], { env: env() })
+    } finally {
+      unfill()
+    }
+    expect(full.code).toBe(1)
+    const [line] = jsonLines(full.stdout)
+    expect(line).toMatchObject({ status: "failed" })
+    expect(String(line!.detail)).toMatch(/disk full \(ENOSPC\)/)
+    expect(stored(target)).toEqual([])
+    expect(temps(target)).toEqual([])
+    const whereis = await runCli(["whereis", sha256Hex(body), "--json"], { env: env() })
+    const locations = (JSON.parse(whereis.stdout) as { locations: Array<{ store: string }> }).locations
+    expect(locations.map((l) => l.store)).not.toContain(pathToFileURL(target).href)
+
+    const ok = await runCli(["replicate", sha256Hex(body), "--to", pathToFileURL(target).href, "--json"], { env: env() })
+    expect(ok.code).toBe(0)
+    expect(jsonLines(ok.stdout)[0]).toMatchObject({ status: "copied" })
+    expect(stored(target).length).toBe(1)
+  })
+})

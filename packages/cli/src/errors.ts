@@ -7,6 +7,9 @@ import { Schema } from "effect"
 /** The command line or the configuration is wrong; nothing was done. Exit 2. */
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
 
+/** Writing a file or stream the command produces failed (a full disk, say): nothing partial is left. Exit 1. */
+export class OutputError extends Schema.TaggedError<OutputError>()("OutputError", { message: Schema.String }) {}
+
 /** The command ran and reported its failures already (e.g. failed artifacts). Exit with `code`. */
 export class Finished extends Schema.TaggedError<Finished>()("Finished", { code: Schema.Number }) {}
 

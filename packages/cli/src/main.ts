@@ -9,7 +9,7 @@ import { Cause, Effect, Exit } from "effect"
 import { limitHeapGrowth } from "@cargohold/node/heap"
 import { cli, helpTree } from "./cli.js"
 import { helpPath, renderPage, styleFor } from "./help/page.js"
-import { printErr } from "./output.js"
+import { printErr, stdoutFailed } from "./output.js"
 
 // The heap grows to at most 2× what is live between full GCs (V8 picks up to 4× when allocating fast, as a batch
 // does): workload 3 (20,000 × 4 KiB) peaks ≈ 110 MiB lower, at the same speed. A growth factor, not a limit.
@@ -22,6 +22,13 @@ const run =
   help === undefined
     ? Effect.suspend(() => cli(process.argv))
     : Effect.sync(() => void process.stdout.write(renderPage(help, styleFor(process.stdout, process.env))))
+
+/** The first line of an unexpected failure's message, at most 300 characters: never a stack or source text. */
+const oneLine = (error: unknown): string => {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  const first = text.split("\n")[0] ?? ""
+  return first.length > 300 ? `${first.slice(0, 300)}…` : first
+}
 
 const program = run.pipe(
   Effect.as(0),
@@ -36,15 +43,34 @@ const program = run.pipe(
         return Effect.as(printErr(`cargohold: ${error.message}`), 1)
     }
   }),
-  Effect.catchAllDefect((defect) => Effect.as(printErr(`cargohold: internal error: ${Cause.pretty(Cause.die(defect))}`), 1)),
+  Effect.catchAllDefect((defect) =>
+    Effect.as(
+      Effect.zipRight(
+        printErr(`cargohold: failed unexpectedly: ${oneLine(defect)}`),
+        process.env.CARGOHOLD_DEBUG === "1" ? printErr(Cause.pretty(Cause.die(defect))) : Effect.void
+      ),
+      1
+    )
+  ),
   Effect.provide(NodeContext.layer)
 )
 
-// A reader that goes away (`cargohold ls | head`) is not an error: stop quietly, as other Unix tools do.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(0)
-  throw error
-})
+// A reader that goes away (`cargohold ls | head`) ends quietly; a stdout that fails otherwise is one line, exit 1.
+process.stdout.on("error", stdoutFailed)
+// stderr is where failures are said: when it fails too, there is nobody left to tell
+process.stderr.on("error", () => process.exit(1))
+// The last resort for what escapes everything above (an exception thrown in a callback): one line, never a stack
+// trace or the bundle's source; CARGOHOLD_DEBUG=1 shows the details.
+const lastResort = (error: unknown) => {
+  try {
+    process.stderr.write(`cargohold: failed unexpectedly: ${oneLine(error)}\n`)
+    if (process.env.CARGOHOLD_DEBUG === "1") process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`)
+  } finally {
+    process.exit(1)
+  }
+}
+process.on("uncaughtException", lastResort)
+process.on("unhandledRejection", lastResort)
 
 /**
  * Resolves once everything written to `stream` so far has been handed to the OS. A pipe's writes are asynchronous,

@@ -3,6 +3,37 @@
  */
 import { Effect } from "effect"
 
+/** A system error's text without the syscall noise: `no space left on device (ENOSPC)`. */
+export const describeIoError = (error: unknown): string => {
+  const code = (error as { code?: unknown } | null)?.code
+  const message = error instanceof Error ? error.message : String(error)
+  if (typeof code !== "string") return message
+  // node's own text is `CODE: description, syscall [path]`: keep the description, name the code once
+  const prefix = `${code}: `
+  if (!message.startsWith(prefix)) return `${message} (${code})`
+  const description = message.slice(prefix.length)
+  const comma = description.lastIndexOf(", ")
+  return `${comma > 0 ? description.slice(0, comma) : description} (${code})`
+}
+
+let outputFailed = false
+
+/**
+ * Standard output failed (a full disk behind `> file`, `/dev/full`, a closed pipe): a reader that went away
+ * (EPIPE) ends the command quietly, as other Unix tools do; anything else is said once, in one line, exit 1.
+ * Called from the stream's 'error' event and from write callbacks alike; only the first call counts.
+ */
+export const stdoutFailed = (error: unknown): void => {
+  if (outputFailed) return
+  outputFailed = true
+  if ((error as { code?: unknown } | null)?.code === "EPIPE") process.exit(0)
+  try {
+    process.stderr.write(`cargohold: cannot write to standard output: ${describeIoError(error)}\n`)
+  } finally {
+    process.exit(1)
+  }
+}
+
 /** One line on stdout. */
 export const printOut = (line: string): Effect.Effect<void> => Effect.sync(() => void process.stdout.write(`${line}\n`))
 

@@ -19,7 +19,7 @@ import { join } from "node:path"
 import { layerStoreAt, liveOnlyProgress, withServices } from "../env.js"
 import { Finished, rejectFlagLikeArgs, UsageError } from "../errors.js"
 import { json, location } from "../options/common.js"
-import { printErr, printJson, printOut } from "../output.js"
+import { printErr, printJson, printOut, stdoutFailed } from "../output.js"
 import { fileTarget } from "./exportFile.js"
 
 const usage = (message: string) => new UsageError({ message })
@@ -148,18 +148,15 @@ export const exportCommand = Command.make(
     })
 ).pipe(Command.withDescription("write a stored artifact to a file, from a healthy copy, verified before it appears"))
 
+/** Writes to stdout and waits until it took the bytes; a failed write ends the command (see stdoutFailed). */
 const writeStdout = (chunk: Uint8Array): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
-    process.stdout.write(chunk, () => resume(Effect.void))
+    process.stdout.write(chunk, (error) => (error ? stdoutFailed(error) : resume(Effect.void)))
   })
 
 export const catCommand = Command.make("cat", { sha256: Args.text({ name: "SHA256" }).pipe(Args.withDescription("the artifact to write to stdout")), ...location }, (flags) =>
   Effect.gen(function* () {
     const [sha256] = yield* sha256List([flags.sha256])
-    // a reader that goes away (`| head`) ends the output quietly
-    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EPIPE") process.exit(0)
-    })
     yield* withServices(flags)(Stream.runForEach(readArtifact(sha256!), writeStdout))
   })
 ).pipe(Command.withDescription("write a stored artifact to stdout (its sha256 is checked as it streams)"))
