@@ -20,7 +20,7 @@ import { stderrRenderer, withServices } from "../env.js"
 import { Finished, UsageError } from "../errors.js"
 import { cluster, clusterUrl, requireClusterUrl } from "../options/cluster.js"
 import { json, location } from "../options/common.js"
-import { anyNetworkFlag, makeRemote, networkFields, networkOptions } from "../options/network.js"
+import { anyNetworkFlag, makeRemote, networkFields, networkOptions, parseByteRate } from "../options/network.js"
 import { onCluster, rejectRunnerSideFlags, submitterLocation } from "./clusterFetch.js"
 import { planFromUrls, validateAll } from "./fetchPlan.js"
 import { outputTargets, saveCopy } from "./fetchOutput.js"
@@ -58,6 +58,11 @@ export const fetchOptions = {
   maxConnections: count("max-connections", `connections in all (default ${defaultLimits.global})`),
   perHost: count("per-host", `connections per host (default ${defaultLimits.perHost})`),
   retries: count("retries", "retries after the first attempt (default 3)"),
+  maxSize: Options.text("max-size").pipe(
+    Options.withPseudoName("SIZE"),
+    Options.withDescription("fail an artifact whose body passes SIZE bytes (suffixes k, M, G), stopped as soon as it does"),
+    Options.optional
+  ),
   fileRoot: Options.directory("file-root", { exists: "yes" }).pipe(
     Options.withDescription(
       "a folder file:// URLs of the manifest, the catalog's sources and remotes may read (repeatable; URLs typed here may read any file)"
@@ -210,6 +215,10 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
     const global = yield* atLeast("--max-connections", flags.maxConnections, 1)
     const perHost = yield* atLeast("--per-host", flags.perHost, 1)
     const retries = yield* atLeast("--retries", flags.retries, 0)
+    const maxSize = Option.isSome(flags.maxSize) ? parseByteRate(flags.maxSize.value) : undefined
+    if (Option.isSome(flags.maxSize) && maxSize === undefined) {
+      return yield* Effect.fail(new UsageError({ message: `--max-size: not a size: '${flags.maxSize.value}' (e.g. 500M, 2G)` }))
+    }
     const onClusterAt = clusterUrl(flags.cluster) === undefined ? undefined : yield* requireClusterUrl(flags.cluster)
     if (onClusterAt !== undefined) yield* rejectRunnerSideFlags(flags, anyNetworkFlag(flags))
     if (onClusterAt !== undefined && (Option.isSome(flags.output) || Option.isSome(flags.outputDir)) && Option.isNone(flags.store)) {
@@ -244,7 +253,10 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
         progress: Layer.succeed(Progress, renderer.progress),
         limits,
         fileRoots: flags.fileRoot,
-        settings: retries === undefined ? undefined : { attempts: retries + 1 }
+        settings:
+          retries === undefined && maxSize === undefined
+            ? undefined
+            : { ...(retries === undefined ? {} : { attempts: retries + 1 }), ...(maxSize === undefined ? {} : { maxSize }) }
       })
     )
     if (failed > 0) return yield* Effect.fail(new Finished({ code: 1 }))

@@ -128,6 +128,19 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
   }
 }
 
+/** A body passed the largest size this download accepts (`maxSize`), so it was stopped there. Not retried. */
+export class SizeLimitExceeded extends Schema.TaggedError<SizeLimitExceeded>()("SizeLimitExceeded", {
+  url: Schema.String,
+  /** The limit, in bytes. */
+  limit: Schema.Number,
+  /** Bytes received when the body was stopped. */
+  actual: Schema.Number
+}) {
+  override get message() {
+    return `${this.url} is larger than the size limit of ${this.limit} bytes (max size): stopped at ${this.actual}`
+  }
+}
+
 /** The catalog failed. */
 export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogError", {
   operation: Schema.String,
@@ -166,6 +179,7 @@ export type DownloadError =
   | ProxyError
   | DigestMismatch
   | SizeMismatch
+  | SizeLimitExceeded
   | StorageError
   | CatalogError
 
@@ -180,6 +194,7 @@ export const DownloadError = Schema.Union(
   ProxyError,
   DigestMismatch,
   SizeMismatch,
+  SizeLimitExceeded,
   StorageError,
   CatalogError
 )

@@ -18,6 +18,11 @@ export interface DownloadSettings {
   readonly smallBodyBytes: number
   /** Product token sent as User-Agent. */
   readonly userAgent: string
+  /**
+   * The largest body accepted, in bytes: a body that passes it (announced or not, HTTP or file://) fails the
+   * download with `SizeLimitExceeded` as soon as it does, before more is written. Undefined: no limit.
+   */
+  readonly maxSize?: number | undefined
 }
 
 export const version = "0.1.0"

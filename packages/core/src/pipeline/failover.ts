@@ -101,7 +101,7 @@ export const fromFirstGoodSource = (
     for (let i = 0; i < sources.length; i++) {
       const source = sources[i]!
       const last = i === sources.length - 1
-      const transfer = new Transfer(ctx.id, source.spec, ctx.temp, ctx.hasher, ctx.progress)
+      const transfer = new Transfer(ctx.id, source.spec, ctx.temp, ctx.hasher, ctx.progress, settings.maxSize)
       const revalidation = ctx.revalidation?.url === source.spec.url ? ctx.revalidation : undefined
       transfer.conditional = revalidation?.headers
       let servedSha256: string | undefined

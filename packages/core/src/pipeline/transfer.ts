@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import type { Algorithm } from "../domain/digest.js"
-import { type DownloadError, SizeMismatch, TimeoutError } from "../domain/errors.js"
+import { type DownloadError, SizeLimitExceeded, SizeMismatch, TimeoutError } from "../domain/errors.js"
 import type { DownloadSpec } from "../domain/request.js"
 import { type HasherService, MultiHash } from "../hash/Hasher.js"
 import type { ProgressService } from "../progress/Progress.js"
@@ -44,7 +44,9 @@ export class Transfer {
     readonly spec: DownloadSpec,
     readonly temp: TempObject,
     private readonly hasher: HasherService,
-    readonly progress: ProgressService
+    readonly progress: ProgressService,
+    /** The largest body accepted (`DownloadSettings.maxSize`). */
+    private readonly maxSize: number = Number.POSITIVE_INFINITY
   ) {
     this.finalUrl = spec.url
     this.algorithms = ["sha256", ...(Object.keys(spec.digests) as Array<Algorithm>)]
@@ -85,6 +87,9 @@ export class Transfer {
     const expected = this.spec.size
     if (expected !== undefined && received > expected) {
       return Effect.fail(new SizeMismatch({ url: this.spec.url, expected, actual: received }))
+    }
+    if (received > this.maxSize) {
+      return Effect.fail(new SizeLimitExceeded({ url: this.spec.url, limit: this.maxSize, actual: received }))
     }
     for (let i = 0; i < chunks.length; i++) this.hash.update(chunks[i]!)
     this.received = received
