@@ -17,9 +17,20 @@ export default defineConfig({
     ]
   },
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    pool: "forks"
+    pool: "forks",
+    projects: [
+      { extends: true, test: { name: "default", include: ["test/**/*.test.ts"] } },
+      // the network contract again over the platform HttpClient path (the default above is the lean exchange)
+      {
+        extends: true,
+        test: {
+          name: "generic-transfer",
+          include: ["test/network/**/*.test.ts", "test/segments/**/*.test.ts"],
+          env: { CARGOHOLD_TEST_TRANSFER: "generic" }
+        }
+      }
+    ]
   }
 })

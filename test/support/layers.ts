@@ -27,10 +27,16 @@ export const testSettings: DownloadSettings = {
 }
 
 
+/**
+ * The transfer path under test: the lean exchange (default), or the platform HttpClient when the suite runs as
+ * the "generic-transfer" project (vitest.config.ts) — the same network tests hold over both.
+ */
+export const transferPath: "lean" | "generic" = process.env.CARGOHOLD_TEST_TRANSFER === "generic" ? "generic" : "lean"
+
 /** The HTTP pools get as many connections per origin as the per-host limit allows, as in production. */
 export const layerNetworkTest = (options: NetworkTestOptions = {}) =>
   Layer.mergeAll(
-    layerHttp({ connectionsPerOrigin: options.limits?.perHost ?? 16, ...options.http }),
+    layerHttp({ connectionsPerOrigin: options.limits?.perHost ?? 16, transfer: transferPath, ...options.http }),
     layerCollecting,
     layerMemoryBackends,
     Layer.succeed(DownloadConfig, { ...testSettings, ...options.settings }),

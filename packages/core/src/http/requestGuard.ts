@@ -63,6 +63,14 @@ export class RequestGuard {
     })
   }
 
+  /** A controller for one request sent without the HttpClient (the lean exchange): aborted like the others. */
+  controller(): AbortController {
+    const controller = new AbortController()
+    this.open.push(controller)
+    if (this.timedOut !== undefined) controller.abort()
+    return controller
+  }
+
   /** The body of the latest request was read to its end: its connection is reusable, nothing to abort. */
   consumed(): void {
     this.open.pop()

@@ -17,6 +17,7 @@ import {
   TransferError
 } from "../domain/errors.js"
 import { classifyTransportError, isCloseBeforeAnswer, parseRetryAfter, proxyLabel } from "../http/classify.js"
+import { type Exchange, HttpExchange } from "../http/exchange.js"
 import type { HostPermit } from "../http/hostGate.js"
 import { headersForOrigin, nextHop, redirectStatuses } from "../http/redirects.js"
 import { RequestGuard, release, requestGuardsAvailable, watch } from "../http/requestGuard.js"
@@ -63,6 +64,8 @@ const discard = (
 /** Everything one attempt needs besides the transfer. */
 interface AttemptContext {
   readonly client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>
+  /** The lean path for this remote's transport (see http/exchange.ts); undefined: through `client`. */
+  readonly exchange: Exchange | undefined
   /** Aborts this attempt's requests (idle timeout, end of attempt); undefined on the fiber-watchdog fallback. */
   readonly guard: RequestGuard | undefined
   readonly settings: DownloadSettings
@@ -79,13 +82,14 @@ interface AttemptContext {
   readonly host: string
 }
 
+/** The typed error of a transport failure: `cause` is the platform's (an HttpClientError's cause, or undici's). */
 const transportError =
   (url: string, transfer: Transfer, ctx: AttemptContext, inBody: boolean) =>
-  (error: HttpClientError.HttpClientError): DownloadError =>
+  (cause: unknown): DownloadError =>
     timedOut(transfer, ctx) ??
     classifyTransportError(
       url,
-      error.cause ?? error,
+      cause,
       inBody ? transfer.received : undefined,
       Duration.toMillis(ctx.settings.connectTimeout),
       ctx.proxy
@@ -100,12 +104,12 @@ const failBeforeAnswer = (
   url: string,
   transfer: Transfer,
   ctx: AttemptContext,
-  error: HttpClientError.HttpClientError
+  cause: unknown
 ): Effect.Effect<never, DownloadError> => {
-  const typed = transportError(url, transfer, ctx, false)(error)
+  const typed = transportError(url, transfer, ctx, false)(cause)
   const diagnose = ctx.connection.diagnoseClose
   if (typed._tag !== "ConnectError" || diagnose === undefined || !url.startsWith("https:")) return Effect.fail(typed)
-  if (!isCloseBeforeAnswer(error.cause ?? error)) return Effect.fail(typed)
+  if (!isCloseBeforeAnswer(cause)) return Effect.fail(typed)
   return Effect.flatMap(diagnose(url), (finding) => {
     if (finding === undefined) return Effect.fail(typed)
     const connectTimeoutMs = Duration.toMillis(ctx.settings.connectTimeout)
@@ -120,46 +124,113 @@ const timedOut = (transfer: Transfer, ctx: AttemptContext): TimeoutError | undef
     ? undefined
     : new TimeoutError({ url: transfer.finalUrl, phase: ctx.guard.timedOut, timeoutMs: ctx.guard.idleMs })
 
-/** Sends the request and follows redirects; returns the final response (status not yet checked). */
+/** An answer's head, and what can be done with its body, whichever path sent the request. */
+interface Answer {
+  readonly status: number
+  readonly header: (name: string) => string | undefined
+  /** Drops the body (read when small, so the connection is reused). */
+  readonly discard: Effect.Effect<void>
+  /** Reads the body into the transfer; `length` as announced. */
+  readonly readBody: (length: number | undefined) => Effect.Effect<void, DownloadError>
+}
+
+/** Through the platform HttpClient (stub layers, other platforms, connections the lean path does not own). */
+const sendGeneric = (
+  transfer: Transfer,
+  ctx: AttemptContext,
+  url: string,
+  headers: Readonly<Record<string, string>>
+): Effect.Effect<Answer, DownloadError, Scope.Scope> =>
+  ctx.connection.provide(ctx.client.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeaders(headers)))).pipe(
+    Effect.catchAll((error) => failBeforeAnswer(url, transfer, ctx, error.cause ?? error)),
+    Effect.map((response): Answer => {
+      const responseHeaders = response.headers
+      return {
+        status: response.status,
+        header: (name) => header(responseHeaders, name),
+        discard: discard(response, responseHeaders, ctx.guard),
+        readBody: (length) => readBody(transfer, response, ctx, length)
+      }
+    })
+  )
+
+/** Through the lean exchange: one effect for the head, one for the whole body, none per chunk. */
+const sendLean = (
+  transfer: Transfer,
+  ctx: AttemptContext,
+  exchange: Exchange,
+  url: string,
+  headers: Readonly<Record<string, string>>
+): Effect.Effect<Answer, DownloadError> => {
+  const guard = ctx.guard!
+  return exchange.send({ url, headers, signal: guard.controller().signal }).pipe(
+    Effect.catchAll((cause) => failBeforeAnswer(url, transfer, ctx, cause)),
+    Effect.map(
+      (response): Answer => ({
+        status: response.status,
+        header: response.header,
+        discard: Effect.zipRight(
+          response.discard(discardLimit),
+          Effect.sync(() => guard.consumed())
+        ),
+        readBody: () =>
+          response.pipe(transfer.sink).pipe(
+            Effect.mapError((failure) =>
+              failure._tag === "Sink" ? failure.error : transportError(url, transfer, ctx, true)(failure.cause)
+            ),
+            Effect.zipRight(Effect.sync(() => guard.consumed()))
+          )
+      })
+    )
+  )
+}
+
+/** The request's headers for `url`: lower-case names, the later source winning (as the platform's setHeaders). */
+const requestHeaders = (
+  ctx: AttemptContext,
+  urlOrigin: string,
+  extra: Readonly<Record<string, string>>
+): Record<string, string> => {
+  const sameOrigin = urlOrigin === ctx.origin
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headersForOrigin(ctx.headers, sameOrigin))) {
+    out[name.toLowerCase()] = value
+  }
+  for (const [name, value] of Object.entries(extra)) out[name.toLowerCase()] = value
+  // the remote's credentials go to the remote's own origin only, never to a URL elsewhere or a redirect target
+  if (sameOrigin && ctx.authorization !== undefined && ctx.authOrigin === urlOrigin) {
+    out.authorization = Redacted.value(ctx.authorization)
+  }
+  return out
+}
+
+/** Sends the request and follows redirects; returns the final answer (status not yet checked). */
 const sendFollowing = (
   transfer: Transfer,
   ctx: AttemptContext,
   extra: Readonly<Record<string, string>>,
   limiter: ConnectionLimiter,
   permit: HostPermit
-): Effect.Effect<
-  { readonly response: HttpClientResponse.HttpClientResponse; readonly headers: Headers.Headers },
-  DownloadError,
-  Scope.Scope
-> =>
+): Effect.Effect<Answer, DownloadError, Scope.Scope> =>
   Effect.gen(function* () {
-    const origin = ctx.origin
     const visited = new Set<string>([transfer.spec.url])
     const allowHttpsToHttp = transfer.spec.remote?.allowHttpsToHttp ?? false
     let url = transfer.spec.url
     for (;;) {
-      const urlOrigin = url === transfer.spec.url ? origin : new URL(url).origin
-      const sameOrigin = urlOrigin === origin
-      let request = HttpClientRequest.get(url).pipe(
-        HttpClientRequest.setHeaders(headersForOrigin(ctx.headers, sameOrigin)),
-        HttpClientRequest.setHeaders(extra)
-      )
-      // the remote's credentials go to the remote's own origin only, never to a URL elsewhere or a redirect target
-      if (sameOrigin && ctx.authorization !== undefined && ctx.authOrigin === urlOrigin) {
-        request = HttpClientRequest.setHeader(request, "authorization", Redacted.value(ctx.authorization))
-      }
+      const urlOrigin = url === transfer.spec.url ? ctx.origin : new URL(url).origin
+      const headers = requestHeaders(ctx, urlOrigin, extra)
       yield* ctx.limits.requestToken
       transfer.touch("response")
-      const response = yield* ctx.connection
-        .provide(ctx.client.execute(request))
-        .pipe(Effect.catchAll((error) => failBeforeAnswer(url, transfer, ctx, error)))
-      const headers = response.headers
-      if (!redirectStatuses.has(response.status)) {
+      const answer =
+        ctx.exchange === undefined
+          ? yield* sendGeneric(transfer, ctx, url, headers)
+          : yield* sendLean(transfer, ctx, ctx.exchange, url, headers)
+      if (!redirectStatuses.has(answer.status)) {
         transfer.finalUrl = url
-        return { response, headers }
+        return answer
       }
-      yield* discard(response, headers, ctx.guard)
-      const next = nextHop(url, header(headers, "location"), visited, { allowHttpsToHttp })
+      yield* answer.discard
+      const next = nextHop(url, answer.header("location"), visited, { allowHttpsToHttp })
       if (next instanceof Error) return yield* next
       visited.add(next.href)
       url = next.href
@@ -237,15 +308,15 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       extra.range = `bytes=${from}-`
       extra["if-range"] = validator
     }
-    const { response, headers } = yield* sendFollowing(transfer, ctx, extra, limiter, permit)
+    const answer = yield* sendFollowing(transfer, ctx, extra, limiter, permit)
     const url = transfer.finalUrl
-    const status = response.status
-    const etag = header(headers, "etag")
-    const lastModified = header(headers, "last-modified")
+    const status = answer.status
+    const etag = answer.header("etag")
+    const lastModified = answer.header("last-modified")
     if (resuming && status === 206) {
       const problem = partialProblem(
         from,
-        header(headers, "content-range"),
+        answer.header("content-range"),
         { etag: transfer.etag, lastModified: transfer.lastModified },
         { etag, lastModified }
       )
@@ -268,8 +339,8 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       yield* transfer.reset
       return yield* new TransferError({ url, received: 0, reason: "range not satisfiable; starting over" })
     } else {
-      yield* discard(response, headers, ctx.guard)
-      const retryAfterMs = parseRetryAfter(header(headers, "retry-after"), Date.now())
+      yield* answer.discard
+      const retryAfterMs = parseRetryAfter(answer.header("retry-after"), Date.now())
       if (status === 429 || status === 503) yield* backoff(transfer, ctx, limiter, status, retryAfterMs)
       if (status === 407 && ctx.proxy !== undefined) {
         return yield* new ProxyError({
@@ -281,7 +352,7 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       }
       return yield* new HttpStatusError({ url, status, retryAfterMs })
     }
-    const lengthHeader = header(headers, "content-length")
+    const lengthHeader = answer.header("content-length")
     const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
     const start = transfer.received
     const total = length === undefined ? undefined : start + length
@@ -291,7 +362,7 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
     }
     transfer.total = total
     transfer.touch("idle-read")
-    yield* readBody(transfer, response, ctx, length)
+    yield* answer.readBody(length)
     if (total !== undefined && transfer.received !== total) {
       return yield* new TransferError({
         url,
@@ -351,12 +422,15 @@ export const fetchHttp = (
     const limits = limiter.forRemote(remote)
     transfer.throttle = limits.throttle
     const idleMs = Duration.toMillis(settings.idleTimeout)
-    const guard = requestGuardsAvailable ? new RequestGuard(transfer, idleMs) : undefined
+    const exchange = (yield* HttpExchange)?.forConnection(connection)
+    // the lean exchange takes the guard's controllers directly; the HttpClient only through the platform's map
+    const guard = requestGuardsAvailable || exchange !== undefined ? new RequestGuard(transfer, idleMs) : undefined
     const base = yield* HttpClient.HttpClient
     const ctx: AttemptContext = {
       client: (guard === undefined ? HttpClient.withScope(base) : guard.guard(base)).pipe(
         HttpClient.withTracerDisabledWhen(constTrue)
       ),
+      exchange,
       guard,
       settings,
       connection,

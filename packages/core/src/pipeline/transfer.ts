@@ -4,13 +4,20 @@
  */
 import { Effect } from "effect"
 import type { Algorithm } from "../domain/digest.js"
-import { type DownloadError, SizeLimitExceeded, SizeMismatch, TimeoutError } from "../domain/errors.js"
+import { type DownloadError, SizeLimitExceeded, SizeMismatch, StorageError, TimeoutError } from "../domain/errors.js"
 import type { DownloadSpec } from "../domain/request.js"
 import { type HasherService, MultiHash } from "../hash/Hasher.js"
+import type { BodySink } from "../http/exchange.js"
 import type { ProgressService } from "../progress/Progress.js"
 import type { TempObject } from "../storage/Storage.js"
 
 const progressIntervalMs = 100
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A storage failure on the lean path as the typed error (a backend may reject with something else). */
+const asStorageError = (cause: unknown): DownloadError =>
+  cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: String(cause) })
 
 export class Transfer {
   /** Body bytes accepted in the current attempt (including a resumed prefix). */
@@ -105,6 +112,44 @@ export class Transfer {
     if (quiet || now - this.lastEmit < progressIntervalMs) return write
     this.lastEmit = now
     return Effect.zipRight(write, this.bytesEvent)
+  }
+
+  /**
+   * The lean path's per-chunk step (see http/exchange.ts): the same checks as `accept`, with no Effect per chunk.
+   * Throws the `DownloadError` that stops the body; returns the promise the next chunk waits for (a write behind,
+   * a rate limit), if any.
+   */
+  readonly sink: BodySink = (chunk) => {
+    const received = this.received + chunk.length
+    const expected = this.spec.size
+    if (expected !== undefined && received > expected) {
+      throw new SizeMismatch({ url: this.spec.url, expected, actual: received })
+    }
+    if (received > this.maxSize) {
+      throw new SizeLimitExceeded({ url: this.spec.url, limit: this.maxSize, actual: received })
+    }
+    this.hash.update(chunk)
+    this.received = received
+    const now = Date.now()
+    this.lastActivity = now
+    const temp = this.temp
+    let pending: Promise<void> | undefined =
+      temp.append !== undefined
+        ? temp.append(chunk)
+        : Effect.runPromise(Effect.either(temp.write([chunk]))).then((result) => {
+            if (result._tag === "Left") throw result.left
+          })
+    const wait = this.throttle === undefined ? 0 : this.throttle(chunk.length)
+    if (wait > 0) {
+      // a rate limit is not idleness: the watchdog counts from the end of the wait
+      this.lastActivity = now + wait
+      pending = pending === undefined ? sleep(wait) : pending.then(() => sleep(wait))
+    }
+    if (now - this.lastEmit >= progressIntervalMs) {
+      this.lastEmit = now
+      Effect.runFork(this.bytesEvent)
+    }
+    return pending === undefined ? undefined : pending.catch((cause) => Promise.reject(asStorageError(cause)))
   }
 
   /** Emits the current byte count (also used at the end of a body). */

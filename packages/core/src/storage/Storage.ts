@@ -53,6 +53,12 @@ export interface CommitResult {
 export interface TempObject {
   /** Appends bytes. Backends may buffer; the bytes are durable only after `commit`. */
   readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, StorageError>
+  /**
+   * The lean transfer's append of one chunk (optional: `write` serves without it). Undefined when the chunk was
+   * taken at once (copied: the caller may reuse it), else a promise that the next chunk waits for; it rejects with
+   * a `StorageError`. No Effect per chunk.
+   */
+  readonly append?: ((chunk: Uint8Array) => Promise<void> | undefined) | undefined
   /** Discards everything written so far (a restarted transfer). */
   readonly reset: Effect.Effect<void, StorageError>
   /** Bytes written so far. */

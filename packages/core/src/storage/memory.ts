@@ -55,6 +55,11 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
                   size += chunk.length
                 }
               }),
+            append: (chunk: Uint8Array) => {
+              chunks.push(chunk.slice())
+              size += chunk.length
+              return undefined
+            },
             reset: Effect.sync(() => {
               chunks = []
               size = 0

@@ -10,6 +10,9 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import {
   defaultSettings,
+  type Exchange,
+  HttpExchange,
+  type HttpExchangeService,
   type InvalidRequest,
   NetworkPolicy,
   type NetworkPolicyService,
@@ -19,6 +22,7 @@ import {
 } from "@cargohold/core"
 import { Context, Duration, Effect, Layer } from "effect"
 import type { Dispatcher } from "undici"
+import { makeExchange } from "./exchange.js"
 import { environmentHasProxy, makeDispatcher, type PoolOptions, RoutingDispatcher } from "./pools.js"
 import { probeTls } from "./tlsProbe.js"
 import { resolveTransport, type TransportSettings } from "./transportSettings.js"
@@ -32,6 +36,11 @@ export interface HttpOptions {
   readonly environmentProxy?: boolean | undefined
   /** Idle keep-alive sockets close after this long (default 4 s). */
   readonly keepAliveTimeout?: Duration.DurationInput | undefined
+  /**
+   * How downloads move bytes: "lean" (default) over undici's `dispatch` with no Effect per chunk (see
+   * exchange.ts), or "generic" through the platform HttpClient, as every other layer does. Both share the pools.
+   */
+  readonly transfer?: "lean" | "generic" | undefined
 }
 
 /** The process's pools, for inspection (tests, diagnostics). */
@@ -84,6 +93,8 @@ const makePools = (options: HttpOptions) =>
     const diagnosisFor = (settings: TransportSettings) =>
       settings.proxy === undefined && environmentProxied ? undefined : closeDiagnosis(settings)
     const defaultConnection: RemoteConnection = { provide: (effect) => effect, diagnoseClose: diagnosisFor(defaults) }
+    // the lean exchange of each connection this layer made, on the same dispatcher its HttpClient requests use
+    const exchanges = new WeakMap<RemoteConnection, Exchange>([[defaultConnection, makeExchange(fallback)]])
     const byKey = new Map<string, Dispatcher>([[defaults.key, fallback]])
     const byRemote = new WeakMap<Remote, RemoteConnection>()
     const routing = new RoutingDispatcher(fallback)
@@ -103,6 +114,7 @@ const makePools = (options: HttpOptions) =>
           provide: (effect) => Effect.provideService(effect, NodeHttpClient.UndiciRequestOptions, requestOptions),
           diagnoseClose: diagnosisFor(settings)
         }
+        exchanges.set(connection, makeExchange(dispatcher))
         return connection
       })
     const policy: NetworkPolicyService = {
@@ -114,7 +126,8 @@ const makePools = (options: HttpOptions) =>
         return Effect.tap(connectionFor(remote), (connection) => Effect.sync(() => byRemote.set(remote, connection)))
       }
     }
-    return { policy, pools: { count: () => byKey.size, dispatcher: routing } satisfies HttpPoolsService }
+    const exchange: HttpExchangeService = { forConnection: (connection) => exchanges.get(connection) }
+    return { policy, exchange, pools: { count: () => byKey.size, dispatcher: routing } satisfies HttpPoolsService }
   })
 
 /** What the platform's undici response keeps: undici's answer, whose body reads in one call. */
@@ -149,17 +162,19 @@ const undiciClient = (dispatcher: Dispatcher): HttpClient.HttpClient =>
 
 /**
  * The Node HTTP layer: `HttpClient` (undici), `NetworkPolicy` (TLS, proxies and connect timeouts per remote,
- * one pool per distinct setting) and `HttpPools`. Build it once per process; everything under it shares the pools.
+ * one pool per distinct setting), `HttpPools`, and (unless `transfer: "generic"`) the lean `HttpExchange` that
+ * downloads use on the same pools. Build it once per process; everything under it shares the pools.
  */
 export const layerHttp = (
   options: HttpOptions = {}
 ): Layer.Layer<HttpClient.HttpClient | NetworkPolicy | HttpPools> =>
   Layer.unwrapScoped(
-    Effect.map(makePools(options), ({ policy, pools }) =>
+    Effect.map(makePools(options), ({ policy, exchange, pools }) =>
       Layer.mergeAll(
         Layer.succeed(HttpClient.HttpClient, undiciClient(pools.dispatcher)),
         Layer.succeed(NetworkPolicy, policy),
-        Layer.succeed(HttpPools, pools)
+        Layer.succeed(HttpPools, pools),
+        options.transfer === "generic" ? Layer.empty : Layer.succeed(HttpExchange, exchange)
       )
     )
   )
