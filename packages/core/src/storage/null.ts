@@ -16,6 +16,10 @@ export const nullStorage: StorageService = {
         Effect.sync(() => {
           for (const c of chunks) written += c.length
         }),
+      append: (chunk: Uint8Array) => {
+        written += chunk.length
+        return undefined
+      },
       reset: Effect.sync(() => {
         written = 0
       }),
