@@ -42,6 +42,7 @@ export const replacing = (storage: StorageService): StorageService => ({
   localPath: (sha256) => storage.localPath(sha256),
   begin: Effect.map(storage.begin, (temp) => ({
     write: (chunks) => temp.write(chunks),
+    append: temp.append,
     reset: temp.reset,
     written: () => temp.written(),
     commit: (sha256, size) => temp.commit(sha256, size, { replace: true })

@@ -63,6 +63,8 @@ class LeanHandler implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    // undici hands over an empty chunk when it resumes a body paused here: pausing on it again would never end
+    if (chunk.length === 0) return true
     const sink = this.sink
     if (sink === undefined) {
       ;(this.early ??= []).push(chunk)
