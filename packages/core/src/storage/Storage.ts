@@ -59,6 +59,14 @@ export interface TempObject {
    * a `StorageError`. No Effect per chunk.
    */
   readonly append?: ((chunk: Uint8Array) => Promise<void> | undefined) | undefined
+  /**
+   * Positional write for segmented downloads (optional: without it an artifact comes in one stream). Writes `chunk`
+   * at `position`; resolves once the bytes can be read back with `readAt`. `written()` then counts up to the
+   * furthest byte written. Rejects with a `StorageError`.
+   */
+  readonly writeAt?: ((position: number, chunk: Uint8Array) => Promise<void>) | undefined
+  /** Reads back `length` bytes written at `position` (segmented downloads hash the contiguous prefix in order). */
+  readonly readAt?: ((position: number, length: number) => Promise<Uint8Array>) | undefined
   /** Discards everything written so far (a restarted transfer). */
   readonly reset: Effect.Effect<void, StorageError>
   /** Bytes written so far. */

@@ -46,6 +46,7 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
       Ref.update(temps, (n) => n + 1).pipe(
         Effect.map(() => {
           let chunks: Array<Uint8Array> = []
+          let flat: Uint8Array | undefined
           let size = 0
           return {
             write: (more: ReadonlyArray<Uint8Array>) =>
@@ -60,8 +61,26 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
               size += chunk.length
               return undefined
             },
+            // positional writes (segmented downloads) go to one flat buffer that grows as needed
+            writeAt: (position: number, chunk: Uint8Array) => {
+              const end = position + chunk.length
+              let buffer = flat ?? concat(chunks, size)
+              if (buffer.length < end) {
+                const grown = new Uint8Array(Math.max(end, buffer.length * 2))
+                grown.set(buffer.subarray(0, size))
+                buffer = grown
+              }
+              buffer.set(chunk, position)
+              size = Math.max(size, end)
+              flat = buffer
+              chunks = []
+              return Promise.resolve()
+            },
+            readAt: (position: number, length: number) =>
+              Promise.resolve((flat ?? concat(chunks, size)).slice(position, Math.min(size, position + length))),
             reset: Effect.sync(() => {
               chunks = []
+              flat = undefined
               size = 0
             }),
             written: () => size,
@@ -75,7 +94,7 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
                   })
                 }
                 const key = shardedKey(sha256)
-                const bytes = concat(chunks, size)
+                const bytes = flat !== undefined ? flat.slice(0, size) : concat(chunks, size)
                 // the same contract as the file store: an object of the same size is kept unless `replace`
                 const { created, kept } = yield* Ref.modify(objects, (map): readonly [Outcome, Map<string, Uint8Array>] => {
                   const existing = map.get(key)

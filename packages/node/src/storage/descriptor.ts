@@ -6,7 +6,7 @@
  * after its download was interrupted), so a descriptor number is never closed — and possibly reused by another
  * open — while the kernel may still write through it.
  */
-import { close, fchmod, fdatasync, fstat, fsync, ftruncate, open, type Stats, write } from "node:fs"
+import { close, fchmod, fdatasync, fstat, fsync, ftruncate, open, read, type Stats, write } from "node:fs"
 
 const done =
   <A>(resolve: (a: A) => void, reject: (e: unknown) => void) =>
@@ -43,6 +43,19 @@ export class Descriptor {
       const at = offset
       offset += await this.use<number>((fd, cb) => write(fd, buffer, at, buffer.length - at, position + at, cb))
     }
+  }
+
+  /** Reads `length` bytes at `position` (fewer only at the end of the file). */
+  async readExactly(length: number, position: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length)
+    let offset = 0
+    while (offset < length) {
+      const at = offset
+      const n = await this.use<number>((fd, cb) => read(fd, buffer, at, length - at, position + at, cb))
+      if (n === 0) break
+      offset += n
+    }
+    return offset === length ? buffer : buffer.subarray(0, offset)
   }
 
   sync(): Promise<void> {

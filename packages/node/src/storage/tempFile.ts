@@ -90,6 +90,8 @@ export class TempFile implements TempObject {
   /** Bytes already written to the file. */
   private flushed = 0
   private accepted = 0
+  /** The furthest byte written by `writeAt`. */
+  private extent = 0
   /** The descriptor, until commit closes it. */
   private handle: Descriptor | undefined
   /** Set once the file left the temp area (linked, renamed or dropped for an existing copy). */
@@ -284,6 +286,7 @@ export class TempFile implements TempObject {
     this.fill = 0
     this.flushed = 0
     this.accepted = 0
+    this.extent = 0
     this.unsynced = 0
     return this.io("reset", async () => {
       // what ran behind belongs to the attempt being dropped: wait for it, then forget its failure
@@ -293,15 +296,44 @@ export class TempFile implements TempObject {
     })
   })
 
-  readonly written = (): number => this.accepted
+  readonly written = (): number => Math.max(this.accepted, this.extent)
+
+  /**
+   * Segmented downloads: each piece straight to its place (no buffer: the segment waits for its write), within the
+   * free-space reserve. Positional and sequential writes are not mixed in one attempt.
+   */
+  readonly writeAt = (position: number, chunk: Uint8Array): Promise<void> => {
+    if (this.handle === undefined) return Promise.reject(this.fail("write", "the temporary object is closed"))
+    if (this.failure !== undefined) return Promise.reject(this.fail("write", this.failure))
+    const handle = this.handle
+    const bytes = chunk.length
+    const write = async () => {
+      if (this.layout.space.claim(bytes) !== undefined) {
+        const refused = await this.layout.space.recheck(bytes)
+        if (refused !== undefined) throw refused
+      }
+      await handle.writeAll(chunk, position)
+      this.extent = Math.max(this.extent, position + bytes)
+    }
+    return write().catch((cause: unknown) => {
+      throw this.fail("write", cause)
+    })
+  }
+
+  readonly readAt = (position: number, length: number): Promise<Uint8Array> =>
+    this.openHandle()
+      .readExactly(length, position)
+      .catch((cause: unknown) => {
+        throw this.fail("read", cause)
+      })
 
   readonly commit = (sha256: Sha256, size: ByteSize, options?: CommitOptions): Effect.Effect<CommitResult, StorageError> => {
     const key = shardedKey(sha256)
     const object: StoredObject = { store: this.layout.id, key, size }
     return Effect.suspend(() => {
-      if (this.accepted !== size) {
+      if (this.written() !== size) {
         return Effect.fail(
-          new StorageError({ operation: "commit", key, reason: `wrote ${this.accepted} bytes, expected ${size}` })
+          new StorageError({ operation: "commit", key, reason: `wrote ${this.written()} bytes, expected ${size}` })
         )
       }
       // not interruptible: a half-done commit would race the scope's cleanup
