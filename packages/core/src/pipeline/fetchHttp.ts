@@ -331,7 +331,7 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       transfer.lastModified = lastModified
     } else if (status === 304 && transfer.conditional !== undefined && !resuming) {
       // not modified: what the catalog holds for this URL is current (revalidate.ts); there is no body to read
-      yield* discard(response, headers, ctx.guard)
+      yield* answer.discard
       transfer.notModified = true
       yield* recovered(transfer, ctx, limiter)
       return
