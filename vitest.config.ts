@@ -27,7 +27,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "generic-transfer",
-          include: ["test/network/**/*.test.ts", "test/segments/**/*.test.ts"],
+          include: ["test/network/**/*.test.ts", "test/segments/**/*.test.ts", "test/serve/serve.test.ts"],
           env: { CARGOHOLD_TEST_TRANSFER: "generic" }
         }
       }

@@ -3,11 +3,12 @@
  * socket over a home folder's SQLite catalog and file store, and a raw HTTP client that tells a clean end from a cut.
  */
 import { Catalog, type Repositories, type Storage } from "@cargohold/core"
-import { layerNodeRepositories, type NodeServices } from "@cargohold/node"
+import { layerHttp, layerNodeRepositories, type NodeServices } from "@cargohold/node"
 import { type RunningServer, type ServeOptions, serve } from "@cargohold/node/serve"
 import { createHash } from "node:crypto"
 import * as http from "node:http"
 import { type Context, Effect, Exit, Layer, Scope } from "effect"
+import { transferPath } from "../support/layers.js"
 import { startServer, type TestServer } from "../support/servers.js"
 
 export const sha256Hex = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex")
@@ -56,7 +57,8 @@ export interface InProcessServe {
 /** `serve` on 127.0.0.1 over `home` (SQLite catalog and file store, or `catalog` when given). */
 export const startServe = async (home: string, options: ServeOptions & { readonly catalog?: string } = {}): Promise<InProcessServe> => {
   const scope = Effect.runSync(Scope.make())
-  const layer = layerNodeRepositories({ home, catalog: options.catalog, fileRoots: [] })
+  // the transfer path under test (the lean exchange, or the platform HttpClient in the generic-transfer project)
+  const layer = layerNodeRepositories({ home, catalog: options.catalog, fileRoots: [], http: layerHttp({ transfer: transferPath }) })
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const log: Array<string> = []
   const server = await Effect.runPromise(

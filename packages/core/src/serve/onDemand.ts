@@ -14,7 +14,7 @@ import type { ComputedDigests } from "../domain/digest.js"
 import { type DownloadError, TransferError } from "../domain/errors.js"
 import { downloadWith } from "../pipeline/download.js"
 import type { Progress } from "../progress/Progress.js"
-import { Storage, type StorageService } from "../storage/Storage.js"
+import { Storage, type StorageService, type TempObject } from "../storage/Storage.js"
 import { LiveBody } from "./live.js"
 
 export interface OnDemandSettings {
@@ -47,14 +47,33 @@ export interface OnDemandFetches {
   readonly inFlight: () => number
 }
 
-/** The store seen by one fetch: its temporary object's writes and restarts also go to the fetch's readers. */
+/**
+ * The store seen by one fetch: its temporary object's writes and restarts also go to the fetch's readers. Every way
+ * bytes reach a temporary object is either passed on here or hidden: the lean transfer appends through `append`
+ * (no `write` at all), so an `append` not passed on would leave the readers waiting for the end of the fetch; the
+ * positional `writeAt` is hidden, since the readers follow one stream in order (the pipeline then fetches in one).
+ */
 const teeStorage = (storage: StorageService, live: LiveBody): StorageService => ({
   ...storage,
-  begin: Effect.map(storage.begin, (temp) => ({
-    ...temp,
-    write: (chunks) => Effect.zipRight(temp.write(chunks), Effect.sync(() => live.publish(chunks))),
-    reset: Effect.zipRight(temp.reset, Effect.sync(() => live.reset()))
-  }))
+  begin: Effect.map(storage.begin, (temp): TempObject => {
+    const append = temp.append
+    return {
+      ...temp,
+      write: (chunks) => Effect.zipRight(temp.write(chunks), Effect.sync(() => live.publish(chunks))),
+      // the lean path hands over fresh buffers it never reuses (undici's parsed chunks), so readers may hold them
+      append:
+        append === undefined
+          ? undefined
+          : (chunk) => {
+              const pending = append(chunk)
+              live.publish([chunk])
+              return pending
+            },
+      writeAt: undefined,
+      readAt: undefined,
+      reset: Effect.zipRight(temp.reset, Effect.sync(() => live.reset()))
+    }
+  })
 })
 
 /**
