@@ -37,18 +37,26 @@ export interface CliResult {
 /** Runs `cargohold args…` with `env` added to a clean environment (no proxies, no inherited home). */
 export const runCli = (
   args: ReadonlyArray<string>,
-  options: { readonly env?: Readonly<Record<string, string>>; readonly input?: string } = {}
+  options: {
+    readonly env?: Readonly<Record<string, string>>
+    readonly input?: string
+    readonly cwd?: string
+    /** SIGKILL the CLI after this long (a hang then shows as `code: null`) */
+    readonly killAfterMs?: number
+  } = {}
 ): Promise<CliResult> =>
   new Promise((resolvePromise, reject) => {
     if (!existsSync(binPath)) reject(new Error(`${binPath} is missing: run \`npm run build\` first`))
     const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? tmpdir() }
-    const child = spawn(process.execPath, [binPath, ...args], { env: { ...env, ...options.env }, stdio: "pipe" })
+    const child = spawn(process.execPath, [binPath, ...args], { env: { ...env, ...options.env }, stdio: "pipe", cwd: options.cwd })
+    const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), options.killAfterMs)
     const out: Array<Buffer> = []
     let stderr = ""
     child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
     child.on("error", reject)
     child.on("close", (code) => {
+      clearTimeout(killer)
       const stdoutBytes = Buffer.concat(out)
       resolvePromise({ code, stdout: stdoutBytes.toString("utf8"), stdoutBytes, stderr })
     })

@@ -2,12 +2,13 @@
  * The secret box: seals remote secrets with AES-256-GCM before they reach the database.
  * Key from `CARGOHOLD_SECRET_KEY` (32 bytes, base64 or hex) or `$CARGOHOLD_HOME/secret.key` (created 0600).
  */
-import { CatalogError } from "@cargohold/core"
+import { CatalogError, homeSegments } from "@cargohold/core"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { makeDirectoriesSync } from "./folders.js"
 
 export interface SecretBoxService {
   /** Encrypts `plaintext`, bound to `context` (e.g. the remote's name): `v1.<base64 iv|tag|ciphertext>`. */
@@ -34,18 +35,15 @@ export const parseSecretKey = (text: string, origin: string): Effect.Effect<Reda
       : Effect.fail(keyError(`${origin} must hold 32 bytes written as base64 or 64 hex characters`))
   })
 
-/** `$CARGOHOLD_HOME`, else `$XDG_DATA_HOME/cargohold`, else `~/.local/share/cargohold`. */
-export const resolveHome = (home?: string): string =>
-  home ??
-  process.env.CARGOHOLD_HOME ??
-  path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), ".local", "share"), "cargohold")
+/** The home folder by cargohold's one rule (`homeSegments` of the core: empty values count as unset). */
+export const resolveHome = (home?: string): string => path.resolve(...homeSegments(home, process.env, os.homedir()))
 
 /** Reads `file`, creating it with a fresh random key (mode 0600) when missing; safe against concurrent creators. */
 const readOrCreateKeyFile = (file: string): Effect.Effect<string, CatalogError> =>
   Effect.try({
     try: () => {
       if (!fs.existsSync(file)) {
-        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+        makeDirectoriesSync(path.dirname(file), 0o700)
         const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}`
         fs.writeFileSync(temp, `${randomBytes(32).toString("base64")}\n`, { mode: 0o600, flag: "wx" })
         try {

@@ -7,9 +7,9 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Effect, Layer } from "effect"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { asCatalogError, catalogError } from "./errors.js"
+import { makeDirectoriesSync } from "./folders.js"
 import { layerSecretBoxDefault, type SecretBox } from "./SecretBox.js"
 import { makeSqlCatalog } from "./SqlCatalog.js"
 import { makeSqliteFileClient } from "./sqliteClient.js"
@@ -79,7 +79,7 @@ export const layerSqliteClient = (
         return client
       }
       yield* Effect.try({
-        try: () => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }),
+        try: () => makeDirectoriesSync(path.dirname(path.resolve(filename))),
         catch: (error) => catalogError("open sqlite", error)
       })
       return yield* makeSqliteFileClient(filename, pragmas)

@@ -4,6 +4,7 @@
 export * from "./domain/artifact.js"
 export * from "./domain/digest.js"
 export * from "./domain/errors.js"
+export { homeSegments } from "./domain/home.js"
 export * from "./domain/request.js"
 export * from "./domain/schemaIssues.js"
 export * from "./hash/Hasher.js"

@@ -1,11 +1,12 @@
 /**
  * Where the embedded default keeps its catalog and store.
  */
-import { chmod, mkdir } from "node:fs/promises"
+import { chmod } from "node:fs/promises"
 import { homedir } from "node:os"
-import { join, resolve } from "node:path"
-import { StorageError } from "@cargohold/core"
+import { resolve } from "node:path"
+import { homeSegments, StorageError } from "@cargohold/core"
 import { Effect } from "effect"
+import { makeDirectories } from "./fs/directories.js"
 import { describe } from "./fs/readStream.js"
 
 export interface HomeOptions {
@@ -20,13 +21,7 @@ export interface HomeOptions {
 export const homePath = (
   options: HomeOptions = {},
   env: Readonly<Record<string, string | undefined>> = process.env
-): string => {
-  const nonEmpty = (value: string | undefined) => (value !== undefined && value !== "" ? value : undefined)
-  const explicit = nonEmpty(options.home) ?? nonEmpty(env.CARGOHOLD_HOME)
-  if (explicit !== undefined) return resolve(explicit)
-  const xdg = nonEmpty(env.XDG_DATA_HOME)
-  return resolve(xdg ?? join(homedir(), ".local", "share"), "cargohold")
-}
+): string => resolve(...homeSegments(options.home, env, homedir()))
 
 /** Resolves the home folder and creates it (mode 0700) when missing. */
 export const resolveHome = (
@@ -36,7 +31,7 @@ export const resolveHome = (
   Effect.tryPromise({
     try: async () => {
       const path = homePath(options, env)
-      const created = await mkdir(path, { recursive: true, mode: 0o700 })
+      const created = await makeDirectories(path, 0o700)
       // mkdir's mode is filtered by the umask; the home itself is made private explicitly
       if (created !== undefined) await chmod(path, 0o700)
       return path

@@ -4,6 +4,7 @@
  */
 export * from "./catalogByUrl.js"
 export * from "./facade.js"
+export { makeDirectories } from "./fs/directories.js"
 export * from "./hash.js"
 export * from "./heap.js"
 export * from "./home.js"

@@ -13,10 +13,10 @@
  * truncating "their" file would corrupt the store (and get its read-only 0444 mode). A reflink shares no inode.
  */
 import { exportTo, type Sha256 } from "@cargohold/core"
-import type { NodeServices } from "@cargohold/node"
+import { makeDirectories, type NodeServices } from "@cargohold/node"
 import { Effect, Option, Schema } from "effect"
 import { randomBytes, createHash } from "node:crypto"
-import { constants, createReadStream, mkdirSync, statSync } from "node:fs"
+import { constants, createReadStream, statSync } from "node:fs"
 import { chmod, copyFile, open, rename, rm } from "node:fs/promises"
 import { basename, dirname, join, resolve } from "node:path"
 import { UsageError } from "../errors.js"
@@ -72,12 +72,11 @@ export const outputTargets = (
       names.set(name, index)
       files.push(join(dir, name))
     }
-    try {
-      mkdirSync(dir, { recursive: true })
-    } catch (error) {
-      return usage(`--output-dir: cannot create ${dir}: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    return Effect.succeed((index: number) => files[index])
+    return Effect.tryPromise({
+      try: () => makeDirectories(dir),
+      catch: (error) =>
+        new UsageError({ message: `--output-dir: cannot create ${dir}: ${error instanceof Error ? error.message : String(error)}` })
+    }).pipe(Effect.as((index: number) => files[index]))
   })
 
 const isDirectory = (path: string): boolean => {

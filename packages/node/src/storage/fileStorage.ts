@@ -2,7 +2,7 @@
  * The local filesystem store: content-addressed files under `<root>/ab/cd/<sha256>`, written through temp files
  * in `<root>/.tmp/` (same filesystem, so the final step is an atomic link or rename), read-only once stored.
  */
-import { mkdir, readdir, rm, stat, unlink } from "node:fs/promises"
+import { readdir, rm, stat, unlink } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import {
@@ -17,6 +17,7 @@ import {
 import { Effect, Layer, Option, type Stream } from "effect"
 import { describe, errorCode, readFileStream } from "../fs/readStream.js"
 import { makeBufferPool } from "./bufferPool.js"
+import { makeDirectories } from "../fs/directories.js"
 import { makeDirectorySync } from "./directorySync.js"
 import { watchFreeSpace } from "./freeSpace.js"
 import { batchBytes, createsReadOnly, openTempFile, type StoreLayout, smallBufferBytes, storageFailure } from "./tempFile.js"
@@ -72,7 +73,7 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
     const tmpDir = join(root, ".tmp")
     const { readOnlyAtCreate, space } = yield* Effect.tryPromise({
       try: async () => {
-        await mkdir(tmpDir, { recursive: true })
+        await makeDirectories(tmpDir)
         await sweepStaleTemps(tmpDir, options.staleTempMs ?? 24 * 60 * 60 * 1000)
         return { readOnlyAtCreate: await createsReadOnly(tmpDir), space: await watchFreeSpace(root, options.minFreeBytes) }
       },

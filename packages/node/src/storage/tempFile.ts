@@ -9,7 +9,7 @@
  * (see `place`), makes the file read-only and links it into place (or keeps a copy already there, unless told
  * to replace it). A failed background write or fdatasync fails the next write or the commit.
  */
-import { link, mkdir, rename, stat, unlink } from "node:fs/promises"
+import { link, rename, stat, unlink } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import {
   type ByteSize,
@@ -23,6 +23,7 @@ import {
   type TempObject
 } from "@cargohold/core"
 import { Effect } from "effect"
+import { makeDirectories } from "../fs/directories.js"
 import { describe, errorCode } from "../fs/readStream.js"
 import type { BufferPool } from "./bufferPool.js"
 import { type Descriptor, openDescriptor } from "./descriptor.js"
@@ -67,7 +68,7 @@ export const storageFailure = (operation: string, cause: unknown, key?: string):
  * `sync` may share fsyncs between concurrent callers (see directorySync.ts).
  */
 const makeShardDirectory = async (dir: string, sync: (path: string) => Promise<void>): Promise<void> => {
-  const first = await mkdir(dir, { recursive: true })
+  const first = await makeDirectories(dir)
   if (first === undefined) return
   await sync(dirname(first))
   for (let folder = dirname(dir); folder.length >= first.length; folder = dirname(folder)) await sync(folder)
