@@ -3,7 +3,7 @@
  * loopback) by each upload path of bench/s3-variants.ts, each in its own process; then the import cost of the
  * client libraries. moto (Python) is likely the bottleneck: compare ratios from one run, not absolute numbers.
  * usage: npx tsx bench/s3.ts [--mb 500] [--repeats 3] [--only cargohold,sigv4-undici]
- * Needs the workspace built (npx tsc -b packages/s3 packages/node).
+ * Needs the workspace built (`npm run build`, or `npx tsc -b`).
  */
 import { spawn, spawnSync } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
