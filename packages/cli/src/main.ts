@@ -1,6 +1,6 @@
 /**
  * The `cargohold` process: parse argv, run the command, exit 0 (success), 1 (failed artifacts or an operational
- * error), 2 (usage or configuration error) or 130 (interrupted).
+ * error), 2 (usage or configuration error) or 130 (interrupted; a server stopped by SIGTERM exits 0, see signals.ts).
  */
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -10,6 +10,7 @@ import { limitHeapGrowth } from "@cargohold/node/heap"
 import { cli, helpTree } from "./cli.js"
 import { helpPath, renderPage, styleFor } from "./help/page.js"
 import { printErr, stdoutFailed } from "./output.js"
+import { stoppedAsAsked, watchSignals } from "./signals.js"
 
 // The heap grows to at most 2× what is live between full GCs (V8 picks up to 4× when allocating fast, as a batch
 // does): workload 3 (20,000 × 4 KiB) peaks ≈ 110 MiB lower, at the same speed. A growth factor, not a limit.
@@ -83,11 +84,18 @@ const drained = (stream: NodeJS.WriteStream): Promise<void> =>
     else stream.write("", () => resolve())
   })
 
+watchSignals()
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
-    const code = Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 130
+    // interrupted: 130, unless a server was stopped by SIGTERM and shut down cleanly (its finalizers did not fail)
+    const code =
+      Exit.isSuccess(exit) && typeof exit.value === "number"
+        ? exit.value
+        : Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) && stoppedAsAsked()
+          ? 0
+          : 130
     void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => onExit(code))
   }
 })

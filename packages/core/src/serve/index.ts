@@ -4,6 +4,7 @@
  */
 export * from "./conditional.js"
 export * from "./contentType.js"
+export * from "./lease.js"
 export * from "./listing.js"
 export * from "./live.js"
 export * from "./onDemand.js"

@@ -10,7 +10,8 @@ import type { DownloadError } from "../domain/errors.js"
 
 export type LiveState =
   | { readonly _tag: "Running" }
-  | { readonly _tag: "Verified"; readonly artifact: Artifact }
+  /** Stored; `artifact` is undefined when another process fetched it (this one saw it appear in the store). */
+  | { readonly _tag: "Verified"; readonly artifact: Artifact | undefined }
   | { readonly _tag: "Failed"; readonly error: DownloadError }
 
 export type LiveSlice =

@@ -4,27 +4,41 @@
  * follows the same fetch's bytes (see live.ts). A fetch runs to its end even when every client has gone (a Range
  * request on a miss still stores the whole artifact). A fetch that failed makes the artifact fail fast for
  * `cooldownMs` (clients get a clear error at once instead of another upstream attempt per request; the sources'
- * own health is kept by the pipeline and the catalog).
+ * own health is kept by the pipeline and the catalog). Across processes on one store, a lease per artifact
+ * (lease.ts) lets one of them fetch while the others wait for it in the store.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Effect, Exit, type Scope } from "effect"
+import { Effect, Exit, Option, type Scope } from "effect"
 import { makeBatchRecorder } from "../batch/recorder.js"
 import { Catalog } from "../catalog/Catalog.js"
-import type { ComputedDigests } from "../domain/digest.js"
+import type { Artifact } from "../domain/artifact.js"
+import type { ComputedDigests, Sha256 } from "../domain/digest.js"
 import { type DownloadError, TransferError } from "../domain/errors.js"
 import { downloadWith } from "../pipeline/download.js"
 import type { Progress } from "../progress/Progress.js"
 import { Storage, type StorageService, type TempObject } from "../storage/Storage.js"
+import { type FetchLeases, soleLeases } from "./lease.js"
 import { LiveBody } from "./live.js"
 
 export interface OnDemandSettings {
+  /** Who fetches an artifact among the processes on one store (default: this one always, `soleLeases`). */
+  readonly leases?: FetchLeases | undefined
+  /** Waiting on another process's fetch: the store is looked at after this many ms at first (default 50)… */
+  readonly pollMinMs: number
+  /** …and at most this far apart (default 1000). */
+  readonly pollMaxMs: number
   /** Bytes of a running fetch kept in memory for its readers (default 16 MiB). */
   readonly windowBytes: number
   /** How long a failed artifact answers with its error before it is tried again (default 30 s). */
   readonly cooldownMs: number
 }
 
-export const defaultOnDemandSettings: OnDemandSettings = { windowBytes: 16 * 1024 * 1024, cooldownMs: 30_000 }
+export const defaultOnDemandSettings: OnDemandSettings = {
+  windowBytes: 16 * 1024 * 1024,
+  cooldownMs: 30_000,
+  pollMinMs: 50,
+  pollMaxMs: 1000
+}
 
 /** What an on-demand fetch needs: the artifact's identity, size and digests (its sources are in the catalog). */
 export interface OnDemandTarget {
@@ -91,6 +105,64 @@ export const makeOnDemandFetches = (
     const recorder = makeBatchRecorder(catalog, { lingerMs: 0 })
     const running = new Map<string, LiveBody>()
     const failed = new Map<string, { readonly error: DownloadError; readonly untilMs: number }>()
+    const leases = settings.leases ?? soleLeases
+
+    const settle = (target: OnDemandTarget, live: LiveBody, exit: Exit.Exit<Artifact, DownloadError>) =>
+      Effect.sync(() => {
+        running.delete(target.sha256)
+        if (Exit.isSuccess(exit)) live.finish({ _tag: "Verified", artifact: exit.value })
+        else {
+          const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          if (error !== undefined) failed.set(target.sha256, { error, untilMs: Date.now() + settings.cooldownMs })
+          live.finish({ _tag: "Failed", error: error ?? interrupted(target.sha256) })
+        }
+      })
+
+    /** This process fetches it: best source first, verified, stored, catalogued; the lease goes at the end. */
+    const own = (target: OnDemandTarget, live: LiveBody, url: string, release: Effect.Effect<void>) =>
+      downloadWith({ url, sha256: target.sha256, size: target.size, digests: target.digests }, { record: recorder.record }).pipe(
+        Effect.provideService(Storage, teeStorage(storage, live)),
+        Effect.provide(context),
+        Effect.ensuring(release),
+        Effect.exit,
+        Effect.flatMap((exit) => settle(target, live, exit))
+      )
+
+    /** The artifact, when the store holds it whole (another process committed it). */
+    const storedNow = (target: OnDemandTarget) =>
+      storage.stat(target.sha256 as Sha256).pipe(
+        Effect.map((found) => Option.isSome(found) && (target.size === undefined || found.value.size === target.size)),
+        Effect.orElseSucceed(() => false)
+      )
+
+    /**
+     * Another process fetches it: wait (polling the store, backing off to `pollMaxMs`) until it is stored, or the
+     * lease is free again (that fetch failed or its process died) and this process takes it.
+     */
+    const awaitOther = (target: OnDemandTarget, live: LiveBody, url: string): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        let delay = settings.pollMinMs
+        for (;;) {
+          yield* Effect.sleep(delay)
+          delay = Math.min(settings.pollMaxMs, delay * 2)
+          if (yield* storedNow(target)) {
+            running.delete(target.sha256)
+            live.finish({ _tag: "Verified", artifact: undefined })
+            return
+          }
+          const claim = yield* leases.claim(target.sha256)
+          if (claim._tag === "Owned") {
+            // it may have been committed between the look and the claim
+            if (yield* storedNow(target)) {
+              yield* claim.release
+              running.delete(target.sha256)
+              live.finish({ _tag: "Verified", artifact: undefined })
+              return
+            }
+            return yield* own(target, live, url, claim.release)
+          }
+        }
+      })
 
     const start = (target: OnDemandTarget) =>
       Effect.gen(function* () {
@@ -100,27 +172,9 @@ export const makeOnDemandFetches = (
         if (sources.length === 0) return { _tag: "NoSource" } as const
         const live = new LiveBody(target.sha256, target.size, settings.windowBytes)
         running.set(target.sha256, live)
-        const request = {
-          url: sources[0]!.url,
-          sha256: target.sha256,
-          size: target.size,
-          digests: target.digests
-        }
-        yield* downloadWith(request, { record: recorder.record }).pipe(
-          Effect.provideService(Storage, teeStorage(storage, live)),
-          Effect.provide(context),
-          Effect.exit,
-          Effect.flatMap((exit) =>
-            Effect.sync(() => {
-              running.delete(target.sha256)
-              if (Exit.isSuccess(exit)) live.finish({ _tag: "Verified", artifact: exit.value })
-              else {
-                const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-                if (error !== undefined) failed.set(target.sha256, { error, untilMs: Date.now() + settings.cooldownMs })
-                live.finish({ _tag: "Failed", error: error ?? interrupted(target.sha256) })
-              }
-            })
-          ),
+        const url = sources[0]!.url
+        yield* leases.claim(target.sha256).pipe(
+          Effect.flatMap((claim) => (claim._tag === "Owned" ? own(target, live, url, claim.release) : awaitOther(target, live, url))),
           Effect.onInterrupt(() =>
             Effect.sync(() => {
               running.delete(target.sha256)

@@ -3,3 +3,4 @@
  */
 export { type AccessEntry, formatAccess } from "./accessLog.js"
 export { type RunningServer, ServeError, type ServeOptions, serve } from "./server.js"
+export { announceListening, isServeWorker, serveWorkers, type WorkersOptions } from "./workers.js"

@@ -16,6 +16,7 @@ import {
   contentTypeOf,
   encodePath,
   listingHtml,
+  defaultOnDemandSettings,
   makeOnDemandFetches,
   makeResolveCache,
   octetStream,
@@ -29,12 +30,16 @@ import {
   type VersionSelector
 } from "@cargohold/core"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Effect, Exit, Option, Runtime, Schema, Scope } from "effect"
+import { Effect, Exit, Option, Runtime, Scope } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { type AccessLog, makeAccessLog } from "./accessLog.js"
 import { type ArtifactContext, type Outcome, sendArtifact } from "./artifact.js"
 import { makeContentCache } from "./contentCache.js"
+import { ServeError } from "./errors.js"
+import { makeFileLeases } from "./lease.js"
+
+export { ServeError }
 
 export interface ServeOptions {
   readonly host?: string | undefined
@@ -49,16 +54,15 @@ export interface ServeOptions {
   /** Where access-log lines go (default stderr). */
   readonly accessLog?: ((text: string) => void) | undefined
   readonly onDemand?: Partial<OnDemandSettings> | undefined
+  /**
+   * A folder where the `serve` processes on one store keep their fetch leases (lease.ts): an artifact missed by
+   * several of them at once is then fetched by one. Default none: every process fetches for itself.
+   */
+  readonly leaseDir?: string | undefined
   /** Small stored artifacts (up to 256 KiB each) kept in memory, bytes in all (default 64 MiB; 0: none). */
   readonly cacheBytes?: number | undefined
 }
 
-/** The server could not start (address in use, no permission…). */
-export class ServeError extends Schema.TaggedError<ServeError>()("ServeError", { reason: Schema.String }) {
-  override get message() {
-    return `cannot serve: ${this.reason}`
-  }
-}
 
 export interface RunningServer {
   readonly host: string
@@ -99,10 +103,8 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
     const run = Runtime.runPromiseExit(runtime)
     const fetchScope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(fetchScope, Exit.void))
-    const onDemand = yield* makeOnDemandFetches(fetchScope, {
-      windowBytes: options.onDemand?.windowBytes ?? 16 * 1024 * 1024,
-      cooldownMs: options.onDemand?.cooldownMs ?? 30_000
-    })
+    const leases = options.leaseDir === undefined ? undefined : yield* makeFileLeases(options.leaseDir)
+    const onDemand = yield* makeOnDemandFetches(fetchScope, { ...defaultOnDemandSettings, ...options.onDemand, leases })
     const ctx: ArtifactContext = {
       storage,
       onDemand,
