@@ -24,7 +24,8 @@ import {
   sourceOrderSql,
   tuples
 } from "./lookup.js"
-import { dialectOf, migrate } from "./migrations.js"
+import { dialectOf } from "./dialect.js"
+import { migrate } from "./migrations.js"
 import { chunks, planBatch, storeIds, writeBatch } from "./record.js"
 import { remoteToRow, rowToRemote } from "./remotes.js"
 import {
@@ -75,8 +76,7 @@ export const makeSqlCatalog = (
 
     const dialect = dialectOf(sql)
     const lookupStatement = lookupSql(dialect)
-    /** Whether batches are written in key order: PostgreSQL's concurrent writers need it, SQLite has one writer. */
-    const sorted = dialect === "pg"
+    const sorted = dialect.sortedWrites
 
     const sourcesFor = (sha256: string) =>
       sql`SELECT a.sha256, s.*, ${sql.literal(effectivePriority)} AS effective_priority
@@ -96,7 +96,7 @@ export const makeSqlCatalog = (
     let recordedSinceAnalyze = 0
     let analyzedRows = 0
     const analyzeAfterGrowth = (recorded: number): Effect.Effect<void, SqlError> => {
-      if (dialect !== "pg") return Effect.void
+      if (!dialect.analyzesAfterGrowth) return Effect.void
       recordedSinceAnalyze += recorded
       if (recordedSinceAnalyze < Math.max(10_000, analyzedRows)) return Effect.void
       analyzedRows += recordedSinceAnalyze

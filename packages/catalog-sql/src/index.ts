@@ -4,7 +4,8 @@
  */
 export { asCatalogError, catalogError, redactUrls, scrub } from "./errors.js"
 export { type CatalogTarget, type CatalogUrlOptions, layerCatalogFromUrl, parseCatalogUrl } from "./fromUrl.js"
-export { type Dialect, latestVersion, type Migration, migrate, migrations } from "./migrations.js"
+export { type Dialect, dialectOf } from "./dialect.js"
+export { latestVersion, type Migration, migrate, migrations } from "./migrations.js"
 export {
   layerSecretBoxDefault,
   layerSecretBoxKey,

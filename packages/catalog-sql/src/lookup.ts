@@ -4,6 +4,7 @@
  * one prepared statement instead of three.
  */
 import { defaultPriority } from "@cargohold/core"
+import { type Dialect, pg } from "./dialect.js"
 import type { ArtifactSql, LocationSql, SourceSql } from "./rows.js"
 
 /** A source's priority: its own, else its remote's, else the default. Needs `sources s LEFT JOIN remotes r`. */
@@ -18,15 +19,11 @@ const sourceCells = `s.url, s.remote, ${effectivePriority}, s.last_success, s.la
 
 /**
  * Digests are stored as bytes; the lookup takes and returns them in lowercase hex, converted in SQL, so its callers
- * deal in text only. (SQLite's `hex(NULL)` is '', hence the NULLIF.)
+ * deal in text only.
  */
-const hexOf = (dialect: "sqlite" | "pg", column: string) =>
-  dialect === "pg" ? `encode(${column}, 'hex')` : `NULLIF(lower(hex(${column})), '')`
-
-const lookupQuery = (dialect: "sqlite" | "pg", digest: string) => {
-  const agg = (cells: string, order: string) =>
-    dialect === "pg" ? `json_agg(json_build_array(${cells})${order})` : `json_group_array(json_array(${cells})${order})`
-  const hex = (digest: string) => `${hexOf(dialect, `a.${digest}`)} AS ${digest}`
+const lookupQuery = (dialect: Dialect, digest: string) => {
+  const agg = dialect.jsonArrays
+  const hex = (digest: string) => `${dialect.hexOf(`a.${digest}`)} AS ${digest}`
   return `SELECT ${hex("sha256")}, a.size, ${hex("sha384")}, ${hex("sha512")}, ${hex("sha1")}, ${hex("md5")}, a.first_seen,
     (SELECT ${agg(locationCells, "")} FROM locations l JOIN stores st ON st.id = l.store WHERE l.artifact = a.id)
       AS locations,
@@ -47,13 +44,13 @@ export const createLookupFunction = `CREATE FUNCTION cargohold_lookup(digest TEX
   ) LANGUAGE plpgsql STABLE AS $fn$
   #variable_conflict use_column
   BEGIN
-    RETURN QUERY ${lookupQuery("pg", "decode(digest, 'hex')")};
+    RETURN QUERY ${lookupQuery(pg, "decode(digest, 'hex')")};
   END
   $fn$`
 
 /** The lookup statement around its one parameter, the sha256 in hex: the text before it and the text after it. */
-export const lookupSql = (dialect: "sqlite" | "pg"): readonly [string, string] =>
-  dialect === "pg" ? ["SELECT * FROM cargohold_lookup(", ")"] : [lookupQuery("sqlite", "unhex("), ")"]
+export const lookupSql = (dialect: Dialect): readonly [string, string] =>
+  dialect.name === "pg" ? ["SELECT * FROM cargohold_lookup(", ")"] : [lookupQuery(dialect, "unhex("), ")"]
 
 type Cell = string | number | null
 

@@ -7,9 +7,8 @@ import type { DownloadRecord } from "@cargohold/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Array as Arr, Effect } from "effect"
+import { type Cell, dialectOf } from "./dialect.js"
 import { hexOfBytes } from "./rows.js"
-
-type Cell = string | number | null
 
 interface ArtifactInsert {
   sha256: string
@@ -193,60 +192,44 @@ const sourcesConflict = `ON CONFLICT (artifact, url) DO UPDATE SET
   last_modified = COALESCE(excluded.last_modified, sources.last_modified)`
 
 /**
- * A column of a bulk insert: its name, its PostgreSQL array element type, and whether its cells are hex digests that
- * the database stores as bytes (converted in SQL: `unhex` on SQLite, `decode(…, 'hex')` on PostgreSQL).
+ * Each table's insert columns, once: a column's name is the key of the row object its cell is taken from (checked
+ * by the type), then its PostgreSQL array type, then whether it is a hex digest stored as bytes.
  */
-type Column = readonly [name: string, pgType: string, stored?: "bytes"]
+type Columns<Row> = ReadonlyArray<readonly [name: keyof Row & string, pgType: string, stored?: "bytes"]>
+/** A row keyed by artifact id, as the tables hold it (the batch keys its rows by sha256). */
+type ById<Row, Replaced extends keyof Row = never> = Omit<Row, "sha256" | Replaced> & { readonly artifact: number }
 
-const artifactColumns: ReadonlyArray<Column> = [
+const artifactColumns: Columns<ArtifactInsert> = [
   ["sha256", "text", "bytes"], ["size", "bigint"], ["sha384", "text", "bytes"], ["sha512", "text", "bytes"],
   ["sha1", "text", "bytes"], ["md5", "text", "bytes"], ["first_seen", "bigint"]
 ]
-const storeColumns: ReadonlyArray<Column> = [["store", "text"]]
-const locationColumns: ReadonlyArray<Column> = [
+const storeColumns: Columns<{ readonly store: string }> = [["store", "text"]]
+const locationColumns: Columns<ById<LocationInsert, "store"> & { readonly store: number }> = [
   ["artifact", "bigint"], ["store", "bigint"], ["key", "text"], ["stored_at", "bigint"], ["verified_at", "bigint"],
   ["state", "text"]
 ]
-const sourceColumns: ReadonlyArray<Column> = [
+const sourceColumns: Columns<ById<SourceInsert>> = [
   ["artifact", "bigint"], ["url", "text"], ["remote", "text"], ["priority", "float8"], ["last_success", "bigint"],
   ["consecutive_failures", "int"], ["etag", "text"], ["last_modified", "text"]
 ]
-const provenanceColumns: ReadonlyArray<Column> = [
+const provenanceColumns: Columns<ById<ProvenanceInsert>> = [
   ["artifact", "bigint"], ["url", "text"], ["final_url", "text"], ["remote", "text"], ["at", "bigint"],
   ["bytes", "bigint"], ["etag", "text"], ["peer_address", "text"], ["tls_fingerprint", "text"]
 ]
 
-const quoted = (name: string) => (name === "key" ? '"key"' : name)
-
-/**
- * One bulk insert, whatever the number of rows, with a constant SQL text (so each database prepares it once):
- * PostgreSQL binds each column as one array and expands them with `unnest`; SQLite binds all rows as one JSON
- * array of arrays and expands it with `jsonb_each` (its rows come as JSONB, which `->>` reads without parsing
- * them again). Rows are arrays of cells in `columns` order.
- */
-export const bulkInsertSql = (sql: SqlClient.SqlClient, table: string, columns: ReadonlyArray<Column>, tail: string) => {
-  const names = columns.map(([c]) => quoted(c)).join(", ")
-  const text = sql.onDialectOrElse({
-    pg: () => {
-      const cells = columns.map(([, , stored], i) => (stored === "bytes" ? `decode(c${i}, 'hex')` : `c${i}`)).join(", ")
-      const arrays = columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")
-      return `INSERT INTO ${table} (${names}) SELECT ${cells} FROM unnest(${arrays}) AS u(${columns.map((_, i) => `c${i}`).join(", ")}) ${tail}`
-    },
-    // `WHERE true` keeps SQLite's parser from reading ON CONFLICT as a join constraint.
-    orElse: () => {
-      const cells = columns.map(([, , stored], i) => (stored === "bytes" ? `unhex(value ->> ${i})` : `value ->> ${i}`))
-      return `INSERT INTO ${table} (${names}) SELECT ${cells.join(", ")} FROM jsonb_each(?) WHERE true ${tail}`
-    }
-  })
-  const params = (rows: ReadonlyArray<ReadonlyArray<Cell>>): ReadonlyArray<unknown> =>
-    sql.onDialectOrElse({
-      pg: () => columns.map((_, i) => rows.map((r) => r[i])),
-      orElse: () => [JSON.stringify(rows)]
-    })
-  return <R extends object = object>(rows: ReadonlyArray<ReadonlyArray<Cell>>) => sql.unsafe<R>(text, params(rows))
+/** A bulk insert into `table` (see Dialect.bulkInsert), run for some rows, each cell taken by its column's name. */
+const bulkInsert = <Row extends { readonly [K in keyof Row]: Cell }>(
+  sql: SqlClient.SqlClient,
+  table: string,
+  columns: Columns<Row>,
+  tail: string
+) => {
+  const { text, params } = dialectOf(sql).bulkInsert(table, columns, tail)
+  return <R extends object = object>(rows: ReadonlyArray<Row>) =>
+    sql.unsafe<R>(text, params(rows.map((row) => columns.map(([name]) => row[name]))))
 }
 
-const byIdThen = <A extends { readonly artifact: number }>(key: (a: A) => string) => (a: A, b: A) =>
+const byIdThen = <A extends { readonly artifact: number }>(key: (a: A) => string | number) => (a: A, b: A) =>
   a.artifact - b.artifact || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
 
 /**
@@ -260,7 +243,7 @@ export const storeIds = (
   Effect.gen(function* () {
     const names = [...new Set(stores)].sort()
     if (names.length === 0) return new Map()
-    yield* bulkInsertSql(sql, "stores", storeColumns, "ON CONFLICT (store) DO NOTHING")(names.map((name) => [name]))
+    yield* bulkInsert(sql, "stores", storeColumns, "ON CONFLICT (store) DO NOTHING")(names.map((store) => ({ store })))
     const rows = yield* sql<{ readonly id: number | string; readonly store: string }>`SELECT id, store FROM stores
       WHERE ${sql.in("store", names)}`
     return new Map(rows.map((row) => [row.store, Number(row.id)]))
@@ -274,41 +257,25 @@ export const storeIds = (
 export const writeBatch = (sql: SqlClient.SqlClient, batch: Batch, sorted: boolean): Effect.Effect<void, SqlError> =>
   Effect.gen(function* () {
     const stores = yield* storeIds(sql, batch.locations.map((l) => l.store))
-    const insertArtifacts = bulkInsertSql(sql, "artifacts", artifactColumns, `${artifactsConflict} RETURNING id, sha256`)
+    const insertArtifacts = bulkInsert(sql, "artifacts", artifactColumns, `${artifactsConflict} RETURNING id, sha256`)
     const ids = new Map<string, number>()
     for (const part of chunks(batch.artifacts)) {
-      const returned = yield* insertArtifacts<{ readonly id: number | string; readonly sha256: Uint8Array }>(
-        part.map((a) => [a.sha256, a.size, a.sha384, a.sha512, a.sha1, a.md5, a.first_seen])
-      )
+      const returned = yield* insertArtifacts<{ readonly id: number | string; readonly sha256: Uint8Array }>(part)
       for (const row of returned) ids.set(hexOfBytes(row.sha256), Number(row.id))
     }
     const idOf = (sha256: string) => ids.get(sha256)!
-    const locations = batch.locations.map((l) => ({ artifact: idOf(l.sha256), row: l }))
-    const sources = batch.sources.map((s) => ({ artifact: idOf(s.sha256), row: s }))
+    const locations = batch.locations.map(({ sha256, store, ...row }) => ({ ...row, artifact: idOf(sha256), store: stores.get(store)! }))
+    const sources = batch.sources.map(({ sha256, ...row }) => ({ ...row, artifact: idOf(sha256) }))
     if (sorted) {
-      locations.sort(byIdThen((l) => l.row.store))
-      sources.sort(byIdThen((s) => s.row.url))
+      locations.sort(byIdThen((l) => l.store))
+      sources.sort(byIdThen((s) => s.url))
     }
-    const insertLocations = bulkInsertSql(sql, "locations", locationColumns, locationsConflict)
-    const insertSources = bulkInsertSql(sql, "sources", sourceColumns, sourcesConflict)
-    const insertProvenance = bulkInsertSql(sql, "provenance", provenanceColumns, "")
-    for (const part of chunks(locations)) {
-      yield* insertLocations(
-        part.map(({ artifact, row: l }) => [artifact, stores.get(l.store)!, l.key, l.stored_at, l.verified_at, l.state])
-      )
-    }
-    for (const part of chunks(sources)) {
-      yield* insertSources(
-        part.map(({ artifact, row: s }) => [
-          artifact, s.url, s.remote, s.priority, s.last_success, s.consecutive_failures, s.etag, s.last_modified
-        ])
-      )
-    }
-    for (const part of chunks(batch.provenance)) {
-      yield* insertProvenance(
-        part.map((p) => [
-          idOf(p.sha256), p.url, p.final_url, p.remote, p.at, p.bytes, p.etag, p.peer_address, p.tls_fingerprint
-        ])
-      )
+    const insertLocations = bulkInsert(sql, "locations", locationColumns, locationsConflict)
+    const insertSources = bulkInsert(sql, "sources", sourceColumns, sourcesConflict)
+    const insertProvenance = bulkInsert(sql, "provenance", provenanceColumns, "")
+    for (const part of chunks(locations)) yield* insertLocations(part)
+    for (const part of chunks(sources)) yield* insertSources(part)
+    for (const part of chunks(batch.provenance.map(({ sha256, ...row }) => ({ ...row, artifact: idOf(sha256) })))) {
+      yield* insertProvenance(part)
     }
   })
