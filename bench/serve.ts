@@ -2,14 +2,16 @@
  * `cargohold serve` beside nginx: requests/s with wrk for stored 16 KiB files (the same files, nginx from a folder,
  * serve from a repository in its store), and an on-demand repository fetched cold (every artifact's first request
  * goes upstream) against the same requests warm. Printed as ratios; compare within one run (a shared machine).
- * usage: npx tsx bench/serve.ts [--files 1000] [--seconds 10] [--connections 64] [--rounds 2]
+ * serve runs with `--workers W` and nginx with W worker processes (default W: the number of cores), and the bare
+ * node:http ceiling is W processes too (node:cluster, like serve).
+ * usage: npx tsx bench/serve.ts [--files 1000] [--seconds 10] [--connections 64] [--rounds 2] [--workers W]
  * Needs the CLI built (npm run build), nginx and wrk.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
-import { tmpdir } from "node:os"
+import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { startNginx } from "./lib/nginx.js"
 
@@ -21,6 +23,7 @@ const files = Number(arg("files", "1000"))
 const seconds = Number(arg("seconds", "10"))
 const connections = Number(arg("connections", "64"))
 const rounds = Number(arg("rounds", "2"))
+const workers = Number(arg("workers", String(availableParallelism())))
 const size = 16 * 1024
 const bin = resolve(import.meta.dirname, "../packages/cli/bin/cargohold.js")
 
@@ -88,7 +91,7 @@ const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math
 
 let serveChild: ChildProcess | undefined
 const main = async () => {
-  const nginx = await startNginx(join(work, "nginx"), root)
+  const nginx = await startNginx(join(work, "nginx"), root, workers)
   try {
     const urlsFile = (dir: string, lines: ReadonlyArray<string>) => {
       const path = join(work, `${dir}.jsonl`)
@@ -104,7 +107,7 @@ const main = async () => {
     cli(["repo", "add", "lazy", "-i", urlsFile("lazy", lazy), "--on-demand"])
     const port = await freePort()
     const log = openSync(join(work, "serve.log"), "w")
-    serveChild = spawn(process.execPath, [bin, "serve", "--listen", `127.0.0.1:${port}`], {
+    serveChild = spawn(process.execPath, [bin, "serve", "--listen", `127.0.0.1:${port}`, "--workers", String(workers)], {
       env: { ...process.env, CARGOHOLD_HOME: home },
       stdio: ["ignore", "ignore", log]
     })
@@ -126,14 +129,16 @@ const main = async () => {
       results.serve.push(wrk(serveBase, servePaths))
       results.address.push(wrk(serveBase, addressPaths))
     }
-    // the ceiling of one Node process: node:http answering every request with one 16 KiB buffer, no routing or store
+    // the ceiling of Node here: W node:http processes (node:cluster, as serve) answering every request with one
+    // 16 KiB buffer, no routing, store or log
     const barePort = await freePort()
     const bare = spawn(
       process.execPath,
-      ["-e", `const b=Buffer.alloc(${size},7);require("node:http").createServer((q,r)=>{r.writeHead(200,{"content-length":b.length,"content-type":"application/octet-stream"});r.end(b)}).listen(${barePort},"127.0.0.1")`],
+      ["-e", `const c=require("node:cluster");if(c.isPrimary){for(let i=0;i<${workers};i++)c.fork();process.on("SIGTERM",()=>{for(const w of Object.values(c.workers))w.kill();process.exit(0)})}else{const b=Buffer.alloc(${size},7);require("node:http").createServer((q,r)=>{r.writeHead(200,{"content-length":b.length,"content-type":"application/octet-stream"});r.end(b)}).listen(${barePort},"127.0.0.1")}`],
       { stdio: "ignore" }
     )
-    await new Promise((r) => setTimeout(r, 1000))
+    await new Promise((r) => setTimeout(r, 2000))
+    wrk(`http://127.0.0.1:${barePort}`, ["/x"])
     const bareRps = wrk(`http://127.0.0.1:${barePort}`, ["/x"])
     bare.kill("SIGTERM")
     const lazyUrls = names.map((n) => `${serveBase}/lazy/pool/${n}`)
@@ -142,11 +147,11 @@ const main = async () => {
     const n = median(results.nginx)
     const s = median(results.serve)
     const a = median(results.address)
-    console.log(`files: ${files} x 16 KiB, wrk -t2 -c${connections} -d${seconds}s, ${rounds} round(s), medians`)
-    console.log(`nginx (2 workers, access log off)   ${n.toFixed(0)} req/s`)
-    console.log(`serve /b/pool/NAME (latest)         ${s.toFixed(0)} req/s = ${(s / n).toFixed(2)}x nginx (goal >= 0.5x)`)
+    console.log(`files: ${files} x 16 KiB, wrk -t2 -c${connections} -d${seconds}s, ${rounds} round(s), medians; load ${loadavg().map((l) => l.toFixed(1)).join(" ")}`)
+    console.log(`nginx (${workers} workers, access log off)   ${n.toFixed(0)} req/s`)
+    console.log(`serve --workers ${workers} /b/pool/NAME (latest) ${s.toFixed(0)} req/s = ${(s / n).toFixed(2)}x nginx (goal >= 0.5x)`)
     console.log(`serve /sha256/HEX                   ${a.toFixed(0)} req/s = ${(a / n).toFixed(2)}x nginx`)
-    console.log(`bare node:http, one buffer           ${bareRps.toFixed(0)} req/s = ${(bareRps / n).toFixed(2)}x nginx (one Node process's ceiling here)`)
+    console.log(`bare node:http x${workers}, one buffer        ${bareRps.toFixed(0)} req/s = ${(bareRps / n).toFixed(2)}x nginx (Node's ceiling here)`)
     console.log(`on demand, ${files} artifacts once each with curl --parallel ${connections}: cold ${cold.toFixed(2)} s (${(files / cold).toFixed(0)}/s), warm ${warm.toFixed(2)} s (${(files / warm).toFixed(0)}/s): cold = ${(cold / warm).toFixed(2)}x warm`)
     closeSync(log)
   } finally {

@@ -31,10 +31,10 @@ const freePort = (): Promise<number> =>
     })
   })
 
-const config = (prefix: string, root: string, port: number): string => {
+const config = (prefix: string, root: string, port: number, workers: number): string => {
   const runAsRoot = process.getuid?.() === 0 ? "user root root;\n" : ""
   return `${runAsRoot}daemon off;
-worker_processes 2;
+worker_processes ${workers};
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
 events { worker_connections 4096; }
@@ -79,14 +79,14 @@ const exited = (child: ChildProcess): Promise<void> =>
     else child.once("exit", () => resolve())
   })
 
-/** Starts nginx serving `root`; resolves once the port accepts connections. */
-export const startNginx = async (prefix: string, root: string): Promise<Nginx> => {
+/** Starts nginx serving `root` with `workers` worker processes (default 2); resolves once the port accepts connections. */
+export const startNginx = async (prefix: string, root: string, workers = 2): Promise<Nginx> => {
   const binary = nginxBinary()
   if (binary === undefined) throw new Error("nginx not found (apt-get install nginx-light)")
   mkdirSync(prefix, { recursive: true })
   const port = await freePort()
   const conf = join(prefix, "nginx.conf")
-  writeFileSync(conf, config(prefix, root, port))
+  writeFileSync(conf, config(prefix, root, port, workers))
   const child = spawn(binary, ["-p", prefix, "-c", conf, "-e", join(prefix, "error.log")], {
     stdio: ["ignore", "ignore", "pipe"]
   })

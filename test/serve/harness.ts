@@ -2,7 +2,7 @@
  * Helpers of the serve tests: an upstream that streams slowly (and can lie), `serve` in this process on a real
  * socket over a home folder's SQLite catalog and file store, and a raw HTTP client that tells a clean end from a cut.
  */
-import { Catalog, type Repositories, type Storage } from "@cargohold/core"
+import { Catalog, type Repositories, type Storage, type StorageError } from "@cargohold/core"
 import { layerHttp, layerNodeRepositories, type NodeServices } from "@cargohold/node"
 import { type RunningServer, type ServeOptions, serve } from "@cargohold/node/serve"
 import { createHash } from "node:crypto"
@@ -55,10 +55,20 @@ export interface InProcessServe {
 }
 
 /** `serve` on 127.0.0.1 over `home` (SQLite catalog and file store, or `catalog` when given). */
-export const startServe = async (home: string, options: ServeOptions & { readonly catalog?: string } = {}): Promise<InProcessServe> => {
+export const startServe = async (
+  home: string,
+  options: ServeOptions & { readonly catalog?: string; readonly store?: Layer.Layer<Storage, StorageError> } = {}
+): Promise<InProcessServe> => {
   const scope = Effect.runSync(Scope.make())
   // the transfer path under test (the lean exchange, or the platform HttpClient in the generic-transfer project)
-  const layer = layerNodeRepositories({ home, catalog: options.catalog, fileRoots: [], http: layerHttp({ transfer: transferPath }) })
+  const layer = layerNodeRepositories({
+    home,
+    catalog: options.catalog,
+    fileRoots: [],
+    http: layerHttp({ transfer: transferPath }),
+    // another store (S3 on an emulator): named by a URL of its own scheme
+    ...(options.store === undefined ? {} : { store: "test-store:", storeSchemes: { "test-store:": () => options.store! } })
+  })
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const log: Array<string> = []
   const server = await Effect.runPromise(

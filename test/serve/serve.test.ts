@@ -277,3 +277,24 @@ describe("serve: on-demand units", () => {
     expect(line).toMatch(/^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/main\/pool\/small\.bin HTTP\/1\.1" 200 20000 "-" "-" [\d.]+ms ok$/)
   })
 })
+
+describe("serve: a new repository version", () => {
+  it("is served under the latest route within seconds (the cached latest is asked again in the background)", async () => {
+    // the latest version is known (and cached) before the new one is made
+    expect((await get(srv.url("/main/pool/small.bin"))).status).toBe(200)
+    expect((await get(srv.url("/main/pool/later.bin"))).status).toBe(404)
+    const before = await srv.run(Effect.flatMap(Repositories, (r) => r.versions(name)))
+    const { results } = await srv.run(
+      fetchAndAdd(name, [{ line: 1, path: "pool/later.bin", metadata: undefined, request: { url: up.url("/small"), sha256: sha256Hex(small), size: small.length } }])
+    )
+    expect(results.every((r) => r._tag === "Ok")).toBe(true)
+    let status = 0
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      status = (await get(srv.url("/main/pool/later.bin"))).status
+    }
+    expect(status).toBe(200)
+    // the versions before it stay as they were
+    expect((await get(srv.url(`/main@${before.at(-1)!.number}/pool/later.bin`))).status).toBe(404)
+  })
+})

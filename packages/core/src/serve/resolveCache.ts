@@ -38,13 +38,36 @@ export const makeResolveCache = (
     if (units.size >= max) units.delete(units.keys().next().value!)
     units.set(k, unit)
   }
-  const versionNow = (name: RepositoryName, selector: VersionSelector): VersionNumber | undefined => {
+  const refreshing = new Set<string>()
+  /** Asks the catalog which version is the latest, in the background, once at a time per repository. */
+  const refresh = (name: RepositoryName, path: UnitPath) => {
+    if (refreshing.has(name)) return
+    refreshing.add(name)
+    Effect.runFork(
+      repositories.resolve(name, "latest", path).pipe(
+        Effect.tap((answer) =>
+          Effect.sync(() => {
+            latest.set(name, { version: answer.version.number, until: Date.now() + ttl })
+            remember(key(name, answer.version.number, path), answer.unit)
+          })
+        ),
+        // a failure (the repository went, the catalog is down) drops what was known: the next request asks itself
+        Effect.catchAll(() => Effect.sync(() => latest.delete(name))),
+        Effect.ensuring(Effect.sync(() => refreshing.delete(name)))
+      )
+    )
+  }
+  const versionNow = (name: RepositoryName, selector: VersionSelector, path: UnitPath): VersionNumber | undefined => {
     if (selector !== "latest") return selector
     const known = latest.get(name)
-    return known !== undefined && known.until > Date.now() ? known.version : undefined
+    if (known === undefined) return undefined
+    // past its time the known version is still answered while the catalog is asked again: requests never wait
+    // on that question, and a new version is served from the answer on (within `latestTtlMs` plus one query)
+    if (known.until <= Date.now()) refresh(name, path)
+    return known.version
   }
   const cached = (name: RepositoryName, selector: VersionSelector, path: UnitPath): Resolution | undefined => {
-    const version = versionNow(name, selector)
+    const version = versionNow(name, selector, path)
     if (version === undefined) return undefined
     const k = key(name, version, path)
     const unit = units.get(k)
@@ -60,7 +83,7 @@ export const makeResolveCache = (
       Effect.suspend(() => {
         const hit = cached(name, selector, path)
         if (hit !== undefined) return Effect.succeed(hit)
-        const version = versionNow(name, selector)
+        const version = versionNow(name, selector, path)
         return Effect.map(repositories.resolve(name, version ?? selector, path), (answer) => {
           if (selector === "latest") latest.set(name, { version: answer.version.number, until: Date.now() + ttl })
           remember(key(name, answer.version.number, path), answer.unit)
