@@ -1,35 +1,15 @@
 /**
- * Aborting HTTP requests without a fiber per download: the idle timeout and the end-of-attempt cleanup.
+ * Aborting the lean exchange's requests without a fiber per download: the idle timeout and the end-of-attempt
+ * cleanup. Each request of an attempt gets its `AbortController` from the attempt's `RequestGuard`: a response
+ * whose body was consumed is left alone (its connection goes back to the pool), anything else is aborted when the
+ * attempt ends; and one shared interval timer over every active guard aborts the requests of a transfer that has
+ * been idle too long — the request or body read the attempt is already waiting on then fails, and the attempt
+ * reports a typed `TimeoutError`.
  *
- * `@effect/platform`'s `HttpClient.withScope` hands the client an `AbortController` per request (through a
- * process-wide `WeakMap` keyed by the request) and aborts it when the scope closes — even after the body was read
- * to its end, which costs undici an abort (and a `DOMException`) per file. A `RequestGuard` registers its own
- * controller in that map, so it decides: a response whose body was consumed is left alone (its connection goes
- * back to the pool), anything else is aborted when the attempt ends; and one shared interval timer over every
- * active guard aborts the requests of a transfer that has been idle too long — the request or body read the
- * attempt is already waiting on then fails, and the attempt reports a typed `TimeoutError`.
- *
- * When the platform's map is not reachable (a different @effect/platform), `requestGuardsAvailable` is false and
- * callers keep the fiber-based watchdog and `withScope`.
+ * The platform `HttpClient` path does not use guards: `@effect/platform` offers no public way to hand it a
+ * controller, so there the attempt's scope aborts its requests and a watchdog fiber keeps the idle timeout
+ * (`Transfer.withIdleTimeout`; tested by the `generic-transfer` project).
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { globalValue } from "effect/GlobalValue"
-
-let foreignMap = false
-/** The map `HttpClient.make` reads a request's controller from (see @effect/platform internal/httpClient). */
-const scopedRequests: WeakMap<HttpClientRequest.HttpClientRequest, AbortController> = globalValue(
-  "@effect/platform/HttpClient/scopedRequests",
-  () => {
-    foreignMap = true
-    return new WeakMap()
-  }
-)
-// the platform creates the map when its HttpClient module loads, which the import above guarantees
-void HttpClient.HttpClient
-
-/** True when requests can be aborted through a `RequestGuard` (the platform's map was found). */
-export const requestGuardsAvailable: boolean = !foreignMap
 
 /** What the watchdog reads of a transfer: when bytes (or headers) last arrived, and what it was waiting for. */
 export interface Activity {
@@ -50,17 +30,6 @@ export class RequestGuard {
     readonly idleMs: number
   ) {
     this.tick = Math.max(10, Math.min(1000, Math.floor(idleMs / 4)))
-  }
-
-  /** An HttpClient whose requests this guard controls. */
-  guard<E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E, R> {
-    return HttpClient.transform(client, (effect, request) => {
-      const controller = new AbortController()
-      scopedRequests.set(request, controller)
-      this.open.push(controller)
-      if (this.timedOut !== undefined) controller.abort()
-      return effect
-    })
   }
 
   /** A controller for one request sent without the HttpClient (the lean exchange): aborted like the others. */

@@ -20,7 +20,7 @@ import { classifyTransportError, isCloseBeforeAnswer, parseRetryAfter, proxyLabe
 import { type Exchange, HttpExchange } from "../http/exchange.js"
 import type { HostPermit } from "../http/hostGate.js"
 import { headersForOrigin, nextHop, redirectStatuses } from "../http/redirects.js"
-import { RequestGuard, release, requestGuardsAvailable, watch } from "../http/requestGuard.js"
+import { RequestGuard, release, watch } from "../http/requestGuard.js"
 import { ifRangeValidator, partialProblem } from "../http/resume.js"
 import { authorizationHeader, NetworkPolicy, type RemoteConnection, settingsForRemote } from "../remote/policy.js"
 import type { DownloadSettings } from "./config.js"
@@ -423,13 +423,11 @@ export const fetchHttp = (
     transfer.throttle = limits.throttle
     const idleMs = Duration.toMillis(settings.idleTimeout)
     const exchange = (yield* HttpExchange)?.forConnection(connection)
-    // the lean exchange takes the guard's controllers directly; the HttpClient only through the platform's map
-    const guard = requestGuardsAvailable || exchange !== undefined ? new RequestGuard(transfer, idleMs) : undefined
-    const base = yield* HttpClient.HttpClient
+    // the lean exchange takes the guard's controllers; the platform HttpClient (no public way to hand it a
+    // controller) has its requests tied to the attempt's scope and a watchdog fiber instead
+    const guard = exchange !== undefined ? new RequestGuard(transfer, idleMs) : undefined
     const ctx: AttemptContext = {
-      client: (guard === undefined ? HttpClient.withScope(base) : guard.guard(base)).pipe(
-        HttpClient.withTracerDisabledWhen(constTrue)
-      ),
+      client: HttpClient.withScope(yield* HttpClient.HttpClient).pipe(HttpClient.withTracerDisabledWhen(constTrue)),
       exchange,
       guard,
       settings,
