@@ -1,17 +1,13 @@
 /**
  * SQL failures as CatalogError, with any credential scrubbed from the text.
  */
-import { CatalogError } from "@cargohold/core"
+import { CatalogError, redactUrlsInText } from "@cargohold/core"
 import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"
 
-/** Replaces the password of every `scheme://user:password@host` in a text. */
-export const redactUrls = (text: string): string =>
-  text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@\s/]*@/gi, "$1:<redacted>@")
-
 /** Removes every known secret (and any URL password) from a text. */
 export const scrub = (text: string, secrets: ReadonlyArray<string> = []): string => {
-  let out = redactUrls(text)
+  let out = redactUrlsInText(text)
   for (const secret of secrets) {
     if (secret.length > 0) out = out.split(secret).join("<redacted>")
   }

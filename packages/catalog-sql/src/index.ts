@@ -2,7 +2,7 @@
  * @cargohold/catalog-sql — the Catalog on @effect/sql: SQLite (embedded default) and PostgreSQL, chosen by URL.
  * Backend layers: `@cargohold/catalog-sql/sqlite` (`layerSqliteCatalog`), `@cargohold/catalog-sql/pg` (`layerPgCatalog`).
  */
-export { asCatalogError, catalogError, redactUrls, scrub } from "./errors.js"
+export { asCatalogError, catalogError, scrub } from "./errors.js"
 export { type CatalogTarget, type CatalogUrlOptions, layerCatalogFromUrl, parseCatalogUrl } from "./fromUrl.js"
 export { type Dialect, dialectOf } from "./dialect.js"
 export { latestVersion, type Migration, migrate, migrations } from "./migrations.js"

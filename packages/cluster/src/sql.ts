@@ -2,7 +2,7 @@
  * The cluster's PostgreSQL connection (`--cluster postgresql://…`): message and runner storage, shard locks,
  * host connection slots, progress notifications and the stats tables all go through it.
  */
-import { redactUrls, scrub } from "@cargohold/catalog-sql"
+import { scrub } from "@cargohold/catalog-sql"
 import { urlPassword } from "@cargohold/catalog-sql/pg"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -52,7 +52,7 @@ export const layerClusterSql = (
       (error) =>
         new ClusterError({
           operation: "connect",
-          reason: `${describeClusterUrl(Redacted.value(url))}: ${scrub(redactUrls(String(error.message)), secrets)}`
+          reason: `${describeClusterUrl(Redacted.value(url))}: ${scrub(String(error.message), secrets)}`
         })
     )
   )

@@ -1,7 +1,7 @@
 /**
  * Configuration of an S3-compatible store, as a Schema, and its `s3://bucket/prefix?endpoint=…&region=…` URL form.
  */
-import { describeParseError, StorageError } from "@cargohold/core"
+import { describeParseError, redactUrl, StorageError } from "@cargohold/core"
 import { Effect, Schema } from "effect"
 
 /** Static credentials; without them the AWS SDK's default chain (environment variables, profile, …) applies. */
@@ -44,8 +44,8 @@ export const storeId = (config: S3StorageConfig): string => {
 
 const invalid = (reason: string) => new StorageError({ operation: "configure", reason })
 
-/** Strips any user:password from a URL before it appears in a message. */
-const redactUrl = (raw: string): string => raw.replace(/\/\/[^/@]*@/, "//***@")
+/** A URL fit for a message: user, password and query removed. */
+const redactEndpoint = (raw: string): string => redactUrl(raw, { query: "drop" })
 
 /**
  * Parses `s3://bucket/prefix?endpoint=URL&region=R&partSize=N`. Credentials never come from the URL
@@ -57,7 +57,7 @@ export const parseS3Url = (raw: string): Effect.Effect<S3StorageConfig, StorageE
     try {
       url = new URL(raw)
     } catch {
-      return yield* invalid(`not a valid URL: ${redactUrl(raw)}`)
+      return yield* invalid(`not a valid URL: ${redactEndpoint(raw)}`)
     }
     if (url.protocol !== "s3:") return yield* invalid(`expected an s3:// URL, got ${url.protocol}`)
     if (url.username !== "" || url.password !== "") {
@@ -69,7 +69,7 @@ export const parseS3Url = (raw: string): Effect.Effect<S3StorageConfig, StorageE
     }
     const endpoint = url.searchParams.get("endpoint") ?? undefined
     if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) {
-      return yield* invalid(`endpoint must be an http(s) URL, got ${redactUrl(endpoint)}`)
+      return yield* invalid(`endpoint must be an http(s) URL, got ${redactEndpoint(endpoint)}`)
     }
     const number = (name: string) => {
       const value = url.searchParams.get(name)

@@ -2,7 +2,7 @@
  * The renderer's aggregate of progress events: updated synchronously on every event (a few field writes),
  * read by the drawing timer. No allocation per `Bytes` event beyond the event itself.
  */
-import type { BatchProgress, ProgressEvent } from "@cargohold/core"
+import { type BatchProgress, originOf, type ProgressEvent } from "@cargohold/core"
 
 export interface ActiveDownload {
   readonly id: number
@@ -159,7 +159,7 @@ export class Tally {
         this.throttled.delete(event.host)
         return
       case "SourceFailed": {
-        const origin = originOf(event.url)
+        const origin = sourceLabel(event.url)
         const tags = this.misbehaving.get(origin) ?? new Map<string, number>()
         tags.set(event.errorTag, (tags.get(event.errorTag) ?? 0) + 1)
         this.misbehaving.set(origin, tags)
@@ -203,14 +203,10 @@ export class Tally {
   }
 }
 
-/** The source as the summary names it: an http(s) origin, or `file://` (whose URL origin is the string "null"). */
-const originOf = (url: string): string => {
-  try {
-    const parsed = new URL(url)
-    return parsed.protocol === "file:" ? "file://" : parsed.origin
-  } catch {
-    return url
-  }
+/** The source as the summary names it: an http(s) origin, or `file://`. */
+const sourceLabel = (url: string): string => {
+  const origin = originOf(url)
+  return origin === "file:" ? "file://" : (origin ?? url)
 }
 
 /** A rate over a sliding window of samples of a monotonic byte counter. */

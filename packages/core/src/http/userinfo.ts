@@ -30,21 +30,28 @@ const userinfoPrefix = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/
 
 /**
  * `raw` without its user-info part, for messages and records: parsed when it parses, else cut by pattern (a
- * malformed URL still must not carry its password into an error message).
+ * malformed URL still must not carry its password into an error message). `query: "drop"` also removes the query,
+ * for URLs whose query may carry keys or signatures (store and endpoint URLs).
  */
-export const redactUrl = (raw: string | URL): string => {
+export const redactUrl = (raw: string | URL, options?: { readonly query?: "keep" | "drop" }): string => {
+  const dropQuery = options?.query === "drop"
   const text = String(raw)
-  if (!text.includes("@")) return text
+  if (!text.includes("@") && !(dropQuery && text.includes("?"))) return text
   try {
     const url = new URL(text)
-    if (url.username === "" && url.password === "") return text
     url.username = ""
     url.password = ""
+    if (dropQuery) url.search = ""
     return url.href
   } catch {
-    return text.replace(userinfoPrefix, "$1")
+    const cut = text.replace(userinfoPrefix, "$1")
+    return dropQuery ? cut.replace(/\?.*$/s, "") : cut
   }
 }
+
+/** Every `scheme://user:password@` in a free text (a driver's error message, say) with the password replaced. */
+export const redactUrlsInText = (text: string): string =>
+  text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@\s/]*@/gi, "$1:<redacted>@")
 
 /** Takes the user-info out of `url` (in place) and returns it as Basic auth, or undefined when it had none. */
 export const takeUserinfo = (url: URL): Redacted.Redacted<string> | undefined => {

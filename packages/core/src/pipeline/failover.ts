@@ -23,7 +23,7 @@ import { DownloadConfig, type DownloadSettings } from "./config.js"
 import { fetchHttp } from "./fetchHttp.js"
 import { ConnectionLimits } from "./limits.js"
 import { retryAfterFirstFailure, retrySchedule } from "./retry.js"
-import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOf, SourcePolicy } from "./sources.js"
+import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOfSpec, SourcePolicy } from "./sources.js"
 import type { Revalidation } from "./revalidate.js"
 import { Transfer } from "./transfer.js"
 
@@ -147,7 +147,7 @@ export const fromFirstGoodSource = (
       const result = yield* Effect.either(
         single || last ? retryAfterFirstFailure(oneTry, schedule, retryHere) : oneTry
       )
-      const origin = originOf(source.spec)
+      const origin = originOfSpec(source.spec)
       if (result._tag === "Right") {
         health.succeeded(origin)
         return { transfer, digests: result.right, source }

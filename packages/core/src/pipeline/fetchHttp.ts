@@ -18,6 +18,7 @@ import {
 } from "../domain/errors.js"
 import { classifyTransportError, isCloseBeforeAnswer, parseRetryAfter, proxyLabel } from "../http/classify.js"
 import { type Exchange, HttpExchange } from "../http/exchange.js"
+import { originOf } from "../http/origin.js"
 import type { HostPermit } from "../http/hostGate.js"
 import { headersForOrigin, nextHop, redirectStatuses } from "../http/redirects.js"
 import { RequestGuard, release, watch } from "../http/requestGuard.js"
@@ -33,14 +34,6 @@ const constTrue = () => true
 const header = (headers: Headers.Headers, name: string): string | undefined => {
   const value = headers[name]
   return typeof value === "string" ? value : undefined
-}
-
-const originOf = (url: string): string | undefined => {
-  try {
-    return new URL(url).origin
-  } catch {
-    return undefined
-  }
 }
 
 /** Bodies of error and redirect answers up to this size are read and dropped, so the connection can be reused. */

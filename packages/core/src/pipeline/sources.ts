@@ -9,6 +9,7 @@ import type { Sha256 } from "../domain/digest.js"
 import type { DownloadError, InvalidRequest } from "../domain/errors.js"
 import { type DownloadRequestInput, type DownloadSpec, validateRequest } from "../domain/request.js"
 import type { Remote } from "../remote/Remote.js"
+import { originOf } from "../http/origin.js"
 import type { FileAccess } from "../source/FileSource.js"
 
 /** One place the bytes may come from, validated. */
@@ -83,10 +84,8 @@ export const isOriginFailure = (error: DownloadError): boolean => {
 export const isLocalFailure = (error: DownloadError): boolean =>
   error._tag === "StorageError" || error._tag === "CatalogError"
 
-export const originOf = (spec: DownloadSpec): string => {
-  const url = new URL(spec.url)
-  return url.protocol === "file:" ? "file:" : url.origin
-}
+/** The origin a source's health is kept under (see http/origin.ts); a validated URL always has one. */
+export const originOfSpec = (spec: DownloadSpec): string => originOf(spec.url) ?? spec.url
 
 /** The validated sources a request names, `url` first; an invalid one fails the request before any I/O. */
 export const requestedCandidates = (
@@ -193,7 +192,7 @@ export const rankCandidates = (
   const healthy: Array<Candidate> = []
   const cooling: Array<Candidate> = []
   for (const c of candidates) {
-    c.coolingUntil = Math.max(c.coolingUntil, health.coolingUntil(originOf(c.spec)))
+    c.coolingUntil = Math.max(c.coolingUntil, health.coolingUntil(originOfSpec(c.spec)))
     ;(c.coolingUntil > now ? cooling : healthy).push(c)
   }
   healthy.sort((a, b) => b.priority - a.priority)

@@ -5,7 +5,7 @@
  * `registerStoreScheme("s3:", layerS3StorageFromUrl)` — so this package never depends on a cloud SDK.
  */
 import { fileURLToPath } from "node:url"
-import { type Storage, StorageError } from "@cargohold/core"
+import { redactUrl, type Storage, StorageError } from "@cargohold/core"
 import { layerMemoryStorage } from "@cargohold/core/testing"
 import { Layer } from "effect"
 import { describe } from "../fs/readStream.js"
@@ -31,17 +31,7 @@ export const registerStoreScheme = (scheme: string, factory: StoreFactory): void
 }
 
 /** A URL fit for an error message: user, password and query (signatures, keys) removed. */
-export const redactUrl = (url: string): string => {
-  try {
-    const parsed = new URL(url)
-    parsed.username = ""
-    parsed.password = ""
-    parsed.search = ""
-    return parsed.href
-  } catch {
-    return "<unparseable URL>"
-  }
-}
+const redactStoreUrl = (url: string): string => redactUrl(url, { query: "drop" })
 
 const configError = (reason: string) => Layer.fail(new StorageError({ operation: "configure", reason }))
 
@@ -55,7 +45,7 @@ const builtIn = (local: LocalStoreOptions): StoreSchemes => ({
   "file:": (url) => {
     const parsed = new URL(url)
     if (parsed.host !== "" && parsed.host !== "localhost") {
-      return configError(`store URL ${redactUrl(url)} names a remote host; use file:///absolute/path`)
+      return configError(`store URL ${redactStoreUrl(url)} names a remote host; use file:///absolute/path`)
     }
     return layerFileStorage({ root: fileURLToPath(parsed), minFreeBytes: local.minFreeBytes })
   },
@@ -88,7 +78,7 @@ export const layerStorageFromUrl = (
   const factory = given ?? registered.get(scheme) ?? builtIn(options)[scheme]
   if (factory === undefined) {
     return configError(
-      `unknown store scheme '${scheme.slice(0, -1)}' in ${redactUrl(url)} (known: ${knownStoreSchemes(options.schemes).join(", ")}` +
+      `unknown store scheme '${scheme.slice(0, -1)}' in ${redactStoreUrl(url)} (known: ${knownStoreSchemes(options.schemes).join(", ")}` +
         (scheme === "s3:" ? "; s3:// needs @cargohold/s3 registered, as the CLI does)" : ")")
     )
   }
