@@ -132,12 +132,16 @@ const main = async () => {
     // the ceiling of Node here: W node:http processes (node:cluster, as serve) answering every request with one
     // 16 KiB buffer, no routing, store or log
     const barePort = await freePort()
-    const bare = spawn(
-      process.execPath,
-      ["-e", `const c=require("node:cluster");if(c.isPrimary){for(let i=0;i<${workers};i++)c.fork();process.on("SIGTERM",()=>{for(const w of Object.values(c.workers))w.kill();process.exit(0)})}else{const b=Buffer.alloc(${size},7);require("node:http").createServer((q,r)=>{r.writeHead(200,{"content-length":b.length,"content-type":"application/octet-stream"});r.end(b)}).listen(${barePort},"127.0.0.1")}`],
-      { stdio: "ignore" }
+    const bareScript = join(work, "bare.cjs")
+    writeFileSync(
+      bareScript,
+      `const c=require("node:cluster");if(c.isPrimary){for(let i=0;i<${workers};i++)c.fork();process.on("SIGTERM",()=>{for(const w of Object.values(c.workers))w.kill();process.exit(0)})}else{const b=Buffer.alloc(${size},7);require("node:http").createServer((q,r)=>{r.writeHead(200,{"content-length":b.length,"content-type":"application/octet-stream"});r.end(b)}).listen(${barePort},"127.0.0.1")}`
     )
-    await new Promise((r) => setTimeout(r, 2000))
+    const bare = spawn(process.execPath, [bareScript], { stdio: "ignore" })
+    for (let i = 0; i < 300; i++) {
+      if (spawnSync("curl", ["-sf", "-o", "/dev/null", `http://127.0.0.1:${barePort}/x`]).status === 0) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
     wrk(`http://127.0.0.1:${barePort}`, ["/x"])
     const bareRps = wrk(`http://127.0.0.1:${barePort}`, ["/x"])
     bare.kill("SIGTERM")

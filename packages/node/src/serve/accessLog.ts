@@ -23,8 +23,19 @@ export interface AccessEntry {
 
 const pad = (n: number) => String(n).padStart(2, "0")
 const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-const clf = (d: Date) =>
+const clfOf = (d: Date) =>
   `${pad(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`
+// the timestamp changes once a second: built once per second, not once per request (thousands a second)
+let clfSecond = -1
+let clfText = ""
+const clf = (d: Date) => {
+  const second = Math.floor(d.getTime() / 1000)
+  if (second !== clfSecond) {
+    clfSecond = second
+    clfText = clfOf(d)
+  }
+  return clfText
+}
 
 export const formatAccess = (e: AccessEntry, at: Date): string =>
   `${e.remote} - - [${clf(at)}] "${clean(e.method)} ${clean(e.target)} HTTP/${clean(e.httpVersion)}" ${e.status} ${e.bytes} "-" "${clean(e.userAgent ?? "-")}" ${e.ms.toFixed(1)}ms ${e.end}`

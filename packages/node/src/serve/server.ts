@@ -117,6 +117,18 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
     const log: AccessLog = makeAccessLog(options.accessLog ?? ((line) => void process.stderr.write(line)))
     let active = 0
     let closing = false
+    // a route depends on the request target alone: the same targets come again and again (a mirror's hot files),
+    // so their parse (decoding, checks for path tricks) is kept, bounded, emptied when full
+    const routes = new Map<string, Route>()
+    const routeOf = (target: string): Route => {
+      let route = routes.get(target)
+      if (route === undefined) {
+        route = parseTarget(target)
+        if (routes.size >= 10_000) routes.clear()
+        routes.set(target, route)
+      }
+      return route
+    }
 
     /** A catalog failure is the server's problem, not the client's: 503, details in the log, none in the answer. */
     const failed = (res: http.ServerResponse, head: boolean, out: Outcome, error: CatalogError) => {
@@ -225,7 +237,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
       if (closing) res.setHeader("connection", "close")
       if (req.method !== "GET" && !head) return text(res, false, 405, "only GET and HEAD", out, { allow: "GET, HEAD" })
       if (active > maxConcurrent) return text(res, head, 503, "busy, try again", out, { "retry-after": "1" })
-      answer(parseTarget(req.url ?? "/"), req, res, out).catch((error: unknown) => {
+      answer(routeOf(req.url ?? "/"), req, res, out).catch((error: unknown) => {
         process.stderr.write(`cargohold serve: ${req.method} ${JSON.stringify(req.url)}: ${error instanceof Error ? error.message : String(error)}\n`)
         if (!res.headersSent) text(res, head, 500, "the server failed to answer", out)
         else {
