@@ -3,7 +3,7 @@
  * Usage: node --import tsx test/catalog/child.ts <catalog-url> <text> <start-at-ms>
  * Prints one JSON line: { ok, error? }.
  */
-import { layerCatalogFromUrl } from "@cargohold/catalog-sql"
+import { layerSqlCatalogFromUrl } from "@cargohold/catalog-sql"
 import { Catalog } from "@cargohold/core"
 import { Effect } from "effect"
 import { record } from "./fixtures.js"
@@ -25,7 +25,7 @@ const program = Effect.gen(function* () {
   return yield* catalog.count()
 })
 
-Effect.runPromiseExit(Effect.provide(program, layerCatalogFromUrl(url))).then((exit) => {
+Effect.runPromiseExit(Effect.provide(program, layerSqlCatalogFromUrl(url))).then((exit) => {
   process.stdout.write(
     `${JSON.stringify(exit._tag === "Success" ? { ok: true, count: exit.value } : { ok: false, error: String(exit.cause) })}\n`
   )

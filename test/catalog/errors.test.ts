@@ -1,7 +1,7 @@
 /**
  * Clear, typed errors that never show a credential: catalog URLs, unreachable PostgreSQL, secret keys.
  */
-import { layerCatalogFromUrl, layerSecretBoxDefault, parseCatalogUrl, SecretBox } from "@cargohold/catalog-sql"
+import { layerSqlCatalogFromUrl, layerSecretBoxDefault, parseCatalogUrl, SecretBox } from "@cargohold/catalog-sql"
 import { Catalog } from "@cargohold/core"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -12,7 +12,7 @@ import { createSqliteFolder } from "./databases.js"
 const folder = createSqliteFolder()
 afterAll(() => folder.remove())
 const password = "Pg-Secret-9xq!"
-const open = (url: string) => Effect.flip(Effect.provide(Effect.flatMap(Catalog, (c) => c.count()), layerCatalogFromUrl(url)))
+const open = (url: string) => Effect.flip(Effect.provide(Effect.flatMap(Catalog, (c) => c.count()), layerSqlCatalogFromUrl(url)))
 
 describe("catalog URLs", () => {
   it.effect("parses sqlite and postgresql URLs", () =>

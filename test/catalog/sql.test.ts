@@ -2,7 +2,7 @@
  * What only the SQL backends do: migrations, several processes on one database, secrets encrypted at rest.
  * Every test runs on SQLite (a temporary file) and on PostgreSQL (a database of this run's own).
  */
-import { layerCatalogFromUrl, layerSecretBoxKey, migrate } from "@cargohold/catalog-sql"
+import { layerSqlCatalogFromUrl, layerSecretBoxKey, migrate } from "@cargohold/catalog-sql"
 import { layerPgClient } from "@cargohold/catalog-sql/pg"
 import { layerSqliteClient } from "@cargohold/catalog-sql/sqlite"
 import { Catalog, type CatalogError } from "@cargohold/core"
@@ -113,8 +113,8 @@ for (const backend of backends) {
         ])
         // a catalog opened on the migrated database works, and opening it again keeps the data
         const r = record(unique("m"))
-        yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.recordDownload(r)), layerCatalogFromUrl(db.url, { secretBox: box }))
-        const again = yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.lookup(r.sha256)), layerCatalogFromUrl(db.url, { secretBox: box }))
+        yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.recordDownload(r)), layerSqlCatalogFromUrl(db.url, { secretBox: box }))
+        const again = yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.lookup(r.sha256)), layerSqlCatalogFromUrl(db.url, { secretBox: box }))
         expect(Option.isSome(again)).toBe(true)
       })
     )
@@ -126,7 +126,7 @@ for (const backend of backends) {
         const startAt = String(Date.now() + 4000)
         const runs = yield* Effect.promise(() => Promise.all([1, 2, 3].map(() => child([db.url, text, startAt]))))
         for (const run of runs) expect(run, run.out).toMatchObject({ code: 0 })
-        const catalog = Layer.fresh(layerCatalogFromUrl(db.url, { secretBox: box }))
+        const catalog = Layer.fresh(layerSqlCatalogFromUrl(db.url, { secretBox: box }))
         const entry = Option.getOrThrow(yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.lookup(sha(text))), catalog))
         expect(entry.locations.length).toBe(1)
         // one source per URL: each process fetched from its own URL, and all declared the same one
@@ -150,7 +150,7 @@ for (const backend of backends) {
       Effect.gen(function* () {
         const db = yield* Effect.promise(backend.fresh)
         const name = unique("secretive")
-        const layer = layerCatalogFromUrl(db.url, { secretBox: box })
+        const layer = layerSqlCatalogFromUrl(db.url, { secretBox: box })
         yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.putRemote(remoteWithSecrets(name))), layer)
         const dump = yield* Effect.promise(db.dump)
         expect(dump).toContain(name)
@@ -165,7 +165,7 @@ for (const backend of backends) {
         const back = Option.getOrThrow(yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.getRemote(name)), layer))
         expect(back.auth?._tag === "Basic" ? back.auth.username : undefined).toBe("alice")
         // another key does not, and says so without showing anything secret
-        const wrong = layerCatalogFromUrl(db.url, { secretBox: layerSecretBoxKey(randomBytes(32)) })
+        const wrong = layerSqlCatalogFromUrl(db.url, { secretBox: layerSecretBoxKey(randomBytes(32)) })
         const error = yield* Effect.flip(Effect.provide(Effect.flatMap(Catalog, (c) => c.getRemote(name)), wrong))
         expect(error._tag).toBe("CatalogError")
         expect(error.message).toContain("cannot be decrypted")

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path"
 import { PutObjectCommand } from "@aws-sdk/client-s3"
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { layerCatalogFromUrl } from "@cargohold/catalog-sql"
+import { layerSqlCatalogFromUrl } from "@cargohold/catalog-sql"
 import {
   Catalog,
   download,
@@ -94,7 +94,7 @@ const backends: ReadonlyArray<Backend> = [
   {
     name: "file store, SQLite catalog",
     open: (n) => makeFileStorage({ root: join(scratch, `store-${n}`) }),
-    catalog: (n) => layerCatalogFromUrl(`sqlite://${join(scratch, `catalog-${n}.db`)}`),
+    catalog: (n) => layerSqlCatalogFromUrl(`sqlite://${join(scratch, `catalog-${n}.db`)}`),
     plant: async (storage, sha256, bytes) => {
       const path = Option.getOrThrow(storage.localPath(sha256))
       await rm(path, { force: true })

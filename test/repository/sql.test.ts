@@ -1,7 +1,7 @@
 /**
  * The Repositories contract on SQLite and PostgreSQL, on the same database as the catalog (one migration history).
  */
-import { layerCatalogWithRepositoriesFromUrl, layerSecretBoxKey } from "@cargohold/catalog-sql"
+import { layerSqlCatalogWithRepositoriesFromUrl, layerSecretBoxKey } from "@cargohold/catalog-sql"
 import { afterAll, beforeAll } from "@effect/vitest"
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -24,8 +24,8 @@ afterAll(async () => {
 let n = 0
 
 repositoriesContract("sqlite", {
-  layer: () => Layer.fresh(layerCatalogWithRepositoriesFromUrl(`sqlite://${join(dir, `r${n++}.db`)}`, { secretBox: box }))
+  layer: () => Layer.fresh(layerSqlCatalogWithRepositoriesFromUrl(`sqlite://${join(dir, `r${n++}.db`)}`, { secretBox: box }))
 })
 repositoriesContract("postgresql", {
-  layer: () => Layer.fresh(layerCatalogWithRepositoriesFromUrl(db.url, { secretBox: box }))
+  layer: () => Layer.fresh(layerSqlCatalogWithRepositoriesFromUrl(db.url, { secretBox: box }))
 })

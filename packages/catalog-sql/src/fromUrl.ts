@@ -48,7 +48,7 @@ export const parseCatalogUrl = (url: string): Effect.Effect<CatalogTarget, Catal
   })
 
 /** The Catalog named by `url`. */
-export const layerCatalogFromUrl = (url: string, options?: CatalogUrlOptions): Layer.Layer<Catalog, CatalogError> =>
+export const layerSqlCatalogFromUrl = (url: string, options?: CatalogUrlOptions): Layer.Layer<Catalog, CatalogError> =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
       const target = yield* parseCatalogUrl(url)

@@ -3,7 +3,7 @@
  * Backend layers: `@cargohold/catalog-sql/sqlite` (`layerSqliteCatalog`), `@cargohold/catalog-sql/pg` (`layerPgCatalog`).
  */
 export { asCatalogError, catalogError, scrub } from "./errors.js"
-export { type CatalogTarget, type CatalogUrlOptions, layerCatalogFromUrl, parseCatalogUrl } from "./fromUrl.js"
+export { type CatalogTarget, type CatalogUrlOptions, layerSqlCatalogFromUrl, parseCatalogUrl } from "./fromUrl.js"
 export { type Dialect, dialectOf } from "./dialect.js"
 export { latestVersion, type Migration, migrate, migrations } from "./migrations.js"
 export {
@@ -16,4 +16,4 @@ export {
   type SecretBoxService
 } from "./SecretBox.js"
 export { makeSqlCatalog, type SqlCatalogOptions } from "./SqlCatalog.js"
-export { layerCatalogWithRepositoriesFromUrl, layerSqlRepositories, makeSqlRepositories } from "./repositories/index.js"
+export { layerSqlCatalogWithRepositoriesFromUrl, layerSqlRepositories, makeSqlRepositories } from "./repositories/index.js"

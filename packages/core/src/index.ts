@@ -54,3 +54,8 @@ export * from "./http/tokenBucket.js"
 export * from "./integrity/index.js"
 export * from "./repository/index.js"
 export * from "./serve/index.js"
+// the in-memory backends are real backends too (`memory:` URLs, callers that want verified bytes in memory only);
+// /testing re-exports them beside the stubs
+export { layerMemoryCatalog } from "./catalog/memory.js"
+export { layerMemoryRepositories } from "./repository/memory.js"
+export { layerMemoryStorage } from "./storage/memory.js"

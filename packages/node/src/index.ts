@@ -2,7 +2,7 @@
  * @cargohold/node — the Node layers (node:crypto hashing, file:// sources, filesystem and temp stores, store and
  * catalog selection by URL, the default layer) and the Promise facade.
  */
-export * from "./catalogByUrl.js"
+export * from "./catalogFromUrl.js"
 export * from "./facade.js"
 export { makeDirectories } from "./fs/directories.js"
 export * from "./hash.js"

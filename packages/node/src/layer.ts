@@ -18,7 +18,7 @@ import {
   type StorageError
 } from "@cargohold/core"
 import { Effect, Layer } from "effect"
-import { defaultCatalogUrl, layerCatalogByUrl } from "./catalogByUrl.js"
+import { defaultCatalogUrl, layerCatalogFromUrl } from "./catalogFromUrl.js"
 import { layerNodeHasher } from "./hash.js"
 import { resolveHome } from "./home.js"
 import { layerHttp } from "./http/index.js"
@@ -79,12 +79,12 @@ export const defaultStoreUrl = (home: string): string => pathToFileURL(join(home
  * embedded SQLite catalog and filesystem store under the home folder), node:crypto hashing, file:// sources.
  */
 export const layerNode = (options: NodeLayerOptions = {}): Layer.Layer<NodeServices, NodeLayerError> =>
-  layerNodeWith(options, layerCatalogByUrl)
+  layerNodeWith(options, layerCatalogFromUrl)
 
-/** `layerNode` with the catalog's services built by `catalogByUrl` (e.g. Catalog and Repositories on one database). */
+/** `layerNode` with the catalog's services built by `catalogFromUrl` (e.g. Catalog and Repositories on one database). */
 export const layerNodeWith = <C>(
   options: NodeLayerOptions,
-  catalogByUrl: (
+  catalogFromUrl: (
     url: string,
     options: { readonly home?: string; readonly sqliteCacheMiB?: number | undefined }
   ) => Layer.Layer<C, CatalogError>
@@ -97,7 +97,7 @@ export const layerNodeWith = <C>(
         schemes: options.storeSchemes,
         minFreeBytes: options.minFreeBytes
       })
-      const catalog = catalogByUrl(options.catalog ?? defaultCatalogUrl(home!), {
+      const catalog = catalogFromUrl(options.catalog ?? defaultCatalogUrl(home!), {
         ...(home === undefined ? {} : { home }),
         sqliteCacheMiB: options.sqliteCacheMiB
       })

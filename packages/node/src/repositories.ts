@@ -1,14 +1,13 @@
 /**
  * The Node layer with Repositories beside the Catalog, in the same database (`memory:` keeps both in memory).
  */
-import { type Catalog, CatalogError, type Repositories } from "@cargohold/core"
-import { layerMemoryCatalog, layerMemoryRepositories } from "@cargohold/core/testing"
+import { type Catalog, CatalogError, layerMemoryCatalog, layerMemoryRepositories, type Repositories } from "@cargohold/core"
 import { Effect, Layer } from "effect"
 import { describe } from "./fs/readStream.js"
 import { type NodeLayerError, type NodeLayerOptions, type NodeServices, layerNodeWith } from "./layer.js"
 
 /** Catalog and Repositories for `url` (`memory:`, `sqlite:///abs/path.db`, `postgresql://…`), on one connection. */
-export const layerCatalogAndRepositoriesByUrl = (
+export const layerCatalogAndRepositoriesFromUrl = (
   url: string,
   options: { readonly home?: string; readonly sqliteCacheMiB?: number | undefined } = {}
 ): Layer.Layer<Catalog | Repositories, CatalogError> =>
@@ -19,10 +18,10 @@ export const layerCatalogAndRepositoriesByUrl = (
           try: () => import("@cargohold/catalog-sql"),
           catch: (cause) =>
             new CatalogError({ operation: "configure", reason: `cannot load @cargohold/catalog-sql: ${describe(cause)}` })
-        }).pipe(Effect.map((sql) => sql.layerCatalogWithRepositoriesFromUrl(url, options)))
+        }).pipe(Effect.map((sql) => sql.layerSqlCatalogWithRepositoriesFromUrl(url, options)))
       )
 
 /** `layerNode` plus `Repositories`. */
 export const layerNodeRepositories = (
   options: NodeLayerOptions = {}
-): Layer.Layer<NodeServices | Repositories, NodeLayerError> => layerNodeWith(options, layerCatalogAndRepositoriesByUrl)
+): Layer.Layer<NodeServices | Repositories, NodeLayerError> => layerNodeWith(options, layerCatalogAndRepositoriesFromUrl)

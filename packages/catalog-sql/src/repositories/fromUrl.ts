@@ -11,7 +11,7 @@ import { makeSqlCatalog } from "../SqlCatalog.js"
 import { layerSqlRepositories } from "./SqlRepositories.js"
 
 /** `Catalog` and `Repositories` in the database `url` names (`sqlite:///…`, `postgresql://…`). */
-export const layerCatalogWithRepositoriesFromUrl = (
+export const layerSqlCatalogWithRepositoriesFromUrl = (
   url: string,
   options?: CatalogUrlOptions
 ): Layer.Layer<Catalog | Repositories, CatalogError> =>

@@ -2,4 +2,4 @@
  * Repositories in the catalog's SQL database.
  */
 export { layerSqlRepositories, makeSqlRepositories } from "./SqlRepositories.js"
-export { layerCatalogWithRepositoriesFromUrl } from "./fromUrl.js"
+export { layerSqlCatalogWithRepositoriesFromUrl } from "./fromUrl.js"

@@ -5,8 +5,7 @@
  * `registerStoreScheme("s3:", layerS3StorageFromUrl)` — so this package never depends on a cloud SDK.
  */
 import { fileURLToPath } from "node:url"
-import { redactUrl, type Storage, StorageError } from "@cargohold/core"
-import { layerMemoryStorage } from "@cargohold/core/testing"
+import { layerMemoryStorage, redactUrl, type Storage, StorageError } from "@cargohold/core"
 import { Layer } from "effect"
 import { describe } from "../fs/readStream.js"
 import { layerFileStorage } from "./fileStorage.js"
