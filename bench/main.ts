@@ -173,10 +173,12 @@ const main = async () => {
       const corpus = w.subset !== undefined ? prefix(whole, w.subset) : whole
       // a baseline row belongs to a workload wherever its contender does
       const base = (id: string) => (id.endsWith(baselineSuffix) ? id.slice(0, -baselineSuffix.length) : id)
+      // `--only cargohold-cli --baseline DIR` runs both sides: the baseline row follows its contender
       const chosen = contenders.filter((c) =>
         options.only.length === 0
           ? w.contenders.includes(base(c.id))
-          : options.only.includes(c.id) && [...w.contenders, ...w.optional].includes(base(c.id))
+          : (options.only.includes(c.id) || options.only.includes(base(c.id))) &&
+            [...w.contenders, ...w.optional].includes(base(c.id))
       )
       const repeats = options.repeats ?? w.defaultRepeats
       log(`workload ${w.id}: ${w.title}, ${chosen.length} contenders × ${repeats}`)

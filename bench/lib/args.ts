@@ -35,7 +35,8 @@ export const usage = `usage: npm run bench -- [options]
   --catalog-n N        records for the catalog bench, workload 4 (default: its own, 1,000,000)
   --cpu-prof           also write a CPU profile of each cargohold-lib run
   --baseline DIR       also run DIR's build of cargohold (another checkout, built) as cargohold-cli@base and
-                       cargohold-lib@base: A/B in one run (select them with --only like the others)`
+                       cargohold-lib@base: A/B in one run (with --only, naming cargohold-cli also runs
+                       cargohold-cli@base: an A/B asked for is never silently one-sided)`
 
 const list = (value: string | undefined): Array<string> =>
   (value ?? "")
