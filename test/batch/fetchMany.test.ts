@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type BatchResult, Catalog, fetchMany, type ProgressEvent } from "@cargohold/core"
-import { CollectedProgress, MemoryStorageHandle } from "@cargohold/core/testing"
+import { CollectedProgress, MemoryBackends } from "@cargohold/core/testing"
 import { Chunk, Effect, Stream } from "effect"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
@@ -32,7 +32,7 @@ describe("fetchMany", () => {
       expect(failed.length).toBe(1)
       expect(failed[0]!.index).toBe(2)
       if (failed[0]!._tag === "Failed") expect(failed[0]!.error._tag).toBe("HttpStatusError")
-      const { storage, catalog } = yield* MemoryStorageHandle
+      const { storage, catalog } = yield* MemoryBackends
       expect((yield* storage.objects).size).toBe(4)
       expect((yield* catalog.list()).length).toBe(4)
       expect(yield* storage.openTemps).toBe(0)
@@ -60,7 +60,7 @@ describe("fetchMany", () => {
   it.live("catalog reads are grouped (lookupMany), and duplicates in later chunks still make no second request", () =>
     Effect.gen(function* () {
       const server = yield* serve(files, { delayMs: 20 })
-      const { catalog } = yield* MemoryStorageHandle
+      const { catalog } = yield* MemoryBackends
       const lookupMany = catalog.lookupMany!
       let groups = 0
       let singles = 0
@@ -102,7 +102,7 @@ describe("fetchMany", () => {
       expect(results.length).toBe(1)
       expect(results[0]!._tag).toBe("Failed")
       expect(server.total()).toBeLessThan(5)
-      const { storage } = yield* MemoryStorageHandle
+      const { storage } = yield* MemoryBackends
       expect(yield* storage.openTemps).toBe(0)
       const events = yield* (yield* CollectedProgress).events
       expect(events[events.length - 1]).toMatchObject({ _tag: "BatchProgress", final: true, aborted: true })
@@ -112,7 +112,7 @@ describe("fetchMany", () => {
   it.live("catalog writes are grouped", () =>
     Effect.gen(function* () {
       const server = yield* serve(files)
-      const { catalog } = yield* MemoryStorageHandle
+      const { catalog } = yield* MemoryBackends
       let calls = 0
       let recorded = 0
       const counting = {

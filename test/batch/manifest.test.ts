@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { detectFormat, fetchMany, parseManifest } from "@cargohold/core"
-import { MemoryStorageHandle } from "@cargohold/core/testing"
+import { MemoryBackends } from "@cargohold/core/testing"
 import { Chunk, Effect, Either, Stream } from "effect"
 import { bodyOf, layerBatchTest, serve, sha256 } from "./helpers.js"
 
@@ -55,7 +55,7 @@ describe("manifests", () => {
       )
       expect(Either.isLeft(result)).toBe(true)
       expect(server.total()).toBe(0)
-      const { storage } = yield* MemoryStorageHandle
+      const { storage } = yield* MemoryBackends
       expect((yield* storage.objects).size).toBe(0)
     }).pipe(Effect.scoped, Effect.provide(layerBatchTest()))
   )

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { download, inFlightCount, type Sha256, Storage } from "@cargohold/core"
-import { CollectedProgress, MemoryStorageHandle } from "@cargohold/core/testing"
+import { CollectedProgress, MemoryBackends } from "@cargohold/core/testing"
 import { Effect, Fiber } from "effect"
 import { bodyOf, layerBatchTest, refusedUrl, serve, sha256 } from "./helpers.js"
 
@@ -26,7 +26,7 @@ describe("several sources", () => {
       // a digest mismatch is not retried on the bad mirror when another source is left
       expect(bad.total()).toBe(1)
       expect(mirror.total()).toBe(1)
-      const { storage, catalog } = yield* MemoryStorageHandle
+      const { storage, catalog } = yield* MemoryBackends
       expect((yield* storage.objects).size).toBe(1)
       const sources = yield* catalog.sourcesFor(artifact.sha256)
       const byUrl = new Map(sources.map((s) => [s.url, s]))
@@ -54,7 +54,7 @@ describe("several sources", () => {
       expect(String(exit)).toContain("HttpStatusError")
       expect(a.total()).toBe(1)
       expect(b.total()).toBe(1) // 404 is not retried
-      const { storage, catalog } = yield* MemoryStorageHandle
+      const { storage, catalog } = yield* MemoryBackends
       expect((yield* storage.objects).size).toBe(0)
       expect((yield* catalog.list()).length).toBe(0)
       expect(yield* storage.openTemps).toBe(0)
@@ -87,7 +87,7 @@ describe("several sources", () => {
         yield* download({ url: `${dead}${path}`, priority: 500, sha256: sha256(files(path)), sources: [{ url: good.url(path) }] })
       }
       expect(good.total()).toBe(5)
-      const { catalog } = yield* MemoryStorageHandle
+      const { catalog } = yield* MemoryBackends
       // only the first artifact tried the dead origin; later ones went to the healthy mirror first
       const tried = yield* Effect.forEach([0, 1, 2, 3, 4], (i) => catalog.sourcesFor(sha256(files(`/g${i}`)) as Sha256))
       const failures = tried.map((rows) => rows.find((r) => r.url.startsWith(dead))?.consecutiveFailures ?? 0)
@@ -128,7 +128,7 @@ describe("coalescing", () => {
       const artifact = yield* Fiber.join(second)
       expect(artifact.sha256).toBe(sha256(body))
       expect(server.total()).toBe(1)
-      const { storage } = yield* MemoryStorageHandle
+      const { storage } = yield* MemoryBackends
       expect(yield* storage.openTemps).toBe(0)
       expect(inFlightCount(storage)).toBe(0)
     }).pipe(Effect.scoped, Effect.provide(layerBatchTest()))
@@ -144,7 +144,7 @@ describe("coalescing", () => {
       yield* Effect.sleep("50 millis")
       yield* Fiber.interrupt(a)
       yield* Fiber.interrupt(b)
-      const { storage, catalog } = yield* MemoryStorageHandle
+      const { storage, catalog } = yield* MemoryBackends
       expect(inFlightCount(storage)).toBe(0)
       yield* Effect.sleep("400 millis")
       expect(yield* storage.openTemps).toBe(0)

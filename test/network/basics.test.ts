@@ -6,7 +6,7 @@ import { download } from "@cargohold/core"
 import { Duration, Effect } from "effect"
 import type { ServerResponse } from "node:http"
 import { failureOf, sha256Hex, tryDownload } from "../support/downloads.js"
-import { CollectedProgress, expectNothingLeft, layerNetworkTest, MemoryStorageHandle } from "../support/layers.js"
+import { CollectedProgress, expectNothingLeft, layerNetworkTest, MemoryBackends } from "../support/layers.js"
 import { bytesOf, rangeHandler, serverScoped, startServer } from "../support/servers.js"
 
 const body = bytesOf(300 * 1024)
@@ -23,7 +23,7 @@ describe("HTTP downloads over real sockets", () => {
       expect(big.finalUrl).toBe(server.url("/big"))
       const little = yield* download({ url: server.url("/small"), digests: { md5: undefined } })
       expect(little.sha256).toBe(sha256Hex(small))
-      const { storage, catalog } = yield* MemoryStorageHandle
+      const { storage, catalog } = yield* MemoryBackends
       expect((yield* storage.objects).size).toBe(2)
       expect((yield* catalog.list()).length).toBe(2)
       expect(yield* storage.openTemps).toBe(0)
@@ -40,7 +40,7 @@ describe("HTTP downloads over real sockets", () => {
       expect(first.cached).toBe(false)
       expect(second.cached).toBe(true)
       expect(server.stats.requests.length).toBe(1)
-      const { storage } = yield* MemoryStorageHandle
+      const { storage } = yield* MemoryBackends
       expect((yield* storage.objects).size).toBe(1)
     }).pipe(Effect.provide(layerNetworkTest()))
   )

@@ -9,7 +9,7 @@ import {
   layerConnectionLimits,
   type LimitOptions
 } from "@cargohold/core"
-import { CollectedProgress, layerCollecting, layerMemoryBackends, MemoryStorageHandle } from "@cargohold/core/testing"
+import { CollectedProgress, layerCollecting, layerMemoryBackends, MemoryBackends } from "@cargohold/core/testing"
 import { type HttpOptions, layerHttp } from "@cargohold/node"
 import { Duration, Effect, Layer } from "effect"
 
@@ -45,7 +45,7 @@ export const layerNetworkTest = (options: NetworkTestOptions = {}) =>
 
 /** Nothing stored, nothing catalogued, no temp object open. */
 export const expectNothingLeft = Effect.gen(function* () {
-  const { storage, catalog } = yield* MemoryStorageHandle
+  const { storage, catalog } = yield* MemoryBackends
   return {
     objects: (yield* storage.objects).size,
     temps: yield* storage.openTemps,
@@ -53,5 +53,5 @@ export const expectNothingLeft = Effect.gen(function* () {
   }
 })
 
-export { CollectedProgress, MemoryStorageHandle }
+export { CollectedProgress, MemoryBackends }
 export { layerMemoryBackends }

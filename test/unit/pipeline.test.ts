@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { download } from "@cargohold/core"
-import { CollectedProgress, layerTest, MemoryStorageHandle, ScriptedHttpLog } from "@cargohold/core/testing"
+import { CollectedProgress, layerTest, MemoryBackends, ScriptedHttpLog } from "@cargohold/core/testing"
 import { Effect, Exit } from "effect"
 import { createHash } from "node:crypto"
 
@@ -13,7 +13,7 @@ describe("download pipeline (stub layers)", () => {
       const artifact = yield* download({ url, sha256: sha256("hello") })
       expect(artifact.sha256).toBe(sha256("hello"))
       expect(artifact.size).toBe(5)
-      const { storage, catalog } = yield* MemoryStorageHandle
+      const { storage, catalog } = yield* MemoryBackends
       expect((yield* storage.objects).size).toBe(1)
       expect((yield* catalog.list()).length).toBe(1)
       const again = yield* download({ url, sha256: sha256("hello") })
@@ -30,7 +30,7 @@ describe("download pipeline (stub layers)", () => {
       const exit = yield* Effect.exit(download({ url, sha256: sha256("other") }))
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) expect(String(exit.cause)).toContain("DigestMismatch")
-      const { storage, catalog } = yield* MemoryStorageHandle
+      const { storage, catalog } = yield* MemoryBackends
       expect((yield* storage.objects).size).toBe(0)
       expect(yield* storage.openTemps).toBe(0)
       expect((yield* catalog.list()).length).toBe(0)

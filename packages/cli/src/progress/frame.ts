@@ -2,7 +2,7 @@
  * Turns a `Tally` into text: the live frame drawn on a TTY, the plain lines written elsewhere, and the summary.
  */
 import { fit, formatBytes, formatDuration, formatRate, shortName } from "./format.js"
-import type { ActiveDownload, Finished, Tally } from "./tally.js"
+import type { ActiveDownload, FinishedDownload, Tally } from "./tally.js"
 
 const barWidth = 24
 const maxActiveLines = 6
@@ -73,7 +73,7 @@ export const liveFrame = (tally: Tally, rate: number, now: number, columns: numb
 }
 
 /** One line per finished artifact (plain output, and failures on a TTY). */
-export const finishedLine = (finished: Finished): string => {
+export const finishedLine = (finished: FinishedDownload): string => {
   if (!finished.ok) return `failed  ${finished.url}: ${finished.error?._tag ?? "Error"}: ${finished.error?.message ?? ""}`
   const state = finished.cached ? "stored " : "fetched"
   return `${state} ${finished.sha256 ?? ""}  ${formatBytes(finished.size ?? 0).padStart(9)}  ${finished.url}`

@@ -15,7 +15,7 @@ export interface ActiveDownload {
   reportedAt: number
 }
 
-export interface Finished {
+export interface FinishedDownload {
   readonly url: string
   readonly ok: boolean
   readonly cached: boolean
@@ -51,7 +51,7 @@ export class Tally {
 
   constructor(
     readonly now: () => number,
-    readonly onFinished: (finished: Finished) => void
+    readonly onFinished: (finished: FinishedDownload) => void
   ) {
     this.startedAt = now()
   }

@@ -14,4 +14,4 @@ export {
   ScriptedHttpLog,
   type ScriptStep
 } from "./scriptedHttp.js"
-export { layerMemoryBackends, layerTest, MemoryStorageHandle } from "./layer.js"
+export { layerMemoryBackends, layerTest, MemoryBackends } from "./layer.js"

@@ -10,20 +10,20 @@ import { makeMemoryStorage, type MemoryStorage } from "../storage/memory.js"
 import { Storage } from "../storage/Storage.js"
 import { layerScriptedHttp, type ScriptedHttpLog, type ScriptStep } from "./scriptedHttp.js"
 
-/** The in-memory backends behind `Storage` and `Catalog`, with their extra inspection methods. */
-export class MemoryStorageHandle extends Context.Tag("@cargohold/core/testing/MemoryStorageHandle")<
-  MemoryStorageHandle,
+/** The in-memory backends behind `Storage` and `Catalog` of `layerMemoryBackends`, with their inspection methods. */
+export class MemoryBackends extends Context.Tag("@cargohold/core/testing/MemoryBackends")<
+  MemoryBackends,
   { readonly storage: MemoryStorage; readonly catalog: MemoryCatalog }
 >() {}
 
-/** In-memory `Storage` and `Catalog`, fresh per build, plus `MemoryStorageHandle` to inspect them. */
-export const layerMemoryBackends: Layer.Layer<Storage | Catalog | MemoryStorageHandle> = Layer.effectContext(
+/** In-memory `Storage` and `Catalog`, fresh per build, plus `MemoryBackends` to inspect them. */
+export const layerMemoryBackends: Layer.Layer<Storage | Catalog | MemoryBackends> = Layer.effectContext(
   Effect.gen(function* () {
     const storage = yield* makeMemoryStorage()
     const catalog = yield* makeMemoryCatalog
     return Context.make(Storage, storage as Storage["Type"]).pipe(
       Context.add(Catalog, catalog as Catalog["Type"]),
-      Context.add(MemoryStorageHandle, { storage, catalog })
+      Context.add(MemoryBackends, { storage, catalog })
     )
   })
 )
@@ -31,7 +31,7 @@ export const layerMemoryBackends: Layer.Layer<Storage | Catalog | MemoryStorageH
 /** Scripted HTTP, in-memory Storage and Catalog, collecting Progress. */
 export const layerTest = (
   script: Readonly<Record<string, ReadonlyArray<ScriptStep>>> = {}
-): Layer.Layer<HttpClient.HttpClient | ScriptedHttpLog | Storage | Catalog | Progress | CollectedProgress | MemoryStorageHandle> =>
+): Layer.Layer<HttpClient.HttpClient | ScriptedHttpLog | Storage | Catalog | Progress | CollectedProgress | MemoryBackends> =>
   Layer.mergeAll(
     layerScriptedHttp(script),
     layerCollecting,
