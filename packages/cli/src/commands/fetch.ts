@@ -58,6 +58,7 @@ export const fetchOptions = {
   maxConnections: count("max-connections", `connections in all (default ${defaultLimits.global})`),
   perHost: count("per-host", `connections per host (default ${defaultLimits.perHost})`),
   retries: count("retries", "retries after the first attempt (default 3)"),
+  segments: count("segments", "fetch an artifact of 64 MiB or more as N ranges at once (default 8; 1: one stream)"),
   maxSize: Options.text("max-size").pipe(
     Options.withPseudoName("SIZE"),
     Options.withDescription("fail an artifact whose body passes SIZE bytes (suffixes k, M, G), stopped as soon as it does"),
@@ -215,6 +216,7 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
     const global = yield* atLeast("--max-connections", flags.maxConnections, 1)
     const perHost = yield* atLeast("--per-host", flags.perHost, 1)
     const retries = yield* atLeast("--retries", flags.retries, 0)
+    const segments = yield* atLeast("--segments", flags.segments, 1)
     const maxSize = Option.isSome(flags.maxSize) ? parseByteRate(flags.maxSize.value) : undefined
     if (Option.isSome(flags.maxSize) && maxSize === undefined) {
       return yield* Effect.fail(new UsageError({ message: `--max-size: not a size: '${flags.maxSize.value}' (e.g. 500M, 2G)` }))
@@ -254,9 +256,13 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
         limits,
         fileRoots: flags.fileRoot,
         settings:
-          retries === undefined && maxSize === undefined
+          retries === undefined && maxSize === undefined && segments === undefined
             ? undefined
-            : { ...(retries === undefined ? {} : { attempts: retries + 1 }), ...(maxSize === undefined ? {} : { maxSize }) }
+            : {
+                ...(retries === undefined ? {} : { attempts: retries + 1 }),
+                ...(maxSize === undefined ? {} : { maxSize }),
+                ...(segments === undefined ? {} : { segments })
+              }
       })
     )
     if (failed > 0) return yield* Effect.fail(new Finished({ code: 1 }))

@@ -19,6 +19,17 @@ export interface SourceInput {
   readonly remote?: Remote | undefined
 }
 
+/**
+ * Digests of consecutive pieces of the file (Metalink `<pieces>`): piece i is bytes `[i * length, (i + 1) * length)`.
+ * A segmented download checks each piece as it completes and fetches a bad one again from another source.
+ */
+export interface PieceDigests {
+  /** sha256, sha1, … (as `digests`). */
+  readonly algorithm: string
+  readonly length: number
+  readonly hashes: ReadonlyArray<string>
+}
+
 /** A download request as callers write it. */
 export interface DownloadRequestInput {
   readonly url: string | URL
@@ -34,6 +45,8 @@ export interface DownloadRequestInput {
   readonly remote?: Remote | undefined
   /** Further sources of the same bytes; `url` is the first one (priority 100 unless `priority` says otherwise). */
   readonly sources?: ReadonlyArray<SourceInput> | undefined
+  /** Per-piece digests (Metalink `<pieces>`), checked when the artifact is fetched in segments. */
+  readonly pieces?: PieceDigests | undefined
   /** Priority of `url` among `sources` (default 100). */
   readonly priority?: number | undefined
   /**

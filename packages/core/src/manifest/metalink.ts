@@ -8,7 +8,8 @@ import { redactUrl } from "../http/userinfo.js"
 import { Either, Schema } from "effect"
 import { XMLParser, XMLValidator } from "fast-xml-parser"
 import type { ManifestProblem } from "../domain/errors.js"
-import type { SourceInput } from "../domain/request.js"
+import { type Algorithm, checkHexLength } from "../domain/digest.js"
+import type { PieceDigests, SourceInput } from "../domain/request.js"
 import { describeParseError } from "../domain/schemaIssues.js"
 import { emptyRaw, type RawManifest, sizeMessage } from "./types.js"
 
@@ -68,6 +69,53 @@ const text = (node: XmlNode | undefined): string => (node?.["#text"] ?? "").trim
 const attribute = (node: XmlNode, name: string): string | undefined => {
   const value = node[`@_${name}`]
   return typeof value === "string" ? value.trim() : undefined
+}
+
+const PieceLength = Schema.NumberFromString.pipe(Schema.int(), Schema.positive())
+const decodePieceLength = Schema.decodeUnknownEither(PieceLength)
+
+/**
+ * `<pieces length="L" type="sha-256"><hash>…</hash>…</pieces>`: one hash per L bytes, checked as each piece of a
+ * segmented download completes. A type cargohold does not compute is ignored with a warning; a wrong count (it must
+ * be ⌈size / L⌉) or malformed hex is a problem of the file.
+ */
+const readPieces = (
+  file: XmlNode,
+  name: string,
+  size: number | undefined,
+  warnings: Array<ManifestProblem>,
+  problem: (node: XmlNode, message: string) => void,
+  at: (node: XmlNode) => number
+): PieceDigests | undefined => {
+  const node = asNodes(file.pieces)[0]
+  if (node === undefined) return undefined
+  const type = (attribute(node, "type") ?? "").toLowerCase()
+  const algorithm = hashTypes[type]
+  if (algorithm === undefined) {
+    warnings.push({ line: at(node), message: `file ${name}: <pieces type="${type}"> ignored (not computed)` })
+    return undefined
+  }
+  const length = decodePieceLength(attribute(node, "length") ?? "")
+  if (Either.isLeft(length)) {
+    problem(node, "<pieces length> must be a positive integer")
+    return undefined
+  }
+  const hashes = asNodes(node.hash).map((h) => text(h).toLowerCase())
+  if (size === undefined) {
+    problem(node, "<pieces> needs the file's <size>")
+    return undefined
+  }
+  const expected = Math.ceil(size / length.right)
+  if (hashes.length !== expected) {
+    problem(node, `<pieces> has ${hashes.length} hashes; ${size} bytes in pieces of ${length.right} need ${expected}`)
+    return undefined
+  }
+  const bad = hashes.findIndex((h) => !/^[0-9a-f]+$/.test(h) || checkHexLength(algorithm as Algorithm, h) !== undefined)
+  if (bad !== -1) {
+    problem(node, `<pieces> hash ${bad + 1} is not a ${algorithm} digest`)
+    return undefined
+  }
+  return { algorithm, length: length.right, hashes }
 }
 
 /** Metalink priority → cargohold priority (higher is preferred). */
@@ -137,6 +185,7 @@ export const parseMetalink = (input: string): RawManifest => {
       }
       digests[algorithm] = text(hash)
     }
+    const pieces = readPieces(file, name, size, out.warnings, problem, at)
     const sources: Array<SourceInput & { readonly line: number }> = []
     for (const url of asNodes(file.url)) {
       const raw = attribute(url, "priority")
@@ -168,6 +217,7 @@ export const parseMetalink = (input: string): RawManifest => {
         priority: first!.priority,
         digests,
         size,
+        ...(pieces === undefined ? {} : { pieces }),
         sources: rest.length > 0 ? rest.map(({ url, priority }) => ({ url, priority })) : undefined
       }
     })

@@ -23,6 +23,13 @@ export interface DownloadSettings {
    * download with `SizeLimitExceeded` as soon as it does, before more is written. Undefined: no limit.
    */
   readonly maxSize?: number | undefined
+  /**
+   * Parallel ranges for one large artifact (see pipeline/segments): a body of at least `segmentThreshold` bytes,
+   * from sources that serve ranges, is fetched as this many ranges at once. 1 turns segmenting off.
+   */
+  readonly segments?: number | undefined
+  /** The smallest body fetched in segments (default 64 MiB). */
+  readonly segmentThreshold?: number | undefined
 }
 
 export const version = "0.1.0"

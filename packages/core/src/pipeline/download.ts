@@ -16,8 +16,8 @@ import { redactUrl } from "../http/userinfo.js"
 import { Progress, type ProgressService } from "../progress/Progress.js"
 import { type PendingSync, Storage, type StorageService } from "../storage/Storage.js"
 import { coalesce } from "./coalesce.js"
-import { fromFirstGoodSource } from "./failover.js"
 import { revalidationFor } from "./revalidate.js"
+import { deliver } from "./segments/index.js"
 import { type Candidate, planSources, requestedCandidates } from "./sources.js"
 
 let lastId = 0
@@ -152,7 +152,7 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
       Effect.gen(function* () {
         const temp = yield* storage.begin
         yield* progress.emit({ _tag: "Started", id, url: spec.url, size: spec.size })
-        const delivered = yield* fromFirstGoodSource(sources, { id, temp, hasher, progress, catalog, sha256: pinned, revalidation })
+        const delivered = yield* deliver(sources, { id, temp, hasher, progress, catalog, sha256: pinned, revalidation }, ctx.input)
         if (delivered.transfer.notModified && revalidation !== undefined) return revalidation.artifact
         const { transfer, digests, source } = delivered
         const sha256 = digests.sha256

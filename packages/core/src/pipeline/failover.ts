@@ -25,7 +25,7 @@ import { ConnectionLimits } from "./limits.js"
 import { retryAfterFirstFailure, retrySchedule } from "./retry.js"
 import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOfSpec, SourcePolicy } from "./sources.js"
 import type { Revalidation } from "./revalidate.js"
-import { Transfer } from "./transfer.js"
+import { type DivertHead, Transfer } from "./transfer.js"
 
 /** One attempt, from the first byte (or where a resumable transfer stopped), into the transfer. */
 const attemptOnce = (transfer: Transfer, settings: DownloadSettings, source: Candidate) =>
@@ -84,13 +84,23 @@ export interface FailoverContext {
   readonly sha256: Sha256 | undefined
   /** A conditional request for one of the sources (revalidate.ts): a 304 from it delivers the stored artifact. */
   readonly revalidation?: Revalidation | undefined
+  /** Asked on the head of a whole HTTP body (see `Transfer.divert`): true hands the download to segments. */
+  readonly divert?: ((head: DivertHead) => boolean) | undefined
+}
+
+/** The first answer announced a large body that the download fetches in segments instead (pipeline/segments). */
+export interface Diverted {
+  readonly _tag: "Diverted"
+  readonly head: DivertHead
+  readonly source: Candidate
+  readonly finalUrl: string
 }
 
 /** Tries `sources` in order until one delivers bytes that verify. */
 export const fromFirstGoodSource = (
   sources: ReadonlyArray<Candidate>,
   ctx: FailoverContext
-): Effect.Effect<Delivered, DownloadError, HttpClient.HttpClient> =>
+): Effect.Effect<Delivered | Diverted, DownloadError, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const settings = yield* DownloadConfig
     const health = yield* OriginHealth
@@ -104,13 +114,17 @@ export const fromFirstGoodSource = (
       const transfer = new Transfer(ctx.id, source.spec, ctx.temp, ctx.hasher, ctx.progress, settings.maxSize)
       const revalidation = ctx.revalidation?.url === source.spec.url ? ctx.revalidation : undefined
       transfer.conditional = revalidation?.headers
+      if (source.spec.scheme !== "file:") transfer.divert = ctx.divert
       let servedSha256: string | undefined
       /** Times this source served bytes with the wrong digest in this download. */
       let mismatches = 0
       // the source's remote may have its own retry policy; fetchHttp applies its timeouts itself
       // built only after a first failure (see retryAfterFirstFailure)
       const retryHere = (error: DownloadError) =>
-        isRetryable(error) && (single || last) && (error._tag !== "DigestMismatch" || mismatches < 2)
+        transfer.diverted === undefined &&
+        isRetryable(error) &&
+        (single || last) &&
+        (error._tag !== "DigestMismatch" || mismatches < 2)
       const schedule = () =>
         retrySchedule(settingsForRemote(settings, source.spec.remote), (_attempt, error, delay) =>
           // the schedule steps before the retry predicate is asked: announce only a retry that will happen
@@ -151,6 +165,9 @@ export const fromFirstGoodSource = (
       if (result._tag === "Right") {
         health.succeeded(origin)
         return { transfer, digests: result.right, source }
+      }
+      if (transfer.diverted !== undefined) {
+        return { _tag: "Diverted", head: transfer.diverted, source, finalUrl: transfer.finalUrl } satisfies Diverted
       }
       const error = result.left
       if (isLocalFailure(error)) return yield* error

@@ -22,7 +22,7 @@ import { originOf } from "../http/origin.js"
 import type { HostPermit } from "../http/hostGate.js"
 import { headersForOrigin, nextHop, redirectStatuses } from "../http/redirects.js"
 import { RequestGuard, release, watch } from "../http/requestGuard.js"
-import { ifRangeValidator, partialProblem } from "../http/resume.js"
+import { ifRangeValidator, parseContentRange, partialProblem } from "../http/resume.js"
 import { authorizationHeader, NetworkPolicy, type RemoteConnection, settingsForRemote } from "../remote/policy.js"
 import type { DownloadSettings } from "./config.js"
 import type { ConnectionLimiter, RemoteLimiter } from "./limits.js"
@@ -291,15 +291,17 @@ const readBody = (
 const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionLimiter, permit: HostPermit) =>
   Effect.gen(function* () {
     const from = transfer.received
-    const validator = from > 0 ? ifRangeValidator(transfer.etag, transfer.lastModified) : undefined
+    // a segment (pipeline/segments) always asks for its range, with If-Range once a validator is known
+    const window = transfer.window
+    const validator = from > 0 || window !== undefined ? ifRangeValidator(transfer.etag, transfer.lastModified) : undefined
     transfer.resumable = false
-    if (from > 0 && validator === undefined) yield* transfer.reset
-    const resuming = from > 0 && validator !== undefined
+    if (window === undefined && from > 0 && validator === undefined) yield* transfer.reset
+    const resuming = window !== undefined || (from > 0 && validator !== undefined)
     const extra: Record<string, string> = { "accept-encoding": "identity" }
     if (!resuming && transfer.conditional !== undefined) Object.assign(extra, transfer.conditional)
     if (resuming) {
-      extra.range = `bytes=${from}-`
-      extra["if-range"] = validator
+      extra.range = window === undefined ? `bytes=${from}-` : `bytes=${window.start + from}-${window.end - 1}`
+      if (validator !== undefined) extra["if-range"] = validator
     }
     const answer = yield* sendFollowing(transfer, ctx, extra, limiter, permit)
     const url = transfer.finalUrl
@@ -308,15 +310,31 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
     const lastModified = answer.header("last-modified")
     if (resuming && status === 206) {
       const problem = partialProblem(
-        from,
+        (window?.start ?? 0) + from,
         answer.header("content-range"),
         { etag: transfer.etag, lastModified: transfer.lastModified },
         { etag, lastModified }
       )
+      if (problem !== undefined && window !== undefined) {
+        yield* answer.discard
+        transfer.rangeRefused = "changed"
+        return yield* new TransferError({ url, received: from, reason: `segment: ${problem}` })
+      }
       if (problem !== undefined) {
         yield* transfer.reset
         return yield* new TransferError({ url, received: 0, reason: `cannot resume: ${problem}; starting over` })
       }
+      if (window !== undefined) {
+        // checked and set in one synchronous step: segments of one source share these validators
+        transfer.rangeTotal = parseContentRange(answer.header("content-range"))?.total
+        transfer.etag ??= etag
+        transfer.lastModified ??= lastModified
+      }
+    } else if (window !== undefined && (status === 200 || status === 416)) {
+      // a whole body (or a refusal) for a range: with If-Range the file changed; without, ranges are not served
+      yield* answer.discard
+      transfer.rangeRefused = validator !== undefined ? "changed" : "unsupported"
+      return yield* new TransferError({ url, received: from, reason: `segment: the server answered ${status} to a range` })
     } else if (status === 200) {
       // a full body: a server that ignores Range, or a changed validator (If-Range) — start over cleanly
       if (transfer.received > 0) yield* transfer.reset
@@ -349,11 +367,21 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
     const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
     const start = transfer.received
     const total = length === undefined ? undefined : start + length
-    const expected = transfer.spec.size
+    // a segment's length is its range's: the whole size is checked against its Content-Range (segments/)
+    const expected = window === undefined ? transfer.spec.size : undefined
     if (total !== undefined && expected !== undefined && total !== expected) {
       return yield* new SizeMismatch({ url, expected, actual: total })
     }
     transfer.total = total
+    if (transfer.divert !== undefined && status === 200 && total !== undefined) {
+      const head = { total, acceptRanges: /\bbytes\b/i.test(answer.header("accept-ranges") ?? ""), etag, lastModified }
+      if (transfer.divert(head)) {
+        // the download goes on in segments: this body is dropped (aborted with the attempt)
+        transfer.diverted = head
+        yield* answer.discard
+        return yield* new TransferError({ url, received: 0, reason: "large body: fetched in segments instead" })
+      }
+    }
     transfer.touch("idle-read")
     yield* answer.readBody(length)
     if (total !== undefined && transfer.received !== total) {

@@ -19,6 +19,14 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const asStorageError = (cause: unknown): DownloadError =>
   cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: String(cause) })
 
+/** What the first answer said about a large body (see `Transfer.divert`). */
+export interface DivertHead {
+  readonly total: number
+  readonly acceptRanges: boolean
+  readonly etag: string | undefined
+  readonly lastModified: string | undefined
+}
+
 export class Transfer {
   /** Body bytes accepted in the current attempt (including a resumed prefix). */
   received = 0
@@ -43,6 +51,21 @@ export class Transfer {
   notModified = false
   /** Bytes/s limits of this transfer's remote and of the process: milliseconds to wait for `bytes`. */
   throttle: ((bytes: number) => number) | undefined = undefined
+  /**
+   * A segment of a segmented download (pipeline/segments): the bytes `[start, end)` of the file, `received`
+   * counting from `start`; every request asks for a range. Undefined: the whole body.
+   */
+  window: { readonly start: number; end: number } | undefined = undefined
+  /** Set when a ranged request got something other than its range: the file changed, or ranges are not served. */
+  rangeRefused: "changed" | "unsupported" | undefined = undefined
+  /** The total size a 206's Content-Range named (segments). */
+  rangeTotal: number | undefined = undefined
+  /**
+   * Asked once the head of a whole body from byte 0 is in (status 200, length announced): true stops this body
+   * (the download goes on in segments, see pipeline/segments), recorded in `diverted`.
+   */
+  divert: ((head: DivertHead) => boolean) | undefined = undefined
+  diverted: DivertHead | undefined = undefined
   private lastEmit = 0
   private readonly algorithms: ReadonlyArray<Algorithm>
 

@@ -1,0 +1,105 @@
+/**
+ * The ranges of one segmented download: the first split, which range is whose, and how an idle lane takes over
+ * half of what the slowest one has left. Plain data, no I/O.
+ */
+import type { Candidate } from "../sources.js"
+
+/** 8 ranges at once: nginx-style per-connection caps (16 MiB/s) then give 8× one stream (see README, Performance). */
+export const defaultSegments = 8
+/** Below this a body comes in one stream: the extra requests and connections do not pay off. */
+export const defaultSegmentThreshold = 64 * 1024 * 1024
+/** No range is split below twice this: the request a steal costs must buy more than it spends. */
+const minStealBytes = 2 * 1024 * 1024
+/** Split points fall on this grid (or on piece boundaries): whole pages for the store, whole pieces for digests. */
+const grid = 1024 * 1024
+
+export interface Segment {
+  readonly start: number
+  /** Exclusive; moves down when an idle lane takes over the upper part. */
+  end: number
+  /** The next byte to ask for. */
+  pos: number
+  /** Bytes `[start, settled)` are written and can be read back. */
+  settled: number
+  /** A lane owns it (fetching, or waiting to retry) until it is complete. */
+  active: boolean
+  /** When this segment's current lane started and what it had then: its speed, for choosing what to take over. */
+  since: number
+  sinceBytes: number
+  /** Sources that may not serve it (they served a bad piece of it). */
+  excluded: ReadonlySet<Candidate> | undefined
+}
+
+export const segment = (start: number, end: number, excluded?: ReadonlySet<Candidate>): Segment => ({
+  start,
+  end,
+  pos: start,
+  settled: start,
+  active: false,
+  since: Date.now(),
+  sinceBytes: start,
+  excluded
+})
+
+const alignUp = (offset: number, step: number): number => Math.ceil(offset / step) * step
+
+/** `count` ranges of about equal size covering `[0, size)`, split on `align` (a piece length, or the grid). */
+export const split = (size: number, count: number, align: number | undefined): Array<Segment> => {
+  const step = align ?? grid
+  const out: Array<Segment> = []
+  let start = 0
+  for (let i = 1; i <= count && start < size; i++) {
+    const end = i === count ? size : Math.min(size, alignUp(Math.floor((size * i) / count), step))
+    if (end > start) out.push(segment(start, end))
+    start = Math.max(start, end)
+  }
+  return out
+}
+
+/** Seconds the segment still needs at the speed it has shown (unknown speed counts as slow). */
+const eta = (s: Segment, now: number): number => {
+  const rate = (s.pos - s.sinceBytes) / Math.max(1, now - s.since)
+  return (s.end - s.pos) / Math.max(rate, 1e-6)
+}
+
+/**
+ * Work stealing: the active segment that would finish last gives its upper half to an idle lane. Returns the new
+ * segment (the victim's end already moved down), or undefined when nothing is worth splitting.
+ */
+export const steal = (segments: Array<Segment>, align: number | undefined): Segment | undefined => {
+  const now = Date.now()
+  let victim: Segment | undefined
+  for (const s of segments) {
+    if (!s.active || s.end - s.pos < 2 * minStealBytes) continue
+    if (victim === undefined || eta(s, now) > eta(victim, now)) victim = s
+  }
+  if (victim === undefined) return undefined
+  const mid = alignUp(victim.pos + Math.ceil((victim.end - victim.pos) / 2), align ?? grid)
+  if (mid >= victim.end || mid - victim.pos < minStealBytes) return undefined
+  const taken = segment(mid, victim.end, victim.excluded)
+  victim.end = mid
+  segments.push(taken)
+  return taken
+}
+
+/** The newest segment holding byte `x` (a re-fetched piece is newer than the range it was first part of). */
+export const covering = (segments: ReadonlyArray<Segment>, x: number): Segment | undefined => {
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const s = segments[i]!
+    if (s.start <= x && x < s.end) return s
+  }
+  return undefined
+}
+
+/** The end of the written run of bytes that starts at `from` (what can be hashed in order now). */
+export const contiguousFrom = (segments: ReadonlyArray<Segment>, from: number): number => {
+  let x = from
+  for (;;) {
+    const s = covering(segments, x)
+    if (s === undefined) return x
+    const upto = Math.min(s.settled, s.end)
+    if (upto <= x) return x
+    x = upto
+    if (upto < s.end) return x
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * One artifact as several ranges at once. Lanes (one per segment) fetch their range, each from a healthy source
+ * (round robin over the ranked sources); a lane that is done takes over half of what the slowest lane has left
+ * (plan.ts `steal`), from its own, proven source. A broken range resumes alone from where it stopped; a source
+ * whose file changed (ETag / Last-Modified, If-Range) restarts the whole download from nothing; a bad piece
+ * (prefix.ts) is fetched again from another source and the source that served it is recorded as disagreeing.
+ * Each attempt is an ordinary fetchHttp attempt: it holds a global, a per-host and a per-remote permit.
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { Duration, Effect, Either } from "effect"
+import type { Algorithm, ComputedDigests } from "../../domain/digest.js"
+import { DigestMismatch, type DownloadError, isRetryable, TransferError } from "../../domain/errors.js"
+import { DownloadConfig, type DownloadSettings } from "../config.js"
+import type { Delivered, FailoverContext } from "../failover.js"
+import { fetchHttp } from "../fetchHttp.js"
+import { ConnectionLimits } from "../limits.js"
+import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOfSpec, SourcePolicy } from "../sources.js"
+import { Transfer } from "../transfer.js"
+import { contiguousFrom, type Segment, segment, split, steal } from "./plan.js"
+import { type Pieces, Prefix } from "./prefix.js"
+import { type SegmentHost, SegmentTransfer } from "./segmentTransfer.js"
+
+/** Whole-download restarts after a changed file before giving up on segments. */
+const maxRestarts = 2
+/** Times one piece may be fetched again. */
+const maxPieceRefetches = 2
+
+/** Why segments stopped without an artifact: go on in one stream (the caller resets the temp object). */
+export interface Fallback {
+  readonly _tag: "Fallback"
+  readonly reason: string
+}
+
+class Abort {
+  constructor(
+    readonly kind: "restart" | "fallback",
+    readonly reason: string
+  ) {}
+}
+
+interface SourceState {
+  readonly validators: { etag: string | undefined; lastModified: string | undefined }
+  ranges: "unknown" | "yes" | "no"
+  /** Served a bad piece, or failed for good: no more ranges from it in this download. */
+  out: boolean
+  active: number
+  bytes: number
+  finalUrl: string
+}
+
+interface Extent {
+  readonly source: Candidate
+  readonly start: number
+  end: number
+  readonly seq: number
+}
+
+export interface SegmentedInput {
+  readonly sources: ReadonlyArray<Candidate>
+  readonly size: number
+  readonly count: number
+  readonly pieces: Pieces | undefined
+  readonly algorithms: ReadonlyArray<Algorithm>
+  readonly expected: Readonly<Partial<Record<Algorithm, string>>>
+  /** Validators a first answer already named (a diverted single stream). */
+  readonly seed?: { readonly source: Candidate; readonly etag: string | undefined; readonly lastModified: string | undefined }
+}
+
+/** A signal lanes wait on: anything that may give them work (a write, a failure, a re-queued piece). */
+class Wake {
+  private waiters: Array<() => void> = []
+  notify(): void {
+    const waiting = this.waiters
+    this.waiters = []
+    for (const w of waiting) w()
+  }
+  readonly wait = Effect.async<void>((resume) => {
+    const done = () => resume(Effect.void)
+    this.waiters.push(done)
+    return Effect.sync(() => {
+      this.waiters = this.waiters.filter((w) => w !== done)
+    })
+  })
+}
+
+const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSettings) =>
+  Effect.gen(function* () {
+    const limiter = yield* ConnectionLimits
+    const health = yield* OriginHealth
+    const { cooldownMs } = yield* SourcePolicy
+    const { size, pieces, sources } = input
+    const segments: Array<Segment> = split(size, input.count, pieces?.length)
+    const align = pieces?.length
+    const wake = new Wake()
+    const states = new Map<Candidate, SourceState>()
+    for (const c of sources) {
+      const seeded = input.seed?.source === c ? input.seed : undefined
+      states.set(c, {
+        validators: { etag: seeded?.etag, lastModified: seeded?.lastModified },
+        ranges: seeded !== undefined ? "yes" : "unknown",
+        out: false,
+        active: 0,
+        bytes: 0,
+        finalUrl: c.spec.url
+      })
+    }
+    const extents: Array<Extent> = []
+    let seq = 0
+    const pieceSince = new Map<number, number>()
+    const refetches = new Map<number, number>()
+    let lastError: DownloadError | undefined
+    let settledBytes = 0
+    let finished = false
+    const prefix = new Prefix(size, ctx.temp, ctx.hasher, input.algorithms, pieces)
+    const inflight = new Set<Promise<void>>()
+    const host: SegmentHost = {
+      size,
+      temp: ctx.temp,
+      validators: (c) => states.get(c)!.validators,
+      wrote: (transfer, position, length) => {
+        const segment = transfer.segment
+        if (position === segment.settled) segment.settled = position + length
+        settledBytes += length
+        const state = states.get(transfer.source)!
+        state.bytes += length
+        state.ranges = "yes"
+        state.finalUrl = transfer.finalUrl
+        const last = extents[extents.length - 1]
+        if (last !== undefined && last.source === transfer.source && last.end === position) last.end += length
+        else extents.push({ source: transfer.source, start: position, end: position + length, seq: ++seq })
+        wake.notify()
+      },
+      inflight,
+      bytesEvent: Effect.suspend(() =>
+        ctx.progress.emit({ _tag: "Bytes", id: ctx.id, url: sources[0]!.spec.url, received: settledBytes, size })
+      )
+    }
+
+    /** The source for a lane's next attempt: its own while it serves, else the best one left (rank order). */
+    const usable = (c: Candidate, s: Segment) => {
+      const state = states.get(c)!
+      return !state.out && state.ranges !== "no" && s.excluded?.has(c) !== true
+    }
+    const pick = (s: Segment, current: Candidate | undefined): Candidate | undefined => {
+      const now = Date.now()
+      if (current !== undefined && usable(current, s) && health.coolingUntil(originOfSpec(current.spec)) <= now) return current
+      const open = sources.filter((c) => usable(c, s))
+      const healthy = open.filter((c) => health.coolingUntil(originOfSpec(c.spec)) <= now)
+      const pool = healthy.length > 0 ? healthy : open
+      // the least busy of the best ones: spreads lanes over mirrors of one rank
+      let best: Candidate | undefined
+      for (const c of pool) if (best === undefined || states.get(c)!.active < states.get(best)!.active) best = c
+      return best
+    }
+
+    /**
+     * Work for an idle lane, claimed (`active`) until it is done: a range nobody fetches (a re-queued piece), else
+     * half of the slowest one.
+     */
+    const work = (): Segment | undefined => {
+      const claimed = segments.find((s) => !s.active && s.pos < s.end) ?? steal(segments, align)
+      if (claimed !== undefined) claimed.active = true
+      return claimed
+    }
+
+    const lane = (first: Segment | undefined, initial: Candidate | undefined) =>
+      Effect.gen(function* () {
+        let s = first
+        if (s !== undefined) s.active = true
+        let source = initial
+        let failures = 0
+        while (!finished) {
+          if (s === undefined || s.pos >= s.end) {
+            if (s !== undefined) s.active = false
+            s = work()
+            if (s === undefined) {
+              yield* wake.wait
+              continue
+            }
+          }
+          source = pick(s, source)
+          if (source === undefined) return yield* lastError ?? new TransferError({ url: sources[0]!.spec.url, received: settledBytes, reason: "no source left for a segment" })
+          const state = states.get(source)!
+          const transfer = new SegmentTransfer(host, s, source, ctx.id, ctx.hasher, ctx.progress)
+          s.since = Date.now()
+          s.sinceBytes = s.pos
+          state.active += 1
+          const result = yield* Effect.either(fetchHttp(transfer, settings, limiter))
+          state.active -= 1
+          if (Either.isRight(result) || transfer.reachedEnd) {
+            failures = 0
+            if (Either.isRight(result)) health.succeeded(originOfSpec(source.spec))
+            continue
+          }
+          const error = result.left
+          if (transfer.rangeRefused === "changed") return yield* Effect.fail(new Abort("restart", error.message))
+          if (transfer.rangeRefused === "unsupported") {
+            state.ranges = "no"
+            if (sources.every((c) => states.get(c)!.ranges === "no")) {
+              return yield* Effect.fail(new Abort("fallback", "the server does not serve ranges"))
+            }
+            wake.notify()
+            continue
+          }
+          if (isLocalFailure(error)) return yield* error
+          lastError = error
+          failures = transfer.received > 0 ? 1 : failures + 1
+          if (isOriginFailure(error)) health.failed(originOfSpec(source.spec), Date.now() + cooldownMs)
+          if (!isRetryable(error) || error._tag === "SizeMismatch" || failures >= settings.attempts) {
+            state.out = true
+            yield* ctx.progress.emit({ _tag: "SourceFailed", id: ctx.id, url: source.spec.url, errorTag: error._tag, message: error.message, servedSha256: undefined })
+            if (ctx.sha256 !== undefined) {
+              yield* Effect.ignore(ctx.catalog.recordFailure({ url: source.spec.url, sha256: ctx.sha256, errorTag: error._tag, at: new Date() }))
+            }
+            failures = 0
+            wake.notify()
+            continue
+          }
+          const delay = Math.min(
+            Duration.toMillis(settings.retryMaxDelay),
+            Duration.toMillis(settings.retryBaseDelay) * 2 ** (failures - 1)
+          )
+          yield* Effect.sleep(Duration.millis(delay))
+        }
+      })
+
+    /** A piece that does not match: its sources are out, its range is fetched again by the next idle lane. */
+    const badPiece = (index: number, start: number, end: number, actual: string) =>
+      Effect.gen(function* () {
+        const since = pieceSince.get(index) ?? 0
+        const blamed = new Set<Candidate>()
+        for (const e of extents) if (e.seq > since && e.start < end && e.end > start) blamed.add(e.source)
+        const times = (refetches.get(index) ?? 0) + 1
+        refetches.set(index, times)
+        const mismatch = new DigestMismatch({
+          url: [...blamed][0]?.spec.url ?? sources[0]!.spec.url,
+          algorithm: `${pieces!.algorithm} of piece ${index}`,
+          expected: pieces!.hashes[index]!,
+          actual
+        })
+        for (const c of blamed) {
+          states.get(c)!.out = true
+          yield* ctx.progress.emit({ _tag: "SourceFailed", id: ctx.id, url: c.spec.url, errorTag: mismatch._tag, message: mismatch.message, servedSha256: undefined })
+          if (ctx.sha256 !== undefined) {
+            yield* Effect.ignore(ctx.catalog.recordFailure({ url: c.spec.url, sha256: ctx.sha256, errorTag: mismatch._tag, at: new Date() }))
+          }
+        }
+        lastError = mismatch
+        if (times > maxPieceRefetches) return yield* mismatch
+        pieceSince.set(index, seq)
+        settledBytes -= end - start
+        segments.push(segment(start, end, blamed))
+        wake.notify()
+      })
+
+    const hashing = Effect.gen(function* () {
+      while (prefix.hashed < size) {
+        const step = yield* prefix.step(contiguousFrom(segments, prefix.hashed))
+        if (step._tag === "Wait") yield* wake.wait
+        else if (step._tag === "BadPiece") yield* badPiece(step.index, step.start, step.end, step.actual)
+      }
+      finished = true
+      wake.notify()
+    })
+
+    const open = sources.filter((c) => states.get(c)!.ranges !== "no")
+    const lanes = segments.map((s, i) => lane(s, open[i % open.length]))
+    yield* Effect.all([hashing, ...lanes], { concurrency: "unbounded", discard: true }).pipe(
+      // writes still in flight belong to this run: settle them before anything resets the temp object
+      Effect.ensuring(Effect.promise(() => Promise.allSettled([...inflight])))
+    )
+    yield* host.bytesEvent
+    const digests = prefix.hash.digests()
+    let main = sources[0]!
+    for (const c of sources) if (states.get(c)!.bytes > states.get(main)!.bytes) main = c
+    return { digests, main, state: states.get(main)! }
+  })
+
+/**
+ * Fetches the artifact in segments and verifies it. Delivered: every digest matched. Fallback: go on in one
+ * stream (no source serves ranges, the file kept changing, or a whole-file digest failed without pieces to say
+ * which source was wrong — one stream per source then finds it).
+ */
+export const fetchSegmented = (
+  input: SegmentedInput,
+  ctx: FailoverContext
+): Effect.Effect<Delivered | Fallback, DownloadError, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const settings = yield* DownloadConfig
+    for (let restart = 0; ; restart++) {
+      const outcome = yield* Effect.either(once(input, ctx, settings))
+      if (Either.isLeft(outcome)) {
+        const failure = outcome.left
+        if (!(failure instanceof Abort)) return yield* Effect.fail(failure)
+        yield* ctx.temp.reset
+        if (failure.kind === "fallback" || restart >= maxRestarts) return { _tag: "Fallback", reason: failure.reason } satisfies Fallback
+        yield* ctx.progress.emit({ _tag: "Retrying", id: ctx.id, url: input.sources[0]!.spec.url, attempt: restart + 2, reason: `${failure.reason}; starting over`, delayMs: 0 })
+        continue
+      }
+      const { digests, main, state } = outcome.right
+      for (const [algorithm, expected] of Object.entries(input.expected) as Array<[Algorithm, string]>) {
+        if (digests[algorithm] !== expected) {
+          const mismatch = new DigestMismatch({ url: main.spec.url, algorithm, expected, actual: digests[algorithm]! })
+          if (input.pieces !== undefined) return yield* mismatch
+          return { _tag: "Fallback", reason: mismatch.message } satisfies Fallback
+        }
+      }
+      const transfer = new Transfer(ctx.id, main.spec, ctx.temp, ctx.hasher, ctx.progress)
+      transfer.received = input.size
+      transfer.total = input.size
+      transfer.finalUrl = state.finalUrl
+      transfer.etag = state.validators.etag
+      transfer.lastModified = state.validators.lastModified
+      return { transfer, digests: digests as ComputedDigests, source: main } satisfies Delivered
+    }
+  })
