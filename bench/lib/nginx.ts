@@ -31,7 +31,7 @@ const freePort = (): Promise<number> =>
     })
   })
 
-const config = (prefix: string, root: string, port: number, workers: number): string => {
+const config = (prefix: string, root: string, port: number, workers: number, location: string): string => {
   const runAsRoot = process.getuid?.() === 0 ? "user root root;\n" : ""
   return `${runAsRoot}daemon off;
 worker_processes ${workers};
@@ -57,7 +57,7 @@ http {
   server {
     listen 127.0.0.1:${port} backlog=4096;
     root ${root};
-    location / { }
+    location / { ${location} }
   }
 }
 `
@@ -79,14 +79,18 @@ const exited = (child: ChildProcess): Promise<void> =>
     else child.once("exit", () => resolve())
   })
 
-/** Starts nginx serving `root` with `workers` worker processes (default 2); resolves once the port accepts connections. */
-export const startNginx = async (prefix: string, root: string, workers = 2): Promise<Nginx> => {
+/**
+ * Starts nginx serving `root` with `workers` worker processes (default 2); resolves once the port accepts
+ * connections. `location`: directives for `location /` (e.g. `limit_rate 16m;`, a per-connection cap as CDNs and
+ * mirrors have).
+ */
+export const startNginx = async (prefix: string, root: string, workers = 2, location = ""): Promise<Nginx> => {
   const binary = nginxBinary()
   if (binary === undefined) throw new Error("nginx not found (apt-get install nginx-light)")
   mkdirSync(prefix, { recursive: true })
   const port = await freePort()
   const conf = join(prefix, "nginx.conf")
-  writeFileSync(conf, config(prefix, root, port, workers))
+  writeFileSync(conf, config(prefix, root, port, workers, location))
   const child = spawn(binary, ["-p", prefix, "-c", conf, "-e", join(prefix, "error.log")], {
     stdio: ["ignore", "ignore", "pipe"]
   })

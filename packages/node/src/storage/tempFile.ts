@@ -487,8 +487,9 @@ export const openTempFile = (layout: StoreLayout, tmpDir: string): Effect.Effect
     try: async () => {
       // named after this process (see tempOwners.ts): once it dies, the next process to open the store removes it
       const path = join(tmpDir, ownedName("part"))
-      // read-only from the start when the umask allows it: the descriptor stays writable, commit skips chmod
-      const handle = await openDescriptor(path, "wx", layout.readOnlyAtCreate ? 0o444 : 0o600)
+      // read-only from the start when the umask allows it: the descriptor stays writable, commit skips chmod;
+      // opened for reading too: a segmented download hashes what it wrote back through `readAt`
+      const handle = await openDescriptor(path, "wx+", layout.readOnlyAtCreate ? 0o444 : 0o600)
       return new TempFile(layout, path, handle)
     },
     catch: (cause) => storageFailure("begin", cause)
