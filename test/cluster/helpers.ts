@@ -43,9 +43,11 @@ export interface Proc {
   readonly stop: (graceMs?: number) => Promise<void>
 }
 
-/** Starts `cargohold args…` with a clean environment plus `env`. */
-export const startCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Proc => {
-  const child = spawn(process.execPath, [binPath, ...args], {
+/** Starts `cargohold args…` with a clean environment plus `env` (inside network namespace `netns` if given). */
+export const startCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>, netns?: string): Proc => {
+  const command = netns === undefined ? [process.execPath, binPath, ...args] : ["ip", "netns", "exec", netns, process.execPath, binPath, ...args]
+  // `ip netns exec` replaces itself with the command: the pid is the runner's own
+  const child = spawn(command[0]!, command.slice(1), {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? tmpdir(), ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
@@ -79,16 +81,16 @@ export interface Runner extends Proc {
   readonly address: string
 }
 
-/** Starts a runner and waits until it has joined. */
+/** Starts a runner and waits until it has joined (on loopback, or on `at.ip` inside namespace `at.ns`). */
 export const startRunner = async (
   cluster: string,
   store: string,
   env: Readonly<Record<string, string>>,
-  extra: ReadonlyArray<string> = []
+  extra: ReadonlyArray<string> = [],
+  at?: { readonly ns: string; readonly ip: string }
 ): Promise<Runner> => {
-  const port = await freePort()
-  const address = `127.0.0.1:${port}`
-  const proc = startCli(["runner", "--cluster", cluster, "--listen", address, "--store", store, ...extra], env)
+  const address = at === undefined ? `127.0.0.1:${await freePort()}` : `${at.ip}:34431`
+  const proc = startCli(["runner", "--cluster", cluster, "--listen", address, "--store", store, ...extra], env, at?.ns)
   try {
     await until(() => proc.stderr.includes("joined the cluster") || proc.child.exitCode !== null, `runner ${address} to join`)
   } catch (error) {

@@ -1,0 +1,182 @@
+/**
+ * A cluster across hosts: four `cargohold runner` processes, each in a network namespace of its own with its link
+ * capped at 20 MiB/s each way by `tc`, nginx upstream in another namespace (two addresses: two hosts for the
+ * per-host budget), the cluster database and catalog on the local PostgreSQL through a forwarder on the bridge,
+ * the shared store on moto_server (an S3 emulator, not S3). The batch is submitted from the root namespace.
+ * What the upstream saw comes from nginx's own log (start, end, bytes and client of every request).
+ * Needs root (ip netns, tc): skipped otherwise, saying so.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { bytesOf, jsonLines, sha256Hex } from "../cli/helpers.js"
+import { type AcrossHosts, startAcrossHosts } from "./acrossHosts.js"
+import { delay, type Runner, runToEnd, startCli, until } from "./helpers.js"
+import { netnsUnavailable } from "./netns.js"
+import { maxInFlight } from "./site.js"
+
+const KiB = 1024
+const perHost = 3
+const unavailable = netnsUnavailable()
+
+/** Bytes received so far on each of a namespace's connections to port 80 (`ss -tni`). */
+const receivedPerSocket = (ns: string): Map<string, number> => {
+  const out = spawnSync("ip", ["netns", "exec", ns, "ss", "-Htni", "state", "established", "( dport = :80 )"], { encoding: "utf8" }).stdout
+  const seen = new Map<string, number>()
+  let socket = ""
+  for (const line of out.split("\n")) {
+    const peer = /\s(\S+:\d+)\s+(\S+:80)\s*$/.exec(line)
+    if (peer !== null) socket = `${peer[1]}>${peer[2]}`
+    const bytes = /bytes_received:(\d+)/.exec(line)
+    if (bytes !== null && socket !== "") seen.set(socket, Number(bytes[1]))
+  }
+  return seen
+}
+
+/** Whether a namespace has a body coming in from the upstream right now (a connection's bytes grow). */
+const receiving = async (ns: string): Promise<boolean> => {
+  const before = receivedPerSocket(ns)
+  await delay(300)
+  for (const [socket, bytes] of receivedPerSocket(ns)) if (bytes > (before.get(socket) ?? bytes)) return true
+  return false
+}
+
+describe.skipIf(unavailable !== undefined)(
+  `cluster across hosts (network namespaces, tc-capped links)${unavailable === undefined ? "" : ` — skipped: ${unavailable}`}`,
+  () => {
+    let site: AcrossHosts
+    const files = new Map<string, Buffer>()
+    let hostA: string
+    let hostB: string
+
+    const manifest = (name: string, entries: ReadonlyArray<readonly [string, string]>): string => {
+      const path = join(site.dir.path, name)
+      writeFileSync(path, entries.map(([base, p]) => `${base}${p} sha256:${sha256Hex(files.get(p)!)} ${files.get(p)!.length}\n`).join(""))
+      return path
+    }
+    const artifactKeys = async () => (await site.keys()).filter((key) => !key.includes("/.tmp/")).map((key) => key.split("/").pop()!)
+    const catalogRows = () =>
+      site.db.query(
+        "SELECT encode(a.sha256, 'hex') AS sha256, count(*)::int AS n, min(l.state) AS state FROM artifacts a JOIN locations l ON l.artifact = a.id GROUP BY a.sha256"
+      )
+
+    beforeAll(async () => {
+      site = await startAcrossHosts({ runnerHosts: 4, rateMiBps: 20, slowBytesPerSecond: 1024 * KiB, upstreamAddresses: 2 })
+      ;[hostA, hostB] = site.upstream.bases as [string, string]
+      for (const [folder, count, size, seed] of [
+        ["batch", 24, 512 * KiB, 1],
+        ["long", 20, 2048 * KiB, 100],
+        ["second", 12, 192 * KiB, 200]
+      ] as const) {
+        mkdirSync(join(site.root, "slow", folder), { recursive: true })
+        for (let i = 0; i < count; i++) {
+          const path = `/slow/${folder}/${i}.bin`
+          files.set(path, bytesOf(size + i * 331, seed + i))
+          writeFileSync(join(site.root, path), files.get(path)!)
+        }
+      }
+      // each runner: 8 downloads at once of its own, 3 per host for the whole cluster
+      for (let n = 1; n <= 4; n++) await site.startRunner(n, ["--max-connections", "8", "--per-host", String(perHost)])
+      await site.awaitSpread(4)
+    }, 180_000)
+
+    afterAll(async () => {
+      await site?.stop()
+    }, 90_000)
+
+    it("runs one batch over four runners: every artifact once in the bucket and the catalog, the host's budget held", async () => {
+      const paths = [...files.keys()].filter((p) => p.startsWith("/slow/batch/"))
+      const result = await runToEnd(["fetch", "-i", manifest("batch.txt", paths.map((p) => [hostA, p])), "--cluster", site.db.url, "--json"], site.env)
+      expect(result.stderr).toContain(`${paths.length} artifacts: ${paths.length} ok`)
+      expect(result.code).toBe(0)
+      const lines = jsonLines(result.stdout)
+      expect(lines).toHaveLength(paths.length)
+      for (const line of lines) expect(line).toMatchObject({ status: "ok", cached: false })
+
+      const wanted = paths.map((p) => sha256Hex(files.get(p)!))
+      const stored = await artifactKeys()
+      expect(stored.toSorted()).toEqual(wanted.toSorted())
+      const rows = await catalogRows()
+      expect(rows.filter((r) => wanted.includes(String(r.sha256))).map((r) => [r.n, r.state])).toEqual(wanted.map(() => [1, "ok"]))
+
+      const requests = site.upstream.requests().filter((r) => r.path.startsWith("/slow/batch/"))
+      // each fetched once, whole, and by more than one runner host
+      expect(requests.map((r) => r.path).toSorted()).toEqual(paths.toSorted())
+      for (const r of requests) expect([r.status, r.bytes]).toEqual([200, files.get(r.path)!.length])
+      const runnerIps = new Set(requests.map((r) => r.client))
+      expect(runnerIps.size).toBeGreaterThanOrEqual(2)
+      for (const ip of runnerIps) expect(site.runners.map((r) => r.address.split(":")[0])).toContain(ip)
+      // four runners of 8 connections each could open 32 at once; the host's budget is 3 for the whole cluster
+      const most = maxInFlight(requests, new URL(hostA).hostname)
+      expect(most).toBeLessThanOrEqual(perHost)
+      expect(most).toBeGreaterThanOrEqual(2)
+    }, 120_000)
+
+    it("survives kill -9 of a runner mid-transfer while a second batch runs: none lost, none stored twice", async () => {
+      const long = [...files.keys()].filter((p) => p.startsWith("/slow/long/"))
+      const second = [...files.keys()].filter((p) => p.startsWith("/slow/second/"))
+      const first = startCli(["fetch", "-i", manifest("long.txt", long.map((p) => [hostB, p])), "--cluster", site.db.url, "--json"], site.env)
+      // the victim: a runner host with a body coming in from the upstream right now
+      let victim: Runner | undefined
+      await until(async () => {
+        for (const runner of site.runners) {
+          if (runner.child.exitCode !== null) continue
+          const host = site.hosts.host(`r${site.runners.indexOf(runner) + 1}`)
+          if (await receiving(host.ns)) {
+            victim = runner
+            return true
+          }
+        }
+        return false
+      }, "a runner to be receiving a body", 90_000)
+      // the second batch: new files from the other host, and four of the first batch's again
+      const secondEntries = [...second.map((p) => [hostA, p] as const), ...long.slice(0, 4).map((p) => [hostB, p] as const)]
+      const secondBatch = startCli(["fetch", "-i", manifest("second.txt", secondEntries), "--cluster", site.db.url, "--json"], site.env)
+      victim!.child.kill("SIGKILL")
+      await victim!.exited
+      const victimIp = victim!.address.split(":")[0]!
+
+      const [a, b] = await Promise.all([first.exited, secondBatch.exited])
+      expect(first.stderr).toContain(`${long.length} artifacts: ${long.length} ok`)
+      expect(secondBatch.stderr).toContain(`${secondEntries.length} artifacts: ${secondEntries.length} ok`)
+      expect([a.code, b.code]).toEqual([0, 0])
+      const linesA = jsonLines(first.stdout)
+      const linesB = jsonLines(secondBatch.stdout)
+      expect(linesA).toHaveLength(long.length)
+      expect(linesB).toHaveLength(secondEntries.length)
+      for (const line of [...linesA, ...linesB]) expect(line.status).toBe("ok")
+
+      // what the victim was receiving when it died was cut off, then fetched whole by another runner host
+      const requests = site.upstream.requests()
+      const cut = requests.filter((r) => r.client === victimIp && r.path.startsWith("/slow/long/") && r.bytes < files.get(r.path)!.length)
+      expect(cut.length).toBeGreaterThan(0)
+      for (const c of cut) {
+        const redone = requests.filter((r) => r.path === c.path && r.client !== victimIp && r.bytes === files.get(r.path)!.length)
+        expect(redone.length).toBeGreaterThan(0)
+      }
+      // the budget held through the kill (the victim's slots came back when its database session closed)
+      expect(maxInFlight(requests.filter((r) => r.path.startsWith("/slow/long/")), new URL(hostB).hostname)).toBeLessThanOrEqual(perHost)
+
+      // each artifact once in the bucket, the catalog agreeing
+      const stored = await artifactKeys()
+      expect(new Set(stored).size).toBe(stored.length)
+      for (const p of [...long, ...second]) expect(stored).toContain(sha256Hex(files.get(p)!))
+      const rows = await catalogRows()
+      expect(rows.every((r) => r.n === 1 && r.state === "ok")).toBe(true)
+      expect(new Set(rows.map((r) => String(r.sha256)))).toEqual(new Set(stored))
+
+      // cluster status: the victim gone, the three others hold every shard, and say what each has done
+      await until(async () => {
+        const status = await runToEnd(["cluster", "status", "--cluster", site.db.url, "--json"], site.env)
+        const parsed = JSON.parse(status.stdout) as { runners: Array<{ address: string; state: string; shards: number }> }
+        const alive = parsed.runners.filter((r) => r.state === "alive")
+        return (
+          parsed.runners.find((r) => r.address === victim!.address)?.state === "gone" &&
+          alive.length === 3 &&
+          alive.reduce((n, r) => n + r.shards, 0) === 300
+        )
+      }, "status to show the victim gone and its shards moved", 60_000)
+    }, 240_000)
+  }
+)

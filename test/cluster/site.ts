@@ -1,0 +1,213 @@
+/**
+ * The servers of a cluster across hosts (see netns.ts): a TCP forwarder on the bridge address to a server that
+ * listens on loopback in the root namespace (PostgreSQL keeps its own config), moto_server (an S3 emulator, not
+ * S3) on the bridge address, and nginx as the upstream inside a host of its own, logging each request's start,
+ * end, bytes and client so a test can count what was in flight at once per address and who fetched what.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
+import type { AddressInfo } from "node:net"
+import { join } from "node:path"
+import type { Hosts } from "./netns.js"
+
+export interface Forwarder {
+  readonly port: number
+  readonly close: () => Promise<void>
+}
+
+/** Listens on `host` (a free port) and pipes each connection to `target`. */
+export const startForwarder = async (host: string, target: { readonly host: string; readonly port: number }): Promise<Forwarder> => {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(target)
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket)
+      socket.setNoDelay(true)
+      socket.once("close", () => sockets.delete(socket))
+    }
+    inbound.pipe(outbound)
+    outbound.pipe(inbound)
+    // either side gone: the other goes too (a killed runner's PostgreSQL session ends, so its locks do)
+    inbound.once("error", () => outbound.destroy())
+    outbound.once("error", () => inbound.destroy())
+    inbound.once("close", () => outbound.destroy())
+    outbound.once("close", () => inbound.destroy())
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, host, () => resolve())
+  })
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+  }
+}
+
+const connects = (host: string, port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ host, port })
+    socket.setTimeout(1000, () => socket.destroy())
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once("error", () => resolve(false))
+    socket.once("timeout", () => resolve(false))
+  })
+
+const stopChild = async (child: ChildProcess, graceMs = 5000): Promise<void> => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  child.kill("SIGTERM")
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs)
+  await gone
+  clearTimeout(timer)
+}
+
+/** Waits until `host:port` accepts connections, failing early when `child` exits. */
+const awaitListening = async (child: ChildProcess, what: string, host: string, port: number, stderr: () => string, ms = 30_000) => {
+  const end = Date.now() + ms
+  while (!(await connects(host, port))) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}): ${stderr()}`)
+    if (Date.now() > end) {
+      await stopChild(child, 100)
+      throw new Error(`${what} did not listen on ${host}:${port} within ${ms} ms: ${stderr()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+export interface Moto {
+  readonly endpoint: string
+  readonly stop: () => Promise<void>
+}
+
+/** moto_server (an S3 emulator) listening on `host`, port `port`. */
+export const startMotoAt = async (host: string, port: number): Promise<Moto> => {
+  const child = spawn("moto_server", ["-H", host, "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] })
+  let stderr = ""
+  child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)))
+  const kill = () => child.kill("SIGKILL")
+  process.once("exit", kill)
+  await awaitListening(child, "moto_server", host, port, () => stderr)
+  return {
+    endpoint: `http://${host}:${port}`,
+    stop: async () => {
+      process.removeListener("exit", kill)
+      await stopChild(child)
+    }
+  }
+}
+
+export interface Request {
+  readonly startMs: number
+  readonly endMs: number
+  readonly status: number
+  readonly bytes: number
+  readonly client: string
+  readonly server: string
+  readonly path: string
+}
+
+export interface Upstream {
+  /** `http://IP/` of each of the upstream's addresses (each a host of its own for per-host limits). */
+  readonly bases: ReadonlyArray<string>
+  /** Every request nginx has finished (logged when its last byte is handed to the kernel, or the client is gone). */
+  readonly requests: () => ReadonlyArray<Request>
+  readonly stop: () => Promise<void>
+}
+
+/** The most requests to `server` in flight at one time (a request ending as another starts is not overlap). */
+export const maxInFlight = (requests: ReadonlyArray<Request>, server: string): number => {
+  const edges: Array<readonly [number, number]> = []
+  for (const r of requests) if (r.server === server) edges.push([r.startMs, 1], [r.endMs, -1])
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  let now = 0
+  let most = 0
+  for (const [, step] of edges) most = Math.max(most, (now += step))
+  return most
+}
+
+/**
+ * nginx inside `hostName`'s namespace on port 80 of each of its addresses, serving `root`. Paths under `/slow/`
+ * go out at `slowBytesPerSecond` per request (nginx's limit_rate), so a download lasts long enough to overlap.
+ */
+export const startUpstream = async (
+  hosts: Hosts,
+  hostName: string,
+  prefix: string,
+  root: string,
+  slowBytesPerSecond = 1024 * 1024
+): Promise<Upstream> => {
+  mkdirSync(prefix, { recursive: true })
+  const host = hosts.host(hostName)
+  const log = join(prefix, "access.log")
+  writeFileSync(log, "")
+  writeFileSync(
+    join(prefix, "nginx.conf"),
+    `${process.getuid?.() === 0 ? "user root root;\n" : ""}daemon off;
+worker_processes 2;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 4096; }
+http {
+  log_format timing '$msec $request_time $status $body_bytes_sent $remote_addr $server_addr $uri';
+  access_log ${log} timing;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 75s;
+  keepalive_requests 100000;
+  default_type application/octet-stream;
+  types { }
+  client_body_temp_path ${prefix}/client_body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  server {
+    listen 80 backlog=4096;
+    root ${root};
+    location / { }
+    location /slow/ { limit_rate ${slowBytesPerSecond}; }
+  }
+}
+`
+  )
+  const child = hosts.spawnIn(hostName, "nginx", ["-p", prefix, "-c", join(prefix, "nginx.conf"), "-e", join(prefix, "error.log")], {
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+  let stderr = ""
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  const kill = () => child.kill("SIGKILL")
+  process.once("exit", kill)
+  await awaitListening(child, "nginx", host.ip, 80, () => stderr)
+  return {
+    bases: host.ips.map((ip) => `http://${ip}`),
+    requests: () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter((line) => line.length > 0)
+        .map((line) => {
+          const [msec, took, status, bytes, client, server, path] = line.split(" ")
+          const endMs = Math.round(Number(msec) * 1000)
+          return {
+            startMs: endMs - Math.round(Number(took) * 1000),
+            endMs,
+            status: Number(status),
+            bytes: Number(bytes),
+            client: client ?? "",
+            server: server ?? "",
+            path: path ?? ""
+          }
+        }),
+    stop: async () => {
+      process.removeListener("exit", kill)
+      await stopChild(child)
+    }
+  }
+}
