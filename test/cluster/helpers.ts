@@ -9,6 +9,7 @@ import * as net from "node:net"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { binPath, type CliResult } from "../cli/helpers.js"
+import { withParentDeath } from "./netns.js"
 
 /** A free loopback port (closed again before it is returned). */
 export const freePort = (): Promise<number> =>
@@ -45,8 +46,9 @@ export interface Proc {
 
 /** Starts `cargohold args…` with a clean environment plus `env` (inside network namespace `netns` if given). */
 export const startCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>, netns?: string): Proc => {
-  const command = netns === undefined ? [process.execPath, binPath, ...args] : ["ip", "netns", "exec", netns, process.execPath, binPath, ...args]
-  // `ip netns exec` replaces itself with the command: the pid is the runner's own
+  const command =
+    netns === undefined ? [process.execPath, binPath, ...args] : ["ip", "netns", "exec", netns, ...withParentDeath(process.execPath, [binPath, ...args])]
+  // `ip netns exec` (and setpriv) replace themselves with the command: the pid is the runner's own
   const child = spawn(command[0]!, command.slice(1), {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? tmpdir(), ...env },
     stdio: ["ignore", "pipe", "pipe"]

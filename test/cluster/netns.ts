@@ -4,12 +4,21 @@
  * the pair shapes what the host receives, the host side what it sends). The root namespace keeps the bridge's
  * address, so servers started there (PostgreSQL through a forwarder, moto_server) are reachable from every host.
  *
- * Every name carries the creating process's pid (`cg<pid36>…`): `destroy` removes this topology on any exit path
+ * Every name carries the creating process's pid (`cg<pid in base 36>…`): `destroy` removes this topology on any exit path
  * (also from a process 'exit' handler), SIGKILLing whatever still runs inside its namespaces, and `sweepStale`
  * does the same for what a process killed earlier left behind (its pid is no longer alive) without touching a
  * topology another live process is using.
  */
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from "node:child_process"
+
+const hasSetpriv = spawnSync("setpriv", ["--version"], { stdio: "ignore" }).status === 0
+
+/**
+ * `command args…` made to die with this process (util-linux `setpriv --pdeathsig KILL`, which then execs it: the
+ * pid stays the command's), so a test or bench killed outright leaves no runner or server behind.
+ */
+export const withParentDeath = (command: string, args: ReadonlyArray<string>): [string, ...Array<string>] =>
+  hasSetpriv ? ["setpriv", "--pdeathsig", "KILL", command, ...args] : [command, ...args]
 
 /** Why hosts in namespaces cannot be made here, or undefined when they can. */
 export const netnsUnavailable = (): string | undefined => {
@@ -37,7 +46,8 @@ const alive = (pid: number): boolean => {
   }
 }
 
-const namePattern = /^cg([0-9a-z]{1,6})[a-z]/
+/** `cg` and the pid in five base-36 digits (pids stay below 2^22 = "2hjrk"), then the host or link's own name. */
+const namePattern = /^cg([0-9a-z]{5})/
 
 /** SIGKILLs every process still inside namespace `ns` (deleting a namespace does not end its processes). */
 const killInside = (ns: string): void => {
@@ -110,7 +120,7 @@ const freeSubnet = (): string => {
 
 export const makeHosts = (options: HostsOptions): Hosts => {
   sweepStale()
-  const tag = `cg${process.pid.toString(36)}`
+  const tag = `cg${process.pid.toString(36).padStart(5, "0")}`
   const subnet = freeSubnet()
   const bridge = `${tag}br`
   const made: Array<() => void> = []
@@ -173,7 +183,7 @@ export const makeHosts = (options: HostsOptions): Hosts => {
       return host
     },
     spawnIn: (name, command, args, spawnOptions = {}) =>
-      spawn("ip", ["netns", "exec", hosts.get(name)?.ns ?? name, command, ...args], spawnOptions),
+      spawn("ip", ["netns", "exec", hosts.get(name)?.ns ?? name, ...withParentDeath(command, args)], spawnOptions),
     destroy
   }
 }

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
-import type { Hosts } from "./netns.js"
+import { type Hosts, withParentDeath } from "./netns.js"
 
 export interface Forwarder {
   readonly port: number
@@ -89,7 +89,8 @@ export interface Moto {
 
 /** moto_server (an S3 emulator) listening on `host`, port `port`. */
 export const startMotoAt = async (host: string, port: number): Promise<Moto> => {
-  const child = spawn("moto_server", ["-H", host, "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] })
+  const [command, ...args] = withParentDeath("moto_server", ["-H", host, "-p", String(port)])
+  const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] })
   let stderr = ""
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)))
   const kill = () => child.kill("SIGKILL")

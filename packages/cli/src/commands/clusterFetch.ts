@@ -4,10 +4,11 @@
  * of @cargohold/cluster. What the runners decide (connections, retries, network settings) is refused here with a
  * usage error that says where it belongs.
  */
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schedule } from "effect"
 import { UsageError } from "../errors.js"
 import { loadCluster } from "../options/cluster.js"
 import type { LocationFlags } from "../env.js"
+import { printErr } from "../output.js"
 
 export interface RunnerSideFlags {
   readonly maxConnections: Option.Option<number>
@@ -45,6 +46,34 @@ export const submitterLocation = (flags: LocationFlags, url: string): LocationFl
   store: Option.isSome(flags.store) ? flags.store : Option.some("memory:")
 })
 
+/**
+ * Says on stderr when no runner of the cluster is alive (the batch's messages wait in the cluster's table until
+ * one joins, so the command would otherwise sit silent), and again once one is. Checked every 3 s on a
+ * connection of its own; a failed check says nothing (the batch itself reports a database that is gone).
+ */
+const watchRunners = (url: string): Effect.Effect<void> =>
+  Effect.flatMap(loadCluster, ({ describeClusterUrl, layerClusterSql, readStatus }) => {
+    let waiting = false
+    const check = Effect.flatMap(readStatus({ batches: 0 }), (status) => {
+      const alive = status.runners.filter((runner) => runner.state === "alive").length
+      if (alive === 0 && !waiting) {
+        waiting = true
+        return printErr(`no runner of the cluster at ${describeClusterUrl(url)} is alive: the batch waits until one joins (cargohold runner --cluster …)`)
+      }
+      if (alive > 0 && waiting) {
+        waiting = false
+        return printErr(`${alive} runner${alive === 1 ? "" : "s"} of the cluster alive: the batch goes on`)
+      }
+      return Effect.void
+    })
+    return Effect.ignore(check).pipe(
+      Effect.repeat(Schedule.spaced("3 seconds")),
+      Effect.asVoid,
+      Effect.provide(layerClusterSql({ url, applicationName: "cargohold fetch (runners)", maxConnections: 1 })),
+      Effect.ignore
+    )
+  })
+
 /** Runs `effect` with every `fetchMany` in it sent to the cluster at `url`. */
 export const onCluster =
   (url: string) =>
@@ -55,7 +84,7 @@ export const onCluster =
           Layer.build(layerClusterBatch({ cluster: url })).pipe(
             Effect.mapError((error) => new UsageError({ message: `configuration: ${error.message}` }))
           ),
-          (context) => Effect.provide(effect, context)
+          (context) => Effect.zipRight(Effect.forkScoped(watchRunners(url)), Effect.provide(effect, context))
         )
       )
     )

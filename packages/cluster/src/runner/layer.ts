@@ -87,7 +87,9 @@ export const layerRunner = (
     runnerAddress: Option.some(RunnerAddress.make(advertise.host, advertise.port)),
     runnerListenAddress: Option.some(RunnerAddress.make(options.listen.host, options.listen.port))
   }
-  const sql = layerClusterSql({ url: options.cluster, applicationName: `cargohold runner ${address}` })
+  // 8, not the client's 16: with the catalog's own pool (10) a runner stays under 20 connections, so a handful of
+  // runners fit a PostgreSQL left at its default max_connections (100); four at 16 exhausted it mid-batch
+  const sql = layerClusterSql({ url: options.cluster, applicationName: `cargohold runner ${address}`, maxConnections: 8 })
   const node = layerNode({ catalog: options.cluster, ...options.node })
   const limits = options.node?.limits ?? defaultLimits
   // merged last, so these limits are the ones the downloads see
