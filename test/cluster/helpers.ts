@@ -3,7 +3,7 @@
  * pid), a fetch submitted as a child process, a throttled loopback file server that counts requests and what is
  * in flight per path, and read-outs of the shared PostgreSQL catalog and file store.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as http from "node:http"
 import * as net from "node:net"
 import type { AddressInfo } from "node:net"
@@ -187,4 +187,37 @@ export const serveSlowly = async (
         server.close(() => done())
       })
   }
+}
+
+/** Bytes received so far per connection to `port`, with the pid owning it (`ss -tnpi`, inside `netns` if given). */
+const receivedPerSocket = (port: number, netns?: string): Map<string, { readonly pid: number; readonly bytes: number }> => {
+  const ss = ["ss", "-Htnpi", "state", "established", `( dport = :${port} )`]
+  const out = spawnSync(netns === undefined ? ss[0]! : "ip", netns === undefined ? ss.slice(1) : ["netns", "exec", netns, ...ss], {
+    encoding: "utf8"
+  }).stdout
+  const seen = new Map<string, { pid: number; bytes: number }>()
+  let socket = ""
+  let pid = 0
+  for (const line of out.split("\n")) {
+    const head = /(\S+:\d+)\s+(\S+:\d+)\s+users:\(\("[^"]*",pid=(\d+)/.exec(line)
+    if (head !== null) {
+      socket = `${head[1]}>${head[2]}`
+      pid = Number(head[3])
+    }
+    const bytes = /bytes_received:(\d+)/.exec(line)
+    if (bytes !== null && socket !== "") seen.set(socket, { pid, bytes: Number(bytes[1]) })
+  }
+  return seen
+}
+
+/**
+ * The pids receiving a body from `port` right now: one of their connections to it got bytes within 300 ms. (A
+ * runner's "active" counter also counts downloads waiting for a host slot; this is what is on the wire.)
+ */
+export const receivingPids = async (port: number, netns?: string): Promise<Set<number>> => {
+  const before = receivedPerSocket(port, netns)
+  await delay(300)
+  const pids = new Set<number>()
+  for (const [socket, now] of receivedPerSocket(port, netns)) if (now.bytes > (before.get(socket)?.bytes ?? now.bytes)) pids.add(now.pid)
+  return pids
 }

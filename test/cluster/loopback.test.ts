@@ -11,7 +11,7 @@ import { writeFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createPgDatabase, type PgDatabase } from "../catalog/databases.js"
 import { bytesOf, filesUnder, jsonLines, sha256Hex, tempDir } from "../cli/helpers.js"
-import { type Runner, runToEnd, type SlowServer, serveSlowly, startCli, startRunner, until } from "./helpers.js"
+import { type Runner, receivingPids, runToEnd, type SlowServer, serveSlowly, startCli, startRunner, until } from "./helpers.js"
 
 const KiB = 1024
 
@@ -127,15 +127,15 @@ describe("cluster on loopback: runners as processes", () => {
     const slow = [...files.keys()].filter((p) => p.startsWith("/slow/"))
     const second = [...files.keys()].filter((p) => p.startsWith("/second/"))
     const first = startCli(["fetch", "-i", manifest("slow.txt", slow), "--cluster", db.url, "--json"], env)
-    // the victim: a runner with downloads running (its counters are at most a second old; a download takes 2.4 s)
+    // the victim: a runner with a body coming in right now (its "active" counter also counts downloads waiting for
+    // one of the host's 4 cluster-wide slots, so a runner picked by it may have had nothing on the wire)
     let victim: Runner | undefined
+    const port = Number(new URL(server.url("/")).port)
     await until(async () => {
-      const rows = await db.query(
-        "SELECT address, active FROM cargohold_cluster_stats WHERE active >= 2 AND NOT stopped AND updated_at > NOW() - INTERVAL '1 second' ORDER BY active DESC"
-      )
-      victim = runners.find((r) => r.address === rows[0]?.address)
+      const pids = await receivingPids(port)
+      victim = runners.find((r) => pids.has(r.pid))
       return victim !== undefined && server.inFlight() >= 3
-    }, "a runner to be downloading", 60_000)
+    }, "a runner to be receiving a body", 60_000)
     const secondBatch = startCli(["fetch", "-i", manifest("second.txt", [...second, ...slow.slice(0, 4)]), "--cluster", db.url, "--json"], env)
     const hitsAtKill = new Map(server.hits)
     const answeringAtKill = server.inFlightPaths()
