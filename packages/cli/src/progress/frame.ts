@@ -1,6 +1,7 @@
 /**
  * Turns a `Tally` into text: the live frame drawn on a TTY, the plain lines written elsewhere, and the summary.
  */
+import { timeLeftMs } from "@cargohold/core"
 import { fit, formatBytes, formatDuration, formatRate, shortName } from "./format.js"
 import type { ActiveDownload, FinishedDownload, Tally } from "./tally.js"
 
@@ -21,7 +22,7 @@ export const etaMs = (tally: Tally, rate: number): number | undefined => {
   const fetched = tally.done - tally.cached
   const mean = fetched > 0 ? tally.finishedBytes / fetched : 0
   if (notStarted > 0 && mean === 0) return undefined
-  return ((known + notStarted * mean) / rate) * 1000
+  return timeLeftMs(known + notStarted * mean, rate)
 }
 
 const activeLine = (download: ActiveDownload, now: number): string => {
@@ -48,7 +49,7 @@ export const statusLine = (tally: Tally, rate: number): string => {
       : total > 0
         ? Math.min(1, (tally.finished + tally.activeFraction()) / total)
         : 0
-  const eta = expected !== undefined && rate > 0 ? (Math.max(0, expected - doneBytes) / rate) * 1000 : (batch?.etaMs ?? etaMs(tally, rate))
+  const eta = expected !== undefined && rate > 0 ? timeLeftMs(expected - doneBytes, rate) : (batch?.etaMs ?? etaMs(tally, rate))
   const parts = [
     `${bar(fraction)} ${tally.finished}/${total} files`,
     expected !== undefined ? `${formatBytes(doneBytes)} / ${formatBytes(expected)}` : formatBytes(doneBytes),

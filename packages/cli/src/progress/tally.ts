@@ -209,17 +209,3 @@ const sourceLabel = (url: string): string => {
   return origin === "file:" ? "file://" : (origin ?? url)
 }
 
-/** A rate over a sliding window of samples of a monotonic byte counter. */
-export class RateMeter {
-  private readonly samples: Array<{ at: number; bytes: number }> = []
-
-  constructor(private readonly windowMs = 5_000) {}
-
-  sample(at: number, bytes: number): number {
-    this.samples.push({ at, bytes })
-    while (this.samples.length > 2 && at - this.samples[0]!.at > this.windowMs) this.samples.shift()
-    const first = this.samples[0]!
-    const elapsed = at - first.at
-    return elapsed > 0 ? Math.max(0, ((bytes - first.bytes) * 1000) / elapsed) : 0
-  }
-}

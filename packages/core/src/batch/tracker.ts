@@ -1,10 +1,11 @@
 /**
- * Batch totals for progress: counts, bytes, a smoothed rate and an ETA, emitted as `BatchProgress` events at most
+ * Batch totals for progress: counts, bytes, a rate (progress/rate.ts) and an ETA, emitted as `BatchProgress` events at most
  * every `intervalMs` (checked when something happens; no timer fiber). State is O(active downloads).
  */
 import { Effect } from "effect"
 import type { ProgressEvent } from "../progress/events.js"
 import type { ProgressService } from "../progress/Progress.js"
+import { RateMeter, timeLeftMs } from "../progress/rate.js"
 
 export interface TrackerOptions {
   readonly total?: number | undefined
@@ -30,8 +31,7 @@ export class BatchTracker {
   private transferred = 0
   private readonly started = Date.now()
   private lastEmit = 0
-  private lastTransferred = 0
-  private rate = 0
+  private readonly meter = new RateMeter()
   private readonly intervalMs: number
 
   constructor(
@@ -109,21 +109,15 @@ export class BatchTracker {
   }
 
   private snapshot(now: number, final: boolean, aborted: boolean): ProgressEvent {
-    const window = now - this.lastEmit
-    if (window > 0) {
-      const instant = ((this.transferred - this.lastTransferred) * 1000) / window
-      this.rate = this.rate === 0 ? instant : 0.7 * this.rate + 0.3 * instant
-    }
+    const rate = this.meter.sample(now, this.transferred)
     this.lastEmit = now
-    this.lastTransferred = this.transferred
     const elapsedMs = now - this.started
     const bytesDone = this.finishedBytes + this.runningBytes
     const finishedCount = this.done + this.failed
     let etaMs: number | undefined
     if (final) etaMs = 0
-    else if (this.bytesExpected !== undefined && this.rate > 0) {
-      etaMs = Math.max(0, ((this.bytesExpected - bytesDone) * 1000) / this.rate)
-    } else if (this.total !== undefined && finishedCount > 0) {
+    else if (this.bytesExpected !== undefined && rate > 0) etaMs = timeLeftMs(this.bytesExpected - bytesDone, rate)
+    else if (this.total !== undefined && finishedCount > 0) {
       etaMs = ((this.total - finishedCount) * elapsedMs) / finishedCount
     }
     return {
@@ -135,7 +129,7 @@ export class BatchTracker {
       active: this.active,
       bytesDone,
       bytesExpected: this.bytesExpected,
-      bytesPerSecond: final ? (this.transferred * 1000) / Math.max(1, elapsedMs) : this.rate,
+      bytesPerSecond: final ? (this.transferred * 1000) / Math.max(1, elapsedMs) : rate,
       etaMs: etaMs === undefined ? undefined : Math.round(etaMs),
       elapsedMs,
       final,
