@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { download } from "@cargohold/core"
 import { Effect } from "effect"
 import { sha256Hex, tryDownload } from "../support/downloads.js"
-import { CollectedProgress, expectNothingLeft, layerNetworkTest, MemoryStorageHandle } from "../support/layers.js"
+import { CollectedProgress, expectNothingLeft, layerNetworkTest, MemoryBackends } from "../support/layers.js"
 import { bytesOf, serverScoped } from "../support/servers.js"
 import { rangeServer } from "./rangeServer.js"
 
@@ -136,7 +136,7 @@ describe("segmented download", () => {
       const failed = events.filter((e) => e._tag === "SourceFailed")
       expect(failed.map((e) => (e as { url: string }).url)).toEqual([bad.url("/big.iso")])
       expect(failed[0]).toMatchObject({ errorTag: "DigestMismatch" })
-      const { catalog } = yield* MemoryStorageHandle
+      const { catalog } = yield* MemoryBackends
       const sources = yield* catalog.sourcesFor(artifact.sha256)
       expect(sources.find((s) => s.url === bad.url("/big.iso"))?.lastFailure).toBeDefined()
     }).pipe(Effect.provide(layerNetworkTest(segmentsOf(4))))
