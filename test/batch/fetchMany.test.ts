@@ -61,7 +61,7 @@ describe("fetchMany", () => {
     Effect.gen(function* () {
       const server = yield* serve(files, { delayMs: 20 })
       const { catalog } = yield* MemoryBackends
-      const lookupMany = catalog.lookupMany!
+      const lookupMany = catalog.lookupMany
       let groups = 0
       let singles = 0
       const counting = {

@@ -7,6 +7,7 @@ import {
   type CatalogError,
   type CatalogService,
   locationOrder,
+  makeCatalog,
   type Remote,
   type Sha256
 } from "@cargohold/core"
@@ -142,7 +143,7 @@ export const makeSqlCatalog = (
     /** Selects the id of a store name. */
     const storeIdOf = (store: string) => sql`(SELECT id FROM stores WHERE store = ${store})`
 
-    const service: CatalogService = {
+    const service: CatalogService = makeCatalog({
       recordDownload: (record) =>
         sql.withTransaction(writeBatch(sql, planBatch([record], sorted), sorted)).pipe(fail("record download")),
       recordDownloads: (records) =>
@@ -328,6 +329,6 @@ export const makeSqlCatalog = (
           fail("list")
         )
       }
-    }
+    })
     return service
   })

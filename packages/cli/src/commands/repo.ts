@@ -171,14 +171,7 @@ const storedFlags = (units: ReadonlyArray<ContentUnit>) =>
     const catalog = yield* Catalog
     const storage = yield* Storage
     const sha256s = [...new Set(units.map((u) => u.sha256))]
-    const known =
-      catalog.lookupMany !== undefined
-        ? yield* catalog.lookupMany(sha256s)
-        : new Map(
-            yield* Effect.forEach(sha256s, (sha) =>
-              Effect.map(catalog.lookup(sha), (entry) => [sha, { entry, sources: [] }] as const)
-            )
-          )
+    const known = yield* catalog.lookupMany(sha256s)
     return units.map((u) => {
       const entry = known.get(u.sha256)?.entry
       return entry !== undefined && Option.isSome(entry) && entry.value.locations.some((l) => l.store === storage.id && l.state === "ok")

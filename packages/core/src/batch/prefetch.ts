@@ -5,7 +5,7 @@
  * An answer is only as fresh as the moment it was read, so it is used only where it cannot be stale: for a request
  * whose sha256 appears once in its chunk and is not among the batch's requests still unfinished. Every earlier
  * request of that sha256 has then finished, and a finished download is catalogued before it returns, so the answer
- * already includes it. The other requests (and all of them when the catalog has no `lookupMany` or it fails) look
+ * already includes it. The other requests (and all of them when `lookupMany` fails) look
  * themselves up as a single download does. State: the sha256s of unfinished requests, O(chunk + concurrency).
  */
 import { Array as Arr, Chunk, Effect, Option } from "effect"
@@ -48,11 +48,11 @@ export const makePrefetcher = (catalog: CatalogService, groupSize = 500): Prefet
       // fresh answers are possible only for a sha256 alone in its chunk and not unfinished
       const fresh = (key: string | undefined): key is string =>
         key !== undefined && inChunk.get(key) === 1 && !unfinished.has(key)
-      const wanted = lookupMany === undefined ? [] : (keys.filter(fresh) as Array<Sha256>)
+      const wanted = keys.filter(fresh) as Array<Sha256>
       for (const key of keys) if (key !== undefined) unfinished.set(key, (unfinished.get(key) ?? 0) + 1)
       const groups: ReadonlyArray<ReadonlyArray<Sha256>> = Arr.chunksOf(wanted, groupSize)
       return Effect.map(
-        Effect.forEach(groups, (group) => Effect.option(lookupMany!(group))),
+        Effect.forEach(groups, (group) => Effect.option(lookupMany(group))),
         (answers) => {
           const answered = new Map<string, ArtifactKnowledge>()
           const looked = new Set<string>()

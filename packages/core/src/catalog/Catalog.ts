@@ -1,7 +1,7 @@
 /**
  * The Catalog service: every artifact, every place it is stored, every place it can come from.
  */
-import { Context, type Effect, type Option } from "effect"
+import { Context, Effect, Option } from "effect"
 import type { Algorithm, Sha256 } from "../domain/digest.js"
 import type { CatalogError } from "../domain/errors.js"
 import type { Remote } from "../remote/Remote.js"
@@ -35,9 +35,9 @@ export interface CatalogService {
   /**
    * `lookup` and `sourcesFor` of many artifacts in one call (batches look their requests up in groups). The map has
    * a key for each sha256 the catalog knows anything about; a missing key means no entry and no sources.
-   * Optional: a catalog without it is asked one artifact at a time.
+   * Derived by `makeCatalog` from `lookup` and `sourcesFor` for a backend that has no faster way.
    */
-  readonly lookupMany?: (
+  readonly lookupMany: (
     sha256s: ReadonlyArray<Sha256>
   ) => Effect.Effect<ReadonlyMap<Sha256, ArtifactKnowledge>, CatalogError>
   /** The artifact with this digest, by any algorithm. */
@@ -95,3 +95,29 @@ export interface CatalogService {
 }
 
 export class Catalog extends Context.Tag("@cargohold/core/Catalog")<Catalog, CatalogService>() {}
+
+/** What a backend writes: every method, but those `makeCatalog` can derive are optional. */
+export type CatalogImplementation = Omit<CatalogService, "lookupMany"> & Partial<Pick<CatalogService, "lookupMany">>
+
+/** Look-ups of a derived `lookupMany` in flight at once. */
+const derivedLookupConcurrency = 8
+
+/** A whole `CatalogService` from a backend's methods: the derived ones filled in where the backend has none. */
+export const makeCatalog = (implementation: CatalogImplementation): CatalogService => ({
+  ...implementation,
+  lookupMany:
+    implementation.lookupMany ??
+    ((sha256s) =>
+      Effect.map(
+        Effect.forEach(
+          sha256s,
+          (sha256) =>
+            Effect.map(Effect.all([implementation.lookup(sha256), implementation.sourcesFor(sha256)]), ([entry, sources]) =>
+              [sha256, { entry, sources }] as const
+            ),
+          { concurrency: derivedLookupConcurrency }
+        ),
+        (answers) =>
+          new Map(answers.filter(([, known]) => Option.isSome(known.entry) || known.sources.length > 0))
+      ))
+})

@@ -4,7 +4,7 @@
 import { Array as Arr, Effect, Layer, Option, Order, Ref } from "effect"
 import type { Sha256 } from "../domain/digest.js"
 import type { Remote } from "../remote/Remote.js"
-import { type ArtifactKnowledge, Catalog, type CatalogService } from "./Catalog.js"
+import { type ArtifactKnowledge, Catalog, type CatalogService, makeCatalog } from "./Catalog.js"
 import { locationOrder, sourceOrder } from "./ordering.js"
 import {
   type ArtifactRow,
@@ -125,7 +125,7 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
         sources: sourcesOf(state, sha256)
       }))
     )
-  const service: MemoryCatalog = {
+  const catalog = makeCatalog({
     recordDownload: (r) => mutate((state) => applyRecord(state, r)),
     recordDownloads: (records) =>
       mutate((state) => {
@@ -247,10 +247,9 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
         )
         const offset = options?.offset ?? 0
         return all.slice(offset, options?.limit === undefined ? undefined : offset + options.limit)
-      }),
-    provenance: read((state) => [...state.provenance])
-  }
-  return service
+      })
+  })
+  return { ...catalog, provenance: read((state) => [...state.provenance]) } satisfies MemoryCatalog
 })
 
 /** A fresh in-memory Catalog per layer build. */
