@@ -8,6 +8,7 @@ import {
   type CatalogService,
   locationOrder,
   makeCatalog,
+  type ProvenanceRow,
   type Remote,
   type Sha256
 } from "@cargohold/core"
@@ -171,6 +172,38 @@ export const makeSqlCatalog = (
           }
           return known
         }).pipe(fail("lookup many")),
+      provenanceOf: (sha256, limit = 10) =>
+        sql<{
+          readonly url: string
+          readonly final_url: string | null
+          readonly remote: string | null
+          readonly at: number | string
+          readonly bytes: number | string
+          readonly etag: string | null
+          readonly peer_address: string | null
+          readonly tls_fingerprint: string | null
+          readonly protocol: string | null
+        }>`SELECT p.url, p.final_url, p.remote, p.at, p.bytes, p.etag, p.peer_address, p.tls_fingerprint, p.protocol
+            FROM provenance p JOIN artifacts a ON a.id = p.artifact WHERE a.sha256 = ${bytesOfHex(sha256)}
+            ORDER BY p.id DESC LIMIT ${Math.max(0, Math.floor(limit))}`.pipe(
+          Effect.map((rows) =>
+            rows.map(
+              (r): ProvenanceRow => ({
+                sha256,
+                url: r.url,
+                finalUrl: r.final_url ?? r.url,
+                remote: r.remote ?? undefined,
+                at: new Date(Number(r.at)),
+                bytes: Number(r.bytes),
+                etag: r.etag ?? undefined,
+                peerAddress: r.peer_address ?? undefined,
+                tlsFingerprint: r.tls_fingerprint ?? undefined,
+                protocol: r.protocol ?? undefined
+              })
+            )
+          ),
+          fail("provenance")
+        ),
       // No ORDER BY … LIMIT in SQL here: without statistics PostgreSQL would walk the primary key instead of the
       // digest index. Matches are few; the smallest sha256 is picked here.
       // A text that is not hex names no digest (and would not convert to bytes whole).

@@ -135,6 +135,12 @@ export const migrations: ReadonlyArray<Migration> = [
       // the latest version, read by every change and by the server's default route
       "CREATE INDEX repository_units_live ON repository_units (repository, path) WHERE removed IS NULL"
     ]
+  },
+  {
+    id: 3,
+    name: "provenance protocol",
+    // how each download's body came (http/1.1, h2), beside the peer address and TLS fingerprint it already had
+    statements: (t) => [`ALTER TABLE provenance ADD COLUMN protocol ${t.text}`]
   }
 ]
 

@@ -48,6 +48,7 @@ interface ProvenanceInsert {
   etag: string | null
   peer_address: string | null
   tls_fingerprint: string | null
+  protocol: string | null
 }
 
 export interface Batch {
@@ -98,7 +99,8 @@ const provenanceOf = (r: DownloadRecord): ProvenanceInsert => ({
   bytes: r.size,
   etag: r.etag ?? null,
   peer_address: r.peerAddress ?? null,
-  tls_fingerprint: r.tlsFingerprint ?? null
+  tls_fingerprint: r.tlsFingerprint ?? null,
+  protocol: r.protocol ?? null
 })
 
 /**
@@ -214,7 +216,8 @@ const sourceColumns: Columns<ById<SourceInsert>> = [
 ]
 const provenanceColumns: Columns<ById<ProvenanceInsert>> = [
   ["artifact", "bigint"], ["url", "text"], ["final_url", "text"], ["remote", "text"], ["at", "bigint"],
-  ["bytes", "bigint"], ["etag", "text"], ["peer_address", "text"], ["tls_fingerprint", "text"]
+  ["bytes", "bigint"], ["etag", "text"], ["peer_address", "text"], ["tls_fingerprint", "text"],
+  ["protocol", "text"]
 ]
 
 /** A bulk insert into `table` (see Dialect.bulkInsert), run for some rows, each cell taken by its column's name. */

@@ -50,6 +50,11 @@ export interface NodeLayerOptions {
    */
   readonly http?: Layer.Layer<HttpClient.HttpClient, InvalidRequest> | undefined
   /**
+   * The default `layerHttp`'s pools: "shared" (default) with every other layer of the process, or "private" to this
+   * layer (see `HttpOptions.pool`).
+   */
+  readonly httpPool?: "shared" | "private" | undefined
+  /**
    * Folders `file://` URLs from data (manifests, catalog sources, remotes: requests not marked `chosenBy: "user"`)
    * may be read from; default none. `"any"` trusts every request without a remote like a typed one. Nothing under
    * /proc, /sys or /dev is read, whatever this says.
@@ -116,7 +121,11 @@ export const layerNodeWith = <C>(
   return Layer.mergeAll(
     backends,
     options.http ??
-      layerHttp({ connectTimeout: options.settings?.connectTimeout, connectionsPerOrigin: options.limits?.perHost }),
+      layerHttp({
+        connectTimeout: options.settings?.connectTimeout,
+        connectionsPerOrigin: options.limits?.perHost,
+        pool: options.httpPool
+      }),
     options.progress ?? layerSilent,
     ...extras
   )

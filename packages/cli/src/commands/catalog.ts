@@ -42,6 +42,20 @@ export const whereaboutsText = (w: Whereabouts): string => {
       )
     )
   }
+  if (w.downloads.length > 0) {
+    lines.push("downloads (newest first):")
+    lines.push(
+      table(
+        w.downloads.map((d) => [
+          ` ${d.at.toISOString()}`,
+          d.finalUrl === d.url ? d.url : `${d.url} → ${d.finalUrl}`,
+          `peer ${d.peerAddress ?? "-"}`,
+          d.protocol ?? "-",
+          d.tlsFingerprint === undefined ? "" : `tls sha256 ${d.tlsFingerprint}`
+        ])
+      )
+    )
+  }
   return lines.join("\n")
 }
 

@@ -12,6 +12,7 @@ import type {
   LocationRow,
   LocationState,
   LocationsToVerify,
+  ProvenanceRow,
   SourceDeclaration,
   SourceFailure,
   SourceRow
@@ -40,6 +41,14 @@ export interface CatalogService {
   readonly lookupMany: (
     sha256s: ReadonlyArray<Sha256>
   ) => Effect.Effect<ReadonlyMap<Sha256, ArtifactKnowledge>, CatalogError>
+  /**
+   * The latest completed downloads of one artifact (newest first, at most `limit`, default 10): URL, peer address,
+   * TLS fingerprint, protocol. Optional: a catalog without it shows none.
+   */
+  readonly provenanceOf?: (
+    sha256: Sha256,
+    limit?: number
+  ) => Effect.Effect<ReadonlyArray<ProvenanceRow>, CatalogError>
   /** The artifact with this digest, by any algorithm. */
   readonly findByDigest: (algorithm: Algorithm, hex: string) => Effect.Effect<Option.Option<Sha256>, CatalogError>
   /** The artifact most recently fetched from this URL (asked for or final). */

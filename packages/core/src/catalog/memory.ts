@@ -89,7 +89,8 @@ const applyRecord = (state: State, r: DownloadRecord) => {
     bytes: r.size,
     etag: r.etag,
     peerAddress: r.peerAddress,
-    tlsFingerprint: r.tlsFingerprint
+    tlsFingerprint: r.tlsFingerprint,
+    protocol: r.protocol
   })
   state.urls.set(r.url, r.sha256)
   state.urls.set(r.finalUrl, r.sha256)
@@ -247,7 +248,9 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
         )
         const offset = options?.offset ?? 0
         return all.slice(offset, options?.limit === undefined ? undefined : offset + options.limit)
-      })
+      }),
+    provenanceOf: (sha256, limit = 10) =>
+      read((state) => state.provenance.filter((p) => p.sha256 === sha256).reverse().slice(0, limit))
   })
   return { ...catalog, provenance: read((state) => [...state.provenance]) } satisfies MemoryCatalog
 })

@@ -55,7 +55,9 @@ export const ProvenanceRow = Schema.Struct({
   bytes: Schema.Number,
   etag: Schema.optional(Schema.String),
   peerAddress: Schema.optional(Schema.String),
-  tlsFingerprint: Schema.optional(Schema.String)
+  tlsFingerprint: Schema.optional(Schema.String),
+  /** `http/1.1`, `h2`: how the body came. */
+  protocol: Schema.optional(Schema.String)
 })
 export type ProvenanceRow = typeof ProvenanceRow.Type
 
@@ -88,6 +90,7 @@ export const DownloadRecord = Schema.Struct({
   lastModified: Schema.optional(Schema.String),
   peerAddress: Schema.optional(Schema.String),
   tlsFingerprint: Schema.optional(Schema.String),
+  protocol: Schema.optional(Schema.String),
   at: Schema.DateFromSelf
 })
 export type DownloadRecord = typeof DownloadRecord.Type

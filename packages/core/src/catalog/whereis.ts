@@ -6,7 +6,7 @@ import { Effect, Option } from "effect"
 import { type Algorithm, type ByteSize, hexLength, isAlgorithm, type Sha256 } from "../domain/digest.js"
 import type { CatalogError } from "../domain/errors.js"
 import { Catalog } from "./Catalog.js"
-import type { LocationRow, SourceRow } from "./schema.js"
+import type { LocationRow, ProvenanceRow, SourceRow } from "./schema.js"
 
 /** One artifact's whereabouts. `size` and `digests` are missing when it is only declared (sources, no download). */
 export interface Whereabouts {
@@ -15,6 +15,8 @@ export interface Whereabouts {
   readonly digests: Readonly<Partial<Record<Algorithm, string>>>
   readonly locations: ReadonlyArray<LocationRow>
   readonly sources: ReadonlyArray<SourceRow>
+  /** The latest downloads (newest first): where the bytes came from, peer, TLS certificate, protocol. */
+  readonly downloads: ReadonlyArray<ProvenanceRow>
 }
 
 /** What a whereis query names. */
@@ -63,11 +65,19 @@ export const whereis = (query: string): Effect.Effect<Option.Option<Whereabouts>
     const entry = yield* catalog.lookup(sha256.value)
     if (Option.isSome(entry)) {
       const { artifact, locations, sources } = entry.value
-      return Option.some({ sha256: artifact.sha256, size: artifact.size, digests: artifact.digests, locations, sources })
+      const downloads = catalog.provenanceOf === undefined ? [] : yield* catalog.provenanceOf(artifact.sha256)
+      return Option.some({ sha256: artifact.sha256, size: artifact.size, digests: artifact.digests, locations, sources, downloads })
     }
     const sources = yield* catalog.sourcesFor(sha256.value)
     if (sources.length === 0) return Option.none()
-    return Option.some({ sha256: sha256.value, size: undefined, digests: { sha256: sha256.value }, locations: [], sources })
+    return Option.some({
+      sha256: sha256.value,
+      size: undefined,
+      digests: { sha256: sha256.value },
+      locations: [],
+      sources,
+      downloads: []
+    })
   })
 
 const iso = (date: Date | undefined) => (date === undefined ? undefined : date.toISOString())
@@ -93,5 +103,15 @@ export const whereaboutsJson = (w: Whereabouts) => ({
     lastFailure: iso(s.lastFailure),
     lastErrorTag: s.lastErrorTag,
     servedSha256: s.servedSha256
+  })),
+  downloads: w.downloads.map((d) => ({
+    url: d.url,
+    finalUrl: d.finalUrl,
+    remote: d.remote,
+    at: iso(d.at),
+    bytes: d.bytes,
+    peerAddress: d.peerAddress,
+    tlsFingerprint: d.tlsFingerprint,
+    protocol: d.protocol
   }))
 })

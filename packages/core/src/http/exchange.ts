@@ -21,11 +21,26 @@ export type BodyFailure =
   | { readonly _tag: "Sink"; readonly error: DownloadError }
   | { readonly _tag: "Transport"; readonly cause: unknown }
 
+/**
+ * Where an answer came from (provenance): the connection's peer as the transport saw it. Platform layers fill
+ * what they know; every field may be missing (a stub client, a socket without an address).
+ */
+export interface Peer {
+  /** `ip:port` (`[v6]:port`) of the socket: the server, or the proxy for requests through one. */
+  readonly address?: string | undefined
+  /** sha256 of the TLS peer certificate, as `openssl x509 -fingerprint -sha256` prints it (https only). */
+  readonly tlsFingerprint?: string | undefined
+  /** `http/1.1`, or what ALPN agreed (`h2`). */
+  readonly protocol?: string | undefined
+}
+
 /** The head of an answer; its body waits (paused) until `pipe` or `discard`. */
 export interface ExchangeResponse {
   readonly status: number
   /** A header by its lower-case name (the first value when repeated). */
   readonly header: (name: string) => string | undefined
+  /** The connection that carried it, when the layer knows. */
+  readonly peer?: Peer | undefined
   /** Streams the body to its end into `sink`: one effect for the whole body. */
   readonly pipe: (sink: BodySink) => Effect.Effect<void, BodyFailure>
   /**

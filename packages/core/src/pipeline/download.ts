@@ -175,6 +175,9 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
               priority: source.declaredPriority,
               etag: transfer.etag,
               lastModified: transfer.lastModified,
+              peerAddress: transfer.peer?.address,
+              tlsFingerprint: transfer.peer?.tlsFingerprint,
+              protocol: transfer.peer?.protocol,
               at: new Date()
             }
             yield* ctx

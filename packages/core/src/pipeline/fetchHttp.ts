@@ -17,7 +17,7 @@ import {
   TransferError
 } from "../domain/errors.js"
 import { classifyTransportError, isCloseBeforeAnswer, parseRetryAfter, proxyLabel } from "../http/classify.js"
-import { type Exchange, HttpExchange } from "../http/exchange.js"
+import { type Exchange, HttpExchange, type Peer } from "../http/exchange.js"
 import { originOf } from "../http/origin.js"
 import type { HostPermit } from "../http/hostGate.js"
 import { headersForOrigin, nextHop, redirectStatuses } from "../http/redirects.js"
@@ -121,6 +121,8 @@ const timedOut = (transfer: Transfer, ctx: AttemptContext): TimeoutError | undef
 interface Answer {
   readonly status: number
   readonly header: (name: string) => string | undefined
+  /** The connection that carried it (provenance), when the layer knows. */
+  readonly peer: Peer | undefined
   /** Drops the body (read when small, so the connection is reused). */
   readonly discard: Effect.Effect<void>
   /** Reads the body into the transfer; `length` as announced. */
@@ -141,6 +143,7 @@ const sendGeneric = (
       return {
         status: response.status,
         header: (name) => header(responseHeaders, name),
+        peer: ctx.connection.peerOf?.(response),
         discard: discard(response, responseHeaders, ctx.guard),
         readBody: (length) => readBody(transfer, response, ctx, length)
       }
@@ -162,6 +165,7 @@ const sendLean = (
       (response): Answer => ({
         status: response.status,
         header: response.header,
+        peer: response.peer,
         discard: Effect.zipRight(
           response.discard(discardLimit),
           Effect.sync(() => guard.consumed())
@@ -363,6 +367,8 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       }
       return yield* new HttpStatusError({ url, status, retryAfterMs })
     }
+    // the body comes over this connection: its peer is the download's provenance (the last one, when resumed)
+    transfer.peer = answer.peer
     const lengthHeader = answer.header("content-length")
     const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
     const start = transfer.received

@@ -7,7 +7,7 @@ import type { Algorithm } from "../domain/digest.js"
 import { type DownloadError, SizeLimitExceeded, SizeMismatch, StorageError, TimeoutError } from "../domain/errors.js"
 import type { DownloadSpec } from "../domain/request.js"
 import { type HasherService, MultiHash } from "../hash/Hasher.js"
-import type { BodySink } from "../http/exchange.js"
+import type { BodySink, Peer } from "../http/exchange.js"
 import type { ProgressService } from "../progress/Progress.js"
 import type { TempObject } from "../storage/Storage.js"
 
@@ -37,6 +37,8 @@ export class Transfer {
   finalUrl: string
   etag: string | undefined = undefined
   lastModified: string | undefined = undefined
+  /** The connection that served the body (provenance), when the transport knows. */
+  peer: Peer | undefined = undefined
   hash: MultiHash
   /**
    * Set when a body broke off after some bytes from a server that named a validator (ETag or Last-Modified):

@@ -3,8 +3,10 @@
  * `@cargohold/node`'s `layerHttp` implements TLS and proxies), the settings a remote overrides, the headers it
  * adds, and the checks every `file://` URL passes.
  */
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Context, Duration, Effect, Redacted } from "effect"
 import { InvalidRequest } from "../domain/errors.js"
+import type { Peer } from "../http/exchange.js"
 import { basicAuthorization } from "../http/userinfo.js"
 import type { DownloadSettings } from "../pipeline/config.js"
 import { systemTreeOf } from "../source/FileSource.js"
@@ -20,6 +22,8 @@ export interface RemoteConnection {
    * probe found nothing. Platform layers provide it; without it the close stays a `ConnectError`.
    */
   readonly diagnoseClose?: ((url: string) => Effect.Effect<unknown>) | undefined
+  /** The peer that served a platform `HttpClient` response (provenance); platform layers provide it. */
+  readonly peerOf?: ((response: HttpClientResponse.HttpClientResponse) => Peer | undefined) | undefined
 }
 
 export interface NetworkPolicyService {

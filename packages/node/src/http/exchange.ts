@@ -8,6 +8,7 @@
 import type { BodyFailure, BodySink, Exchange, ExchangeRequest, ExchangeResponse } from "@cargohold/core"
 import { Effect } from "effect"
 import type { Dispatcher } from "undici"
+import { markConnecting, newSlot, type PeerSlot } from "./peer.js"
 
 type Callback<A> = ((value: A) => void) | undefined
 
@@ -31,6 +32,8 @@ class LeanHandler implements Dispatcher.DispatchHandler {
   private ended = false
   private failure: BodyFailure | undefined = undefined
   status = 0
+  /** The connection's peer, filled when the request is written (peer.ts). */
+  readonly slot: PeerSlot = newSlot()
   onHead: Callback<LeanHandler> = undefined
   onHeadFailure: Callback<unknown> = undefined
   onBodyEnd: Callback<void> = undefined
@@ -45,6 +48,7 @@ class LeanHandler implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (error?: Error) => void): void {
+    markConnecting(this.slot)
     this.abortRequest = abort
     if (this.signal.aborted) abort(aborted(this.signal.reason))
   }
@@ -212,6 +216,7 @@ const responseOf = (handler: LeanHandler, signal: AbortSignal, onAbort: () => vo
   return {
     status: handler.status,
     header: (name) => handler.header(name),
+    peer: handler.slot.peer,
     pipe,
     discard: (limit) => {
       const length = handler.header("content-length")

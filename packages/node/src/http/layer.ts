@@ -1,6 +1,6 @@
 /**
  * `layerHttp`: @effect/platform's `HttpClient` on undici, with one set of connection pools for the whole
- * process, and the `NetworkPolicy` that routes each remote's requests to the pool of its TLS and proxy settings.
+ * process (shared with every other `layerHttp`, unless `pool: "private"`), and the `NetworkPolicy` that routes each remote's requests to the pool of its TLS and proxy settings.
  * Plugins use the same `HttpClient` for their own requests (and share the pools): wrap an effect in
  * `(yield* NetworkPolicy).forRemote(remote)` → `provide` to send it through a remote's transport.
  */
@@ -22,6 +22,8 @@ import { Context, Duration, Effect, Layer } from "effect"
 import type { Dispatcher } from "undici"
 import { makeExchange } from "./exchange.js"
 import { environmentHasProxy, makeDispatcher, type PoolOptions, RoutingDispatcher } from "./pools.js"
+import { peerOfResponse } from "./peer.js"
+import { acquireShared, proxyEnvironmentKey, releaseShared } from "./sharedPools.js"
 import { probeTls } from "./tlsProbe.js"
 import { resolveTransport, type TransportSettings } from "./transportSettings.js"
 
@@ -39,6 +41,13 @@ export interface HttpOptions {
    * exchange.ts), or "generic" through the platform HttpClient, as every other layer does. Both share the pools.
    */
   readonly transfer?: "lean" | "generic" | undefined
+  /**
+   * "shared" (default): the process-wide pools, one per distinct transport setting and pool shape, shared with
+   * every other `layerHttp` in the process (see sharedPools.ts). "private": pools of this layer alone, opened and
+   * closed with it, for a runtime whose connections must not be reused by anyone else (separate credentials held in
+   * TLS client certificates of equal settings, isolation in tests).
+   */
+  readonly pool?: "shared" | "private" | undefined
 }
 
 /** The process's pools, for inspection (tests, diagnostics). */
@@ -84,33 +93,56 @@ const makePools = (options: HttpOptions) =>
     const connectTimeoutMs = Duration.toMillis(options.connectTimeout ?? defaultSettings.connectTimeout)
     // without a remote nothing is read or parsed, so this cannot fail
     const defaults = yield* Effect.orDie(resolveTransport(undefined, connectTimeoutMs))
-    const fallback = makeDispatcher(defaults, poolOptions)
+    // the pool shape and the proxy environment belong to the key: equal remotes under other pool options or another
+    // proxy environment are not the same pool
+    const shape = `${poolOptions.connectionsPerOrigin}|${poolOptions.keepAliveTimeoutMs}|${
+      poolOptions.environmentProxy ? proxyEnvironmentKey() : "no-env-proxy"
+    }`
+    const held: Array<string> = []
+    const open =
+      options.pool === "private"
+        ? (settings: TransportSettings) => makeDispatcher(settings, poolOptions)
+        : (settings: TransportSettings) => {
+            const key = `${settings.key}|${shape}`
+            held.push(key)
+            return acquireShared(key, () => makeDispatcher(settings, poolOptions))
+          }
+    const fallback = open(defaults)
     // settings without a proxy of their own take the environment's when it names one: the probe could not take
     // the requests' route, so it is not offered for them
     const environmentProxied = poolOptions.environmentProxy && environmentHasProxy()
     const diagnosisFor = (settings: TransportSettings) =>
       settings.proxy === undefined && environmentProxied ? undefined : closeDiagnosis(settings)
-    const defaultConnection: RemoteConnection = { provide: (effect) => effect, diagnoseClose: diagnosisFor(defaults) }
+    const defaultConnection: RemoteConnection = {
+      provide: (effect) => effect,
+      diagnoseClose: diagnosisFor(defaults),
+      peerOf: peerOfResponse
+    }
     // the lean exchange of each connection this layer made, on the same dispatcher its HttpClient requests use
     const exchanges = new WeakMap<RemoteConnection, Exchange>([[defaultConnection, makeExchange(fallback)]])
     const byKey = new Map<string, Dispatcher>([[defaults.key, fallback]])
     const byRemote = new WeakMap<Remote, RemoteConnection>()
     const routing = new RoutingDispatcher(fallback)
     yield* Effect.addFinalizer(() =>
-      Effect.promise(() => Promise.allSettled([...byKey.values()].map((d) => d.destroy()))).pipe(Effect.asVoid)
+      Effect.promise(() =>
+        options.pool === "private"
+          ? Promise.allSettled([...byKey.values()].map((d) => d.destroy()))
+          : Promise.allSettled(held.map(releaseShared))
+      ).pipe(Effect.asVoid)
     )
     const connectionFor = (remote: Remote): Effect.Effect<RemoteConnection, InvalidRequest> =>
       Effect.map(resolveTransport(remote, connectTimeoutMs), (settings) => {
         let dispatcher = byKey.get(settings.key)
         if (dispatcher === undefined) {
-          dispatcher = makeDispatcher(settings, poolOptions)
+          dispatcher = open(settings)
           byKey.set(settings.key, dispatcher)
         }
         if (dispatcher === fallback) return defaultConnection
         const requestOptions = { dispatcher } as unknown as NodeHttpClient.UndiciRequestOptions["Type"]
         const connection: RemoteConnection = {
           provide: (effect) => Effect.provideService(effect, NodeHttpClient.UndiciRequestOptions, requestOptions),
-          diagnoseClose: diagnosisFor(settings)
+          diagnoseClose: diagnosisFor(settings),
+          peerOf: peerOfResponse
         }
         exchanges.set(connection, makeExchange(dispatcher))
         return connection

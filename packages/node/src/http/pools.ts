@@ -7,6 +7,7 @@
 import { isTlsErrorCode } from "@cargohold/core"
 import type { Socket } from "node:net"
 import { Agent, buildConnector, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from "undici"
+import { trackingHandler } from "./peer.js"
 import type { ResolvedTls, TransportSettings } from "./transportSettings.js"
 
 export interface PoolOptions {
@@ -86,7 +87,10 @@ interface RoutedOptions extends Dispatcher.DispatchOptions {
   readonly dispatcher?: Dispatcher | undefined
 }
 
-/** Sends each request to the dispatcher named in its options, else to the default one. */
+/**
+ * Sends each request to the dispatcher named in its options, else to the default one; each handler is wrapped to
+ * record the connection's peer (provenance, see peer.ts).
+ */
 export class RoutingDispatcher extends Dispatcher {
   constructor(readonly fallback: Dispatcher) {
     super()
@@ -94,8 +98,9 @@ export class RoutingDispatcher extends Dispatcher {
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const target = (options as RoutedOptions).dispatcher
-    if (target === undefined) return this.fallback.dispatch(options, handler)
-    return target.dispatch({ ...options, dispatcher: undefined } as RoutedOptions, handler)
+    const tracked = trackingHandler(handler)
+    if (target === undefined) return this.fallback.dispatch(options, tracked)
+    return target.dispatch({ ...options, dispatcher: undefined } as RoutedOptions, tracked)
   }
 
   override close(): Promise<void>
