@@ -1,8 +1,11 @@
 /**
  * Adaptive per-host concurrency: a host that answers 429 or 503 gets half its connections (at least one), and a
- * `Retry-After` pauses new requests to that host only. Successes win the connections back one at a time.
+ * `Retry-After` pauses new requests to that host only. Successes win the connections back one at a time. Latency
+ * counts too: each answer's time to first byte feeds the host's `LatencyLimit` (latencyLimit.ts), and the host may
+ * use the smaller of the two limits.
  */
 import { Effect } from "effect"
+import { LatencyLimit, type LatencyLimitOptions } from "./latencyLimit.js"
 
 /** What a host's gate looks like after a change, for progress events. */
 export interface HostSignal {
@@ -62,7 +65,14 @@ export interface HostSlots {
 
 export class HostGate {
   private readonly semaphore: Effect.Semaphore
+  /** The 429/503 limit. */
   private limit: number
+  /** The limit by latency; undefined when latency is not taken into account. */
+  private readonly latency: LatencyLimit | undefined
+  /** What the semaphore is sized to: the smaller limit. */
+  private applied: number
+  /** Connections held now. */
+  private inFlight = 0
   private streak = 0
   private pausedUntil = 0
 
@@ -70,15 +80,19 @@ export class HostGate {
    * @param max connections the host may use when it is healthy
    * @param recoverAfter successes in a row that win back one connection
    * @param slots the host's budget shared with other processes, if any
+   * @param latency the latency controller's options (`false`: the 429/503 limit only)
    */
   constructor(
     readonly host: string,
     readonly max: number,
     private readonly recoverAfter: number,
-    private readonly slots?: HostSlots
+    slots?: HostSlots,
+    latency: Partial<LatencyLimitOptions> | false = {}
   ) {
     this.limit = max
-    this.semaphore = Effect.unsafeMakeSemaphore(max)
+    this.latency = latency === false || max <= 1 ? undefined : new LatencyLimit({ ...latency, max })
+    this.applied = this.effective()
+    this.semaphore = Effect.unsafeMakeSemaphore(this.applied)
     if (slots !== undefined) {
       const shared = slots
       this.acquire = Effect.suspend(() =>
@@ -88,16 +102,49 @@ export class HostGate {
             Effect.zipRight(
               restore(this.semaphore.take(1)),
               restore(shared.acquire(host)).pipe(Effect.onInterrupt(() => this.semaphore.release(1)))
-            )
+            ).pipe(Effect.tap(() => void this.inFlight++))
           )
         )
       )
-      this.release = Effect.suspend(() => Effect.zipRight(shared.release(host), Effect.asVoid(this.semaphore.release(1))))
+      this.release = Effect.suspend(() => {
+        this.inFlight--
+        return Effect.zipRight(shared.release(host), Effect.asVoid(this.semaphore.release(1)))
+      })
     }
   }
 
+  private effective(): number {
+    return this.latency === undefined ? this.limit : Math.min(this.limit, this.latency.limit)
+  }
+
+  /** Resizes the semaphore to the smaller limit when it changed; the signal when it did. */
+  private apply(): Effect.Effect<HostSignal | undefined> {
+    const next = this.effective()
+    if (next === this.applied) return Effect.succeed(undefined)
+    this.applied = next
+    return Effect.as(this.semaphore.resize(next), { host: this.host, concurrency: next, pauseMs: this.pauseLeft() })
+  }
+
   get concurrency(): number {
-    return this.limit
+    return this.applied
+  }
+
+  /** The limit by latency alone (the 429/503 one is `concurrency` when smaller); `max` when not adaptive. */
+  get latencyLimit(): number {
+    return this.latency?.limit ?? this.max
+  }
+
+  /**
+   * One answer's time to first byte: the latency controller may change the host's connections; returns a signal
+   * when it did.
+   */
+  sample(ms: number): Effect.Effect<HostSignal | undefined> {
+    const latency = this.latency
+    if (latency === undefined) return Effect.succeed(undefined)
+    return Effect.suspend(() => {
+      latency.sample(ms, this.inFlight)
+      return this.apply()
+    })
   }
 
   /** Milliseconds until the host's pause ends (0 when it is not paused). */
@@ -113,29 +160,39 @@ export class HostGate {
 
   /** Runs `effect` holding one of the host's connections, after any pause. */
   withPermit<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    if (this.slots !== undefined) return Effect.acquireUseRelease(this.acquire, () => effect, () => this.release)
-    return Effect.zipRight(this.waitPause, this.semaphore.withPermits(1)(effect))
+    return Effect.acquireUseRelease(this.acquire, () => effect, () => this.release)
   }
 
   /**
    * Takes one of the host's connections after any pause; give it back with `release`. Interrupted while waiting,
    * it takes nothing. (`withPermit` when one effect is the whole use; `HostPermit` when a redirect may move it.)
    */
-  readonly acquire: Effect.Effect<void> = Effect.suspend(() => Effect.zipRight(this.waitPause, this.semaphore.take(1)))
+  readonly acquire: Effect.Effect<void> = Effect.suspend(() =>
+    Effect.zipRight(
+      this.waitPause,
+      Effect.map(this.semaphore.take(1), () => {
+        this.inFlight++
+      })
+    )
+  )
 
   /** Gives back a connection taken with `acquire`. */
-  readonly release: Effect.Effect<void> = Effect.suspend(() => Effect.asVoid(this.semaphore.release(1)))
+  readonly release: Effect.Effect<void> = Effect.suspend(() => {
+    this.inFlight--
+    return Effect.asVoid(this.semaphore.release(1))
+  })
 
 
   /** The host throttled us: halve its concurrency and pause it for `retryAfterMs` if given. */
   backoff(retryAfterMs: number | undefined): Effect.Effect<HostSignal> {
     return Effect.suspend(() => {
       this.streak = 0
-      this.limit = Math.max(1, Math.floor(this.limit / 2))
+      this.limit = Math.max(1, Math.floor(this.effective() / 2))
       const now = Date.now()
       if (retryAfterMs !== undefined && retryAfterMs > 0) this.pausedUntil = Math.max(this.pausedUntil, now + retryAfterMs)
-      const signal = { host: this.host, concurrency: this.limit, pauseMs: this.pauseLeft(now) }
-      return Effect.as(this.semaphore.resize(this.limit), signal)
+      this.applied = this.effective()
+      const signal = { host: this.host, concurrency: this.applied, pauseMs: this.pauseLeft(now) }
+      return Effect.as(this.semaphore.resize(this.applied), signal)
     })
   }
 
@@ -147,8 +204,7 @@ export class HostGate {
       if (this.streak < this.recoverAfter || this.limit >= this.max) return Effect.succeed(undefined)
       this.streak = 0
       this.limit += 1
-      const signal = { host: this.host, concurrency: this.limit, pauseMs: 0 }
-      return Effect.as(this.semaphore.resize(this.limit), signal)
+      return this.apply()
     })
   }
 }

@@ -218,12 +218,15 @@ const sendFollowing = (
       const headers = requestHeaders(ctx, urlOrigin, extra)
       yield* ctx.limits.requestToken
       transfer.touch("response")
+      const sentAt = Date.now()
       const answer =
         ctx.exchange === undefined
           ? yield* sendGeneric(transfer, ctx, url, headers)
           : yield* sendLean(transfer, ctx, ctx.exchange, url, headers)
       if (!redirectStatuses.has(answer.status)) {
         transfer.finalUrl = url
+        // time to first byte of a served answer: the host's latency controller (http/latencyLimit.ts)
+        if (answer.status >= 200 && answer.status < 300) yield* limiter.host(hostOf(transfer, ctx)).sample(Date.now() - sentAt)
         return answer
       }
       yield* answer.discard

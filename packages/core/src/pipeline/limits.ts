@@ -5,6 +5,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { HostGate, HostPermit, type HostSignal, type HostSlots } from "../http/hostGate.js"
+import type { LatencyLimitOptions } from "../http/latencyLimit.js"
 import { byteBucket, requestBucket, type TokenBucket } from "../http/tokenBucket.js"
 import type { Remote } from "../remote/Remote.js"
 
@@ -46,6 +47,11 @@ export interface LimitOptions {
   readonly recoverAfter?: number | undefined
   /** Each host's `perHost` budget shared with other processes (e.g. cluster runners), on top of this process's. */
   readonly hostSlots?: HostSlots | undefined
+  /**
+   * Per-host concurrency by latency (see http/latencyLimit.ts): options of the controller, or `false` for the
+   * 429/503 limit alone (default: on, with the controller's defaults).
+   */
+  readonly latency?: Partial<Omit<LatencyLimitOptions, "max">> | false | undefined
 }
 
 const maxBytesMs = (a: TokenBucket | undefined, b: TokenBucket | undefined) =>
@@ -70,7 +76,7 @@ export const makeLimiter = (options: LimitOptions): ConnectionLimiter => {
   const host = (name: string): HostGate => {
     let gate = hosts.get(name)
     if (gate === undefined) {
-      gate = new HostGate(name, options.perHost, options.recoverAfter ?? 2, options.hostSlots)
+      gate = new HostGate(name, options.perHost, options.recoverAfter ?? 2, options.hostSlots, options.latency ?? {})
       hosts.set(name, gate)
     }
     return gate
