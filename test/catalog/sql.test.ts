@@ -96,7 +96,7 @@ for (const backend of backends) {
           Array.from({ length: 4 }, () => Effect.provide(migrate, db.client())),
           { concurrency: backend.concurrentClients ? "unbounded" : 1 }
         )
-        expect(results.flat()).toEqual([1, 2])
+        expect(results.flat()).toEqual([1, 2, 3])
         expect(yield* Effect.provide(migrate, db.client())).toEqual([])
         const tables = yield* Effect.provide(
           Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -109,7 +109,8 @@ for (const backend of backends) {
         )
         expect(tables[0]).toEqual([
           { id: 1, name: "catalog" },
-          { id: 2, name: "repositories" }
+          { id: 2, name: "repositories" },
+          { id: 3, name: "provenance protocol" }
         ])
         // a catalog opened on the migrated database works, and opening it again keeps the data
         const r = record(unique("m"))
