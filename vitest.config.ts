@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^@cargohold\/core$/, replacement: src("core/src/index.ts") },
       { find: /^@cargohold\/catalog-sql\/(.*)$/, replacement: src("catalog-sql/src/$1.ts") },
       { find: /^@cargohold\/catalog-sql$/, replacement: src("catalog-sql/src/index.ts") },
+      { find: /^@cargohold\/node\/otlp$/, replacement: src("node/src/otlp.ts") },
       { find: /^@cargohold\/node$/, replacement: src("node/src/index.ts") },
       { find: /^@cargohold\/s3$/, replacement: src("s3/src/index.ts") },
       { find: /^@cargohold\/cluster$/, replacement: src("cluster/src/index.ts") },

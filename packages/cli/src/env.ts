@@ -24,6 +24,8 @@ export interface EnvOptions {
   readonly settings?: Partial<DownloadSettings> | undefined
   /** Folders `file://` URLs from manifests, the catalog and remotes may read (`--file-root`; default none). */
   readonly fileRoots?: ReadonlyArray<string> | undefined
+  /** `--otlp URL`; without it OTEL_EXPORTER_OTLP_ENDPOINT; telemetry stays off when neither is set. */
+  readonly otlp?: Option.Option<string> | undefined
 }
 
 const fromEnv = (flag: Option.Option<string>, variable: string): string | undefined =>
@@ -111,11 +113,28 @@ const withNode = <A, E>(
     return Effect.flatMap(loadNode, (node) => f(node, reserve.bytes))
   })
 
+/**
+ * The telemetry layer when asked for (`--otlp`, else OTEL_EXPORTER_OTLP_ENDPOINT), imported only then: a command
+ * without telemetry never loads the exporter.
+ */
+const withTelemetry = <S, E>(options: EnvOptions, layer: Layer.Layer<S, E>): Layer.Layer<S, E> => {
+  const endpoint = fromEnv(options.otlp ?? Option.none(), "OTEL_EXPORTER_OTLP_ENDPOINT")?.trim()
+  if (endpoint === undefined || endpoint === "") return layer
+  const otlp = Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@cargohold/node/otlp")),
+      (module) => module.layerOtlp({ endpoint })
+    )
+  )
+  // telemetry first: it is closed last, after the downloads, and sends what is left
+  return Layer.provideMerge(layer, otlp)
+}
+
 /** Runs `effect` on the Node layer; building the layer fails with a `UsageError`. */
 export const withServices =
   (flags: LocationFlags, options: EnvOptions = {}) =>
   <A, E>(effect: Effect.Effect<A, E, NodeServices>): Effect.Effect<A, E | UsageError> =>
-    withNode((node, minFree) => runOn(node.layerNode(nodeOptions(flags, options, minFree)), effect))
+    withNode((node, minFree) => runOn(withTelemetry(options, node.layerNode(nodeOptions(flags, options, minFree))), effect))
 
 /** Runs `effect` on the Node layer with Repositories (in the catalog's database). */
 export const withRepositories =

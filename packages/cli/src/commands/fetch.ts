@@ -19,7 +19,7 @@ import { Effect, Layer, Option, Stream } from "effect"
 import { stderrRenderer, withServices } from "../env.js"
 import { Finished, UsageError } from "../errors.js"
 import { cluster, clusterUrl, requireClusterUrl } from "../options/cluster.js"
-import { json, location } from "../options/common.js"
+import { json, location, otlp } from "../options/common.js"
 import { anyNetworkFlag, makeRemote, networkFields, networkOptions, parseByteRate } from "../options/network.js"
 import { onCluster, rejectRunnerSideFlags, submitterLocation } from "./clusterFetch.js"
 import { planFromUrls, validateAll } from "./fetchPlan.js"
@@ -84,6 +84,7 @@ export const fetchOptions = {
   failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed artifact")),
   json,
   cluster,
+  otlp,
   ...location,
   ...networkOptions
 }
@@ -255,6 +256,7 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
         progress: Layer.succeed(Progress, renderer.progress),
         limits,
         fileRoots: flags.fileRoot,
+        otlp: flags.otlp,
         settings:
           retries === undefined && maxSize === undefined && segments === undefined
             ? undefined

@@ -25,3 +25,12 @@ export const json = Options.boolean("json").pipe(Options.withDescription("machin
 
 /** `--home`, `--catalog`, `--store`. */
 export const location = { home, catalog, store }
+
+/** `--otlp URL`: spans and metrics to an OTLP/HTTP receiver (else OTEL_EXPORTER_OTLP_ENDPOINT; off when neither). */
+export const otlp = Options.text("otlp").pipe(
+  Options.withPseudoName("URL"),
+  Options.withDescription(
+    "send spans and metrics to this OTLP/HTTP receiver, e.g. http://127.0.0.1:4318 (default $OTEL_EXPORTER_OTLP_ENDPOINT; off when neither)"
+  ),
+  Options.optional
+)

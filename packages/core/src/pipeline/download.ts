@@ -15,6 +15,7 @@ import { Hasher } from "../hash/Hasher.js"
 import { redactUrl } from "../http/userinfo.js"
 import { Progress, type ProgressService } from "../progress/Progress.js"
 import { type PendingSync, Storage, type StorageService } from "../storage/Storage.js"
+import { annotate, recordOutcome, Telemetry, traced } from "../telemetry/telemetry.js"
 import { coalesce } from "./coalesce.js"
 import { revalidationFor } from "./revalidate.js"
 import { deliver } from "./segments/index.js"
@@ -161,7 +162,9 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
         const object = yield* Effect.uninterruptible(
           Effect.gen(function* () {
             // the store's last durability steps (a folder fsync) go with the record: a group shares them
-            const { object, created, kept, pending } = yield* temp.commit(sha256, size, { replace, deferSync: true })
+            const { object, created, kept, pending } = yield* temp
+              .commit(sha256, size, { replace, deferSync: true })
+              .pipe(traced("cargohold.commit", { "cargohold.sha256": sha256, "cargohold.size": size }))
             const record: DownloadRecord = {
               sha256,
               size,
@@ -180,9 +183,10 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
               protocol: transfer.peer?.protocol,
               at: new Date()
             }
-            yield* ctx
-              .record({ record, pending: pending ?? [] })
-              .pipe(Effect.tapError(() => (created ? Effect.ignore(storage.remove(sha256)) : Effect.void)))
+            yield* ctx.record({ record, pending: pending ?? [] }).pipe(
+              traced("cargohold.catalog.record", { "cargohold.sha256": sha256 }),
+              Effect.tapError(() => (created ? Effect.ignore(storage.remove(sha256)) : Effect.void))
+            )
             return object
           })
         )
@@ -226,7 +230,7 @@ export const downloadWith = (
     const id = nextDownloadId()
     const progress = yield* Progress
     const url = redactUrl(input.url)
-    return yield* Effect.gen(function* () {
+    const run = Effect.gen(function* () {
       yield* progress.emit({ _tag: "Queued", id, url })
       const sources = yield* requestedCandidates(input)
       const storage = yield* Storage
@@ -254,6 +258,25 @@ export const downloadWith = (
       Effect.tapError((error) =>
         progress.emit({ _tag: "Failed", id, url, error: { _tag: error._tag, message: error.message } })
       )
+    )
+    const telemetry = yield* Telemetry
+    return yield* telemetry.enabled ? instrumented(run, url) : run
+  })
+
+/** A download in its span, with its outcome, bytes and duration counted (telemetry on). */
+const instrumented = <R>(run: Effect.Effect<Artifact, DownloadError, R>, url: string) =>
+  Effect.suspend(() => {
+    const started = Date.now()
+    const seconds = () => (Date.now() - started) / 1000
+    return run.pipe(
+      Effect.tap((artifact) =>
+        Effect.zipRight(
+          annotate({ "cargohold.sha256": artifact.sha256, "cargohold.size": artifact.size }),
+          recordOutcome(artifact.cached ? "cached" : "downloaded", seconds(), artifact.size)
+        )
+      ),
+      Effect.tapError((error) => recordOutcome("failed", seconds(), 0, error._tag)),
+      Effect.withSpan("cargohold.download", { attributes: { "url.full": url } })
     )
   })
 

@@ -22,6 +22,7 @@ import type { TempObject } from "../storage/Storage.js"
 import { DownloadConfig, type DownloadSettings } from "./config.js"
 import { fetchHttp } from "./fetchHttp.js"
 import { ConnectionLimits } from "./limits.js"
+import { recordRetry, traced } from "../telemetry/telemetry.js"
 import { retryAfterFirstFailure, retrySchedule } from "./retry.js"
 import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOfSpec, SourcePolicy } from "./sources.js"
 import type { Revalidation } from "./revalidate.js"
@@ -129,7 +130,7 @@ export const fromFirstGoodSource = (
         retrySchedule(settingsForRemote(settings, source.spec.remote), (_attempt, error, delay) =>
           // the schedule steps before the retry predicate is asked: announce only a retry that will happen
           retryHere(error)
-            ? ctx.progress.emit({
+            ? Effect.zipRight(recordRetry(error._tag), ctx.progress.emit({
                 _tag: "Retrying",
                 id: ctx.id,
                 url: source.spec.url,
@@ -137,7 +138,7 @@ export const fromFirstGoodSource = (
                 attempt: attempts + 1,
                 reason: `${error._tag}: ${error.message}`,
                 delayMs: Duration.toMillis(delay)
-              })
+              }))
             : Effect.void
         )
       const oneTry = Effect.zipRight(
@@ -146,7 +147,11 @@ export const fromFirstGoodSource = (
           servedSha256 = undefined
         }),
         Effect.zipRight(
-          attemptOnce(transfer, settings, source),
+          Effect.suspend(() =>
+            attemptOnce(transfer, settings, source).pipe(
+              traced("cargohold.attempt", { "url.full": source.spec.url, "cargohold.attempt": attempts })
+            )
+          ),
           // a 304 delivers no bytes: the catalog's digests of the stored artifact it confirmed stand
           Effect.suspend(() =>
             transfer.notModified && revalidation !== undefined

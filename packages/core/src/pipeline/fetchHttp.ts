@@ -24,6 +24,7 @@ import { headersForOrigin, nextHop, redirectStatuses } from "../http/redirects.j
 import { RequestGuard, release, watch } from "../http/requestGuard.js"
 import { ifRangeValidator, parseContentRange, partialProblem } from "../http/resume.js"
 import { authorizationHeader, NetworkPolicy, type RemoteConnection, settingsForRemote } from "../remote/policy.js"
+import { recordHost } from "../telemetry/telemetry.js"
 import type { DownloadSettings } from "./config.js"
 import type { ConnectionLimiter, RemoteLimiter } from "./limits.js"
 import type { Transfer } from "./transfer.js"
@@ -226,7 +227,10 @@ const sendFollowing = (
       if (!redirectStatuses.has(answer.status)) {
         transfer.finalUrl = url
         // time to first byte of a served answer: the host's latency controller (http/latencyLimit.ts)
-        if (answer.status >= 200 && answer.status < 300) yield* limiter.host(hostOf(transfer, ctx)).sample(Date.now() - sentAt)
+        if (answer.status >= 200 && answer.status < 300) {
+          const changed = yield* limiter.host(hostOf(transfer, ctx)).sample(Date.now() - sentAt)
+          if (changed !== undefined) yield* recordHost(changed.host, changed.concurrency)
+        }
         return answer
       }
       yield* answer.discard
@@ -251,7 +255,7 @@ const backoff = (
   retryAfterMs: number | undefined
 ) =>
   Effect.flatMap(limiter.host(hostOf(transfer, ctx)).backoff(retryAfterMs), (signal) =>
-    transfer.progress.emit({
+    Effect.zipRight(recordHost(signal.host, signal.concurrency, status), transfer.progress.emit({
       _tag: "HostBackoff",
       id: transfer.id,
       url: transfer.spec.url,
@@ -259,20 +263,20 @@ const backoff = (
       status,
       concurrency: signal.concurrency,
       pauseMs: signal.pauseMs
-    })
+    }))
   )
 
 const recovered = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionLimiter) =>
   Effect.flatMap(limiter.host(hostOf(transfer, ctx)).success(), (signal) =>
     signal === undefined
       ? Effect.void
-      : transfer.progress.emit({
+      : Effect.zipRight(recordHost(signal.host, signal.concurrency), transfer.progress.emit({
           _tag: "HostRecovered",
           id: transfer.id,
           url: transfer.spec.url,
           host: signal.host,
           concurrency: signal.concurrency
-        })
+        }))
   )
 
 /**
