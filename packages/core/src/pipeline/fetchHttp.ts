@@ -130,6 +130,12 @@ interface Answer {
   readonly readBody: (length: number | undefined) => Effect.Effect<void, DownloadError>
 }
 
+/** A request and the peer that answered it, when the connection can tell. */
+const observed = <A, E, R>(ctx: AttemptContext, request: Effect.Effect<A, E, R>) =>
+  ctx.connection.observePeer === undefined
+    ? Effect.map(request, (a) => [a, undefined] as const)
+    : ctx.connection.observePeer(request)
+
 /** Through the platform HttpClient (stub layers, other platforms, connections the lean path does not own). */
 const sendGeneric = (
   transfer: Transfer,
@@ -137,14 +143,14 @@ const sendGeneric = (
   url: string,
   headers: Readonly<Record<string, string>>
 ): Effect.Effect<Answer, DownloadError, Scope.Scope> =>
-  ctx.connection.provide(ctx.client.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeaders(headers)))).pipe(
+  ctx.connection.provide(observed(ctx, ctx.client.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeaders(headers))))).pipe(
     Effect.catchAll((error) => failBeforeAnswer(url, transfer, ctx, error.cause ?? error)),
-    Effect.map((response): Answer => {
+    Effect.map(([response, peer]): Answer => {
       const responseHeaders = response.headers
       return {
         status: response.status,
         header: (name) => header(responseHeaders, name),
-        peer: ctx.connection.peerOf?.(response),
+        peer,
         discard: discard(response, responseHeaders, ctx.guard),
         readBody: (length) => readBody(transfer, response, ctx, length)
       }

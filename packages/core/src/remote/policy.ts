@@ -3,7 +3,6 @@
  * `@cargohold/node`'s `layerHttp` implements TLS and proxies), the settings a remote overrides, the headers it
  * adds, and the checks every `file://` URL passes.
  */
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Context, Duration, Effect, Redacted } from "effect"
 import { InvalidRequest } from "../domain/errors.js"
 import type { Peer } from "../http/exchange.js"
@@ -22,8 +21,13 @@ export interface RemoteConnection {
    * probe found nothing. Platform layers provide it; without it the close stays a `ConnectError`.
    */
   readonly diagnoseClose?: ((url: string) => Effect.Effect<unknown>) | undefined
-  /** The peer that served a platform `HttpClient` response (provenance); platform layers provide it. */
-  readonly peerOf?: ((response: HttpClientResponse.HttpClientResponse) => Peer | undefined) | undefined
+  /**
+   * Runs a platform `HttpClient` request (inside `provide`) and tells which peer answered it (provenance), once
+   * its head is in. Platform layers provide it; without it the peer is not known.
+   */
+  readonly observePeer?:
+    | (<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<readonly [A, Peer | undefined], E, R>)
+    | undefined
 }
 
 export interface NetworkPolicyService {

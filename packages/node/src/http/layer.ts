@@ -15,6 +15,7 @@ import {
   NetworkPolicy,
   type NetworkPolicyService,
   needsTransport,
+  type Peer,
   type Remote,
   type RemoteConnection
 } from "@cargohold/core"
@@ -22,7 +23,7 @@ import { Context, Duration, Effect, Layer } from "effect"
 import type { Dispatcher } from "undici"
 import { makeExchange } from "./exchange.js"
 import { environmentHasProxy, makeDispatcher, type PoolOptions, RoutingDispatcher } from "./pools.js"
-import { peerOfResponse } from "./peer.js"
+import { newSlot, peerSlotOption } from "./peer.js"
 import { acquireShared, proxyEnvironmentKey, releaseShared } from "./sharedPools.js"
 import { probeTls } from "./tlsProbe.js"
 import { resolveTransport, type TransportSettings } from "./transportSettings.js"
@@ -83,6 +84,22 @@ const closeDiagnosis = (settings: TransportSettings) => {
       )
     })
 }
+/**
+ * `observePeer` of a connection whose requests take `base` as undici request options: the request carries a fresh
+ * peer slot in its options (public `UndiciRequestOptions`), which the routing dispatcher fills (peer.ts).
+ */
+const observing =
+  (base: Readonly<Record<string, unknown>>) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<readonly [A, Peer | undefined], E, R> =>
+    Effect.suspend(() => {
+      const slot = newSlot()
+      const requestOptions = { ...base, [peerSlotOption]: slot } as unknown as NodeHttpClient.UndiciRequestOptions["Type"]
+      return Effect.map(
+        Effect.provideService(effect, NodeHttpClient.UndiciRequestOptions, requestOptions),
+        (a) => [a, slot.peer] as const
+      )
+    })
+
 const makePools = (options: HttpOptions) =>
   Effect.gen(function* () {
     const poolOptions: PoolOptions = {
@@ -116,7 +133,7 @@ const makePools = (options: HttpOptions) =>
     const defaultConnection: RemoteConnection = {
       provide: (effect) => effect,
       diagnoseClose: diagnosisFor(defaults),
-      peerOf: peerOfResponse
+      observePeer: observing({})
     }
     // the lean exchange of each connection this layer made, on the same dispatcher its HttpClient requests use
     const exchanges = new WeakMap<RemoteConnection, Exchange>([[defaultConnection, makeExchange(fallback)]])
@@ -142,7 +159,7 @@ const makePools = (options: HttpOptions) =>
         const connection: RemoteConnection = {
           provide: (effect) => Effect.provideService(effect, NodeHttpClient.UndiciRequestOptions, requestOptions),
           diagnoseClose: diagnosisFor(settings),
-          peerOf: peerOfResponse
+          observePeer: observing({ dispatcher })
         }
         exchanges.set(connection, makeExchange(dispatcher))
         return connection

@@ -73,21 +73,22 @@ export const markConnecting = (slot: PeerSlot): void => {
   connecting = slot
 }
 
+/** The request option that carries a request's slot from `observePeer` to the routing dispatcher. */
+export const peerSlotOption = "cargoholdPeerSlot"
+
 /**
- * An old-style undici handler (the platform HttpClient's `request()` handler) that records its peer: `onConnect`
- * marks the slot, and hands it on as the request's context, which undici's `request()` returns in its answer
- * (`context`), where `peerOfResponse` finds it. Handlers of the new style are not wrapped.
+ * An old-style undici handler (the platform HttpClient's `request()` handler) that records its peer in `slot`:
+ * `onConnect` marks it. Handlers of the new style are not wrapped.
  */
-export const trackingHandler = (handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler => {
+export const trackingHandler = (handler: Dispatcher.DispatchHandler, slot: PeerSlot): Dispatcher.DispatchHandler => {
   if (typeof (handler as { onRequestStart?: unknown }).onRequestStart === "function") return handler
   if (typeof handler.onConnect !== "function") return handler
-  const slot = newSlot()
   const inner = handler as Required<Pick<Dispatcher.DispatchHandler, "onConnect">> & Dispatcher.DispatchHandler
   const wrapped: Dispatcher.DispatchHandler = {
-    // undici passes a context as a second argument (none from its own requests), not in the declared type
+    // undici passes a context as a second argument, not in the declared type: handed on as it came
     onConnect: (abort: (error?: Error) => void, context?: unknown) => {
       markConnecting(slot)
-      return (inner.onConnect as (abort: unknown, context: unknown) => void)(abort, context ?? slot)
+      return (inner.onConnect as (abort: unknown, context: unknown) => void)(abort, context)
     },
     onError: (error) => inner.onError?.(error),
     onUpgrade: (status, headers, socket) => inner.onUpgrade?.(status, headers, socket),
@@ -98,11 +99,4 @@ export const trackingHandler = (handler: Dispatcher.DispatchHandler): Dispatcher
     onBodySent: (chunkSize, totalBytesSent) => inner.onBodySent?.(chunkSize, totalBytesSent)
   }
   return wrapped
-}
-
-/** The peer recorded for a platform response (`response.source` is undici's `request()` answer). */
-export const peerOfResponse = (response: unknown): Peer | undefined => {
-  const context = (response as { readonly source?: { readonly context?: unknown } }).source?.context
-  if (typeof context !== "object" || context === null || !("peer" in context)) return undefined
-  return (context as PeerSlot).peer
 }

@@ -7,7 +7,7 @@
 import { isTlsErrorCode } from "@cargohold/core"
 import type { Socket } from "node:net"
 import { Agent, buildConnector, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from "undici"
-import { trackingHandler } from "./peer.js"
+import { type PeerSlot, peerSlotOption, trackingHandler } from "./peer.js"
 import type { ResolvedTls, TransportSettings } from "./transportSettings.js"
 
 export interface PoolOptions {
@@ -85,11 +85,12 @@ export const makeDispatcher = (settings: TransportSettings, options: PoolOptions
 
 interface RoutedOptions extends Dispatcher.DispatchOptions {
   readonly dispatcher?: Dispatcher | undefined
+  readonly [peerSlotOption]?: PeerSlot | undefined
 }
 
 /**
- * Sends each request to the dispatcher named in its options, else to the default one; each handler is wrapped to
- * record the connection's peer (provenance, see peer.ts).
+ * Sends each request to the dispatcher named in its options, else to the default one; a request that carries a
+ * peer slot (`observePeer`) has its handler wrapped to record the connection's peer there (provenance, peer.ts).
  */
 export class RoutingDispatcher extends Dispatcher {
   constructor(readonly fallback: Dispatcher) {
@@ -97,10 +98,11 @@ export class RoutingDispatcher extends Dispatcher {
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const target = (options as RoutedOptions).dispatcher
-    const tracked = trackingHandler(handler)
-    if (target === undefined) return this.fallback.dispatch(options, tracked)
-    return target.dispatch({ ...options, dispatcher: undefined } as RoutedOptions, tracked)
+    const { dispatcher: target, [peerSlotOption]: slot } = options as RoutedOptions
+    if (target === undefined && slot === undefined) return this.fallback.dispatch(options, handler)
+    const tracked = slot === undefined ? handler : trackingHandler(handler, slot)
+    const forwarded = { ...options, dispatcher: undefined, [peerSlotOption]: undefined } as RoutedOptions
+    return (target ?? this.fallback).dispatch(forwarded, tracked)
   }
 
   override close(): Promise<void>
