@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { download, Remote, whereis } from "@cargohold/core"
-import { MemoryStorageHandle } from "@cargohold/core/testing"
+import { MemoryBackends } from "@cargohold/core/testing"
 import { layerNode } from "@cargohold/node"
 import { whereaboutsText } from "../../packages/cli/src/commands/catalog.js"
 import { Effect, Option } from "effect"
@@ -44,7 +44,7 @@ for (const transfer of ["lean", "generic"] as const) {
         const https = yield* serve(true)
         const remote = new Remote({ name: "tls", url: https.origin, headers: {}, tls: { caCert: ca.cert } })
         yield* download({ url: "/a.bin", remote, sha256: sha256Hex(body) })
-        const { catalog } = yield* MemoryStorageHandle
+        const { catalog } = yield* MemoryBackends
         const [row] = yield* catalog.provenance
         expect(row?.peerAddress).toBe(`127.0.0.1:${https.port}`)
         expect(row?.tlsFingerprint).toBe(opensslFingerprint(server.certPath))
@@ -56,7 +56,7 @@ for (const transfer of ["lean", "generic"] as const) {
       Effect.gen(function* () {
         const http = yield* serve(false)
         yield* download({ url: http.url("/b.bin") })
-        const { catalog } = yield* MemoryStorageHandle
+        const { catalog } = yield* MemoryBackends
         const [row] = yield* catalog.provenance
         expect(row?.peerAddress).toBe(`127.0.0.1:${http.port}`)
         expect(row?.tlsFingerprint).toBeUndefined()
