@@ -20,7 +20,7 @@ import {
   type StorageService
 } from "@cargohold/core"
 import { Effect, Option, type Runtime } from "effect"
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import { stat } from "node:fs/promises"
 import type * as http from "node:http"
 import { gone, readSmall, write, writeStored } from "./body.js"
@@ -69,6 +69,8 @@ const storedCopy = async (ctx: ArtifactContext, sha256: Sha256): Promise<Option.
   return found._tag === "Right" ? Option.map(found.right, (o) => ({ size: o.size, path: undefined })) : Option.none()
 }
 
+const sha256Of = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex")
+
 const immutableCache = "public, max-age=31536000, immutable"
 
 const baseHeaders = (ask: ArtifactAsk, cache: "HIT" | "MISS"): http.OutgoingHttpHeaders => ({
@@ -112,7 +114,8 @@ const sendStored = async (
     if (head) return void res.end()
     if (path !== undefined && size <= smallFile) {
       const body = await readSmall(path)
-      if (body.length === size) ctx.cache.put(sha256, body)
+      // kept in memory only once its digest is checked: a damaged copy is not served from memory for hours
+      if (body.length === size && sha256Of(body) === sha256) ctx.cache.put(sha256, body)
       out.bytes += body.length
       return void res.end(body)
     }
@@ -184,6 +187,49 @@ const streamLive = async (
   return true
 }
 
+/**
+ * The hot path, synchronous: a small artifact in memory, asked for whole and unconditionally (no If-None-Match,
+ * Range or If-Range: those go the general way). Headers as one flat list, head and body in one write. False: not
+ * answered (not in memory, or a conditional/range request).
+ */
+export const sendHot = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  ctx: ArtifactContext,
+  sha256: string,
+  size: number | undefined,
+  contentType: string,
+  immutable: boolean,
+  out: Outcome
+): boolean => {
+  const hot = ctx.cache.get(sha256)
+  if (hot === undefined || (size !== undefined && hot.bytes.length !== size) || conditional(req.rawHeaders)) return false
+  res.writeHead(
+    200,
+    immutable
+      ? ["etag", hot.etag, "accept-ranges", "bytes", "x-cache", "HIT", "cache-control", immutableCache, "content-type", contentType, "content-length", hot.length]
+      : ["etag", hot.etag, "accept-ranges", "bytes", "x-cache", "HIT", "content-type", contentType, "content-length", hot.length]
+  )
+  if (req.method === "HEAD") res.end()
+  else {
+    out.bytes += hot.bytes.length
+    res.end(hot.bytes)
+  }
+  return true
+}
+
+/**
+ * The request has a header that makes the answer conditional or partial. Read from the raw list: the parsed
+ * `req.headers` object is built on first use, a cost the hot path need not pay.
+ */
+const conditional = (raw: ReadonlyArray<string>): boolean => {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if ((name.length === 5 || name.length === 8 || name.length === 13) && /^(range|if-range|if-none-match)$/i.test(name)) return true
+  }
+  return false
+}
+
 /** Answers a GET or HEAD for an artifact. */
 export const sendArtifact = async (
   req: http.IncomingMessage,
@@ -198,19 +244,7 @@ export const sendArtifact = async (
     res.writeHead(304, baseHeaders(ask, "HIT"))
     return void res.end()
   }
-  const hot = ctx.cache.get(ask.target.sha256)
-  if (hot !== undefined && (ask.target.size === undefined || hot.length === ask.target.size) && req.headers.range === undefined) {
-    // the hot path: headers as one flat list (no object spread per request)
-    res.writeHead(
-      200,
-      ask.immutable
-        ? ["etag", etag, "accept-ranges", "bytes", "x-cache", "HIT", "cache-control", immutableCache, "content-type", ask.contentType, "content-length", String(hot.length)]
-        : ["etag", etag, "accept-ranges", "bytes", "x-cache", "HIT", "content-type", ask.contentType, "content-length", String(hot.length)]
-    )
-    if (head) return void res.end()
-    out.bytes += hot.length
-    return void res.end(hot)
-  }
+  if (sendHot(req, res, ctx, ask.target.sha256, ask.target.size, ask.contentType, ask.immutable, out)) return
   const copy = await storedCopy(ctx, ask.target.sha256 as Sha256)
   if (Option.isSome(copy) && (ask.target.size === undefined || copy.value.size === ask.target.size)) {
     return sendStored(req, res, ctx, ask, copy.value, "HIT", out)

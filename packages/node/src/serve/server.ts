@@ -34,7 +34,7 @@ import { Effect, Exit, Option, Runtime, Scope } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { type AccessLog, makeAccessLog } from "./accessLog.js"
-import { type ArtifactContext, type Outcome, sendArtifact } from "./artifact.js"
+import { type ArtifactContext, type Outcome, sendArtifact, sendHot } from "./artifact.js"
 import { makeContentCache } from "./contentCache.js"
 import { ServeError } from "./errors.js"
 import { makeFileLeases } from "./lease.js"
@@ -93,6 +93,15 @@ const text = (res: http.ServerResponse, head: boolean, status: number, message: 
   res.end(bytes)
 }
 
+/**
+ * The first User-Agent (as node:http keeps it), from the raw list: `req.headers` is an object built on first use,
+ * which a hot hit otherwise never needs.
+ */
+const userAgentOf = (raw: ReadonlyArray<string>): string | undefined => {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === "user-agent") return raw[i + 1]
+  return undefined
+}
+
 /** Serves until the scope closes. */
 export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, ServeError, Scope.Scope | Services> =>
   Effect.gen(function* () {
@@ -115,6 +124,10 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
     const resolver = makeResolveCache(repositories)
     const maxConcurrent = Math.max(1, options.maxConcurrent ?? 256)
     const log: AccessLog = makeAccessLog(options.accessLog ?? ((line) => void process.stderr.write(line)))
+    // lines still gathered when the process ends some other way than the graceful close below (the sink is
+    // synchronous: stderr to a file or a pipe)
+    process.on("exit", log.flush)
+    yield* Effect.addFinalizer(() => Effect.sync(() => process.off("exit", log.flush)))
     let active = 0
     let closing = false
     // a route depends on the request target alone: the same targets come again and again (a mirror's hot files),
@@ -195,6 +208,15 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
       }
     }
 
+    /** A stored hit answered synchronously, without a promise or the catalog: false when it is not one. */
+    const hot = (route: Route, req: http.IncomingMessage, res: http.ServerResponse, out: Outcome): boolean => {
+      if (route._tag === "Address") return sendHot(req, res, ctx, route.sha256, undefined, octetStream, true, out)
+      if (route._tag !== "Unit") return false
+      const unit = resolver.cached(route.name, route.version, route.path)?.unit
+      if (unit === undefined || Option.isNone(unit)) return false
+      return sendHot(req, res, ctx, unit.value.sha256, unit.value.size, contentTypeOf(unit.value.path), route.version !== ("latest" satisfies VersionSelector), out)
+    }
+
     const catalogFailure = (exit: Exit.Exit<unknown, CatalogError>): CatalogError =>
       Exit.isFailure(exit) && exit.cause._tag === "Fail"
         ? exit.cause.error
@@ -226,7 +248,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
           httpVersion: req.httpVersion,
           status: res.statusCode,
           bytes: out.bytes,
-          userAgent: req.headers["user-agent"],
+          userAgent: userAgentOf(req.rawHeaders),
           ms: performance.now() - started,
           end: out.cut ? "cut" : res.writableFinished ? "ok" : "aborted"
         })
@@ -237,7 +259,9 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
       if (closing) res.setHeader("connection", "close")
       if (req.method !== "GET" && !head) return text(res, false, 405, "only GET and HEAD", out, { allow: "GET, HEAD" })
       if (active > maxConcurrent) return text(res, head, 503, "busy, try again", out, { "retry-after": "1" })
-      answer(routeOf(req.url ?? "/"), req, res, out).catch((error: unknown) => {
+      const route = routeOf(req.url ?? "/")
+      if (hot(route, req, res, out)) return
+      answer(route, req, res, out).catch((error: unknown) => {
         process.stderr.write(`cargohold serve: ${req.method} ${JSON.stringify(req.url)}: ${error instanceof Error ? error.message : String(error)}\n`)
         if (!res.headersSent) text(res, head, 500, "the server failed to answer", out)
         else {
