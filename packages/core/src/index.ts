@@ -24,7 +24,7 @@ export * from "./progress/Progress.js"
 export * from "./source/FileSource.js"
 export * from "./pipeline/config.js"
 export * from "./pipeline/limits.js"
-export * from "./pipeline/retry.js"
+export { isLocalFailure, isOriginFailure, isRetryable, retrySchedule, retryAtSameSource } from "./pipeline/retryPolicy.js"
 export {
   download,
   type DownloadOptions,
@@ -37,7 +37,6 @@ export {
 export { coalesce, inFlightCount } from "./pipeline/coalesce.js"
 export {
   type Candidate,
-  isOriginFailure,
   makeOriginHealth,
   OriginHealth,
   type OriginHealthService,

@@ -199,20 +199,3 @@ export const DownloadError = Schema.Union(
   CatalogError
 )
 
-/** Errors worth another attempt: the network or the server may do better next time. */
-export const isRetryable = (error: DownloadError): boolean => {
-  switch (error._tag) {
-    case "ConnectError":
-    case "TimeoutError":
-    case "TransferError":
-    case "DigestMismatch":
-      return true
-    case "SizeMismatch":
-      // a short body is a broken transfer; a body longer than promised will be long again
-      return error.actual < error.expected
-    case "HttpStatusError":
-      return error.status >= 500 || error.status === 408 || error.status === 429
-    default:
-      return false
-  }
-}

@@ -2,6 +2,7 @@
  * Download settings, as a Context.Reference with defaults (provide `DownloadConfig` to change them).
  */
 import { Context, Duration } from "effect"
+import type { Remote } from "../remote/Remote.js"
 
 export interface DownloadSettings {
   /** Attempts in all, the first included. */
@@ -48,3 +49,17 @@ export const defaultSettings: DownloadSettings = {
 export class DownloadConfig extends Context.Reference<DownloadConfig>()("@cargohold/core/DownloadConfig", {
   defaultValue: (): DownloadSettings => defaultSettings
 }) {}
+
+/** The download settings with the remote's timeouts and retry settings applied. */
+export const settingsForRemote = (settings: DownloadSettings, remote: Remote | undefined): DownloadSettings => {
+  if (remote === undefined || (remote.timeouts === undefined && remote.retry === undefined)) return settings
+  const { timeouts, retry } = remote
+  return {
+    ...settings,
+    connectTimeout: timeouts?.connectMs !== undefined ? Duration.millis(timeouts.connectMs) : settings.connectTimeout,
+    idleTimeout: timeouts?.idleMs !== undefined ? Duration.millis(timeouts.idleMs) : settings.idleTimeout,
+    attempts: retry?.attempts ?? settings.attempts,
+    retryBaseDelay: retry?.baseDelayMs !== undefined ? Duration.millis(retry.baseDelayMs) : settings.retryBaseDelay,
+    retryMaxDelay: retry?.maxDelayMs !== undefined ? Duration.millis(retry.maxDelayMs) : settings.retryMaxDelay
+  }
+}

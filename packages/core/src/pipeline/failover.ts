@@ -10,21 +10,21 @@
  * Every source failure is recorded in the catalog (with the sha256 the source served, when it disagreed).
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Duration, Effect, Stream } from "effect"
+import { Duration, Effect } from "effect"
 import type { CatalogService } from "../catalog/Catalog.js"
-import type { Algorithm, ComputedDigests, Sha256 } from "../domain/digest.js"
-import { DigestMismatch, type DownloadError, isRetryable, SizeMismatch } from "../domain/errors.js"
+import type { ComputedDigests, Sha256 } from "../domain/digest.js"
+import type { DownloadError } from "../domain/errors.js"
 import type { HasherService } from "../hash/Hasher.js"
 import type { ProgressService } from "../progress/Progress.js"
-import { settingsForRemote } from "../remote/policy.js"
-import { FileSource } from "../source/FileSource.js"
 import type { TempObject } from "../storage/Storage.js"
-import { DownloadConfig, type DownloadSettings } from "./config.js"
+import { DownloadConfig, type DownloadSettings, settingsForRemote } from "./config.js"
 import { fetchHttp } from "./fetchHttp.js"
 import { ConnectionLimits } from "./limits.js"
 import { recordRetry, traced } from "../telemetry/telemetry.js"
-import { retryAfterFirstFailure, retrySchedule } from "./retry.js"
-import { type Candidate, isLocalFailure, isOriginFailure, OriginHealth, originOfSpec, SourcePolicy } from "./sources.js"
+import { checkDigests } from "./digestCheck.js"
+import { readFromFileSource } from "./fileAttempt.js"
+import { isLocalFailure, isOriginFailure, retryAfterFirstFailure, retryAtSameSource, retrySchedule } from "./retryPolicy.js"
+import { type Candidate, OriginHealth, originOfSpec, SourcePolicy } from "./sources.js"
 import type { Revalidation } from "./revalidate.js"
 import { type DivertHead, Transfer } from "./transfer.js"
 
@@ -32,41 +32,9 @@ import { type DivertHead, Transfer } from "./transfer.js"
 const attemptOnce = (transfer: Transfer, settings: DownloadSettings, source: Candidate) =>
   Effect.gen(function* () {
     yield* transfer.restart
-    if (transfer.spec.scheme === "file:") {
-      const files = yield* FileSource
-      const file = yield* files.open(transfer.spec.url, 0, source.fileAccess)
-      const expected = transfer.spec.size
-      if (expected !== undefined && file.size > expected) {
-        return yield* new SizeMismatch({ url: transfer.spec.url, expected, actual: file.size })
-      }
-      transfer.total = file.size
-      transfer.touch("idle-read")
-      yield* file.body.pipe(Stream.runForEachChunk((chunk) => transfer.accept([...chunk])))
-      return yield* transfer.bytesEvent
-    }
+    if (transfer.spec.scheme === "file:") return yield* readFromFileSource(transfer, source)
     const limiter = yield* ConnectionLimits
     return yield* fetchHttp(transfer, settings, limiter)
-  })
-
-/**
- * Checks size and every expected digest; returns the computed digests. On a digest mismatch, `served` receives
- * the sha256 of the bytes the source actually sent.
- */
-const verify = (transfer: Transfer, served: (sha256: string) => void): Effect.Effect<ComputedDigests, DownloadError> =>
-  Effect.suspend((): Effect.Effect<ComputedDigests, DownloadError> => {
-    const { spec } = transfer
-    if (spec.size !== undefined && transfer.received !== spec.size) {
-      return Effect.fail(new SizeMismatch({ url: transfer.finalUrl, expected: spec.size, actual: transfer.received }))
-    }
-    const computed = transfer.hash.digests()
-    for (const [algorithm, expected] of Object.entries(spec.digests) as Array<[Algorithm, string]>) {
-      const actual = computed[algorithm]!
-      if (actual !== expected) {
-        served(computed.sha256!)
-        return Effect.fail(new DigestMismatch({ url: transfer.finalUrl, algorithm, expected, actual }))
-      }
-    }
-    return Effect.succeed(computed as ComputedDigests)
   })
 
 export interface Delivered {
@@ -122,10 +90,7 @@ export const fromFirstGoodSource = (
       // the source's remote may have its own retry policy; fetchHttp applies its timeouts itself
       // built only after a first failure (see retryAfterFirstFailure)
       const retryHere = (error: DownloadError) =>
-        transfer.diverted === undefined &&
-        isRetryable(error) &&
-        (single || last) &&
-        (error._tag !== "DigestMismatch" || mismatches < 2)
+        transfer.diverted === undefined && retryAtSameSource(error, { lastSource: single || last, mismatches })
       const schedule = () =>
         retrySchedule(settingsForRemote(settings, source.spec.remote), (_attempt, error, delay) =>
           // the schedule steps before the retry predicate is asked: announce only a retry that will happen
@@ -156,7 +121,7 @@ export const fromFirstGoodSource = (
           Effect.suspend(() =>
             transfer.notModified && revalidation !== undefined
               ? Effect.succeed(revalidation.digests)
-              : verify(transfer, (sha) => {
+              : checkDigests(transfer, (sha) => {
                   servedSha256 = sha
                   mismatches += 1
                 })

@@ -64,26 +64,6 @@ export class OriginHealth extends Context.Reference<OriginHealth>()("@cargohold/
   defaultValue: makeOriginHealth
 }) {}
 
-/** Failures that say something about the whole origin, not just this artifact at it. */
-export const isOriginFailure = (error: DownloadError): boolean => {
-  switch (error._tag) {
-    case "ConnectError":
-    case "TlsError":
-    case "ProxyError":
-      return true
-    case "TimeoutError":
-      return error.phase !== "idle-read"
-    case "HttpStatusError":
-      return error.status >= 500 || error.status === 429
-    default:
-      return false
-  }
-}
-
-/** Failures of the local side (store, catalog) or of the request itself: no other source would do better. */
-export const isLocalFailure = (error: DownloadError): boolean =>
-  error._tag === "StorageError" || error._tag === "CatalogError"
-
 /** The origin a source's health is kept under (see http/origin.ts); a validated URL always has one. */
 export const originOfSpec = (spec: DownloadSpec): string => originOf(spec.url) ?? spec.url
 

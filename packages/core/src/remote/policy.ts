@@ -3,11 +3,10 @@
  * `@cargohold/node`'s `layerHttp` implements TLS and proxies), the settings a remote overrides, the headers it
  * adds, and the checks every `file://` URL passes.
  */
-import { Context, Duration, Effect, Redacted } from "effect"
+import { Context, Effect, Redacted } from "effect"
 import { InvalidRequest } from "../domain/errors.js"
 import type { Peer } from "../http/exchange.js"
 import { basicAuthorization } from "../http/userinfo.js"
-import type { DownloadSettings } from "../pipeline/config.js"
 import { systemTreeOf } from "../source/FileSource.js"
 import type { Remote } from "./Remote.js"
 
@@ -60,20 +59,6 @@ export const platformFreePolicy: NetworkPolicyService = {
 export class NetworkPolicy extends Context.Reference<NetworkPolicy>()("@cargohold/core/NetworkPolicy", {
   defaultValue: (): NetworkPolicyService => platformFreePolicy
 }) {}
-
-/** The download settings with the remote's timeouts and retry settings applied. */
-export const settingsForRemote = (settings: DownloadSettings, remote: Remote | undefined): DownloadSettings => {
-  if (remote === undefined || (remote.timeouts === undefined && remote.retry === undefined)) return settings
-  const { timeouts, retry } = remote
-  return {
-    ...settings,
-    connectTimeout: timeouts?.connectMs !== undefined ? Duration.millis(timeouts.connectMs) : settings.connectTimeout,
-    idleTimeout: timeouts?.idleMs !== undefined ? Duration.millis(timeouts.idleMs) : settings.idleTimeout,
-    attempts: retry?.attempts ?? settings.attempts,
-    retryBaseDelay: retry?.baseDelayMs !== undefined ? Duration.millis(retry.baseDelayMs) : settings.retryBaseDelay,
-    retryMaxDelay: retry?.maxDelayMs !== undefined ? Duration.millis(retry.maxDelayMs) : settings.retryMaxDelay
-  }
-}
 
 /** The `Authorization` value of the remote's auth; unwrap it only right before sending. */
 export const authorizationHeader = (remote: Remote | undefined): Redacted.Redacted<string> | undefined => {

@@ -1,9 +1,60 @@
 /**
- * The retry schedule: exponential with jitter, capped, a fixed number of attempts, `Retry-After` honoured.
+ * The retry policy, whole: which failures are worth another attempt (at this source, at another source, at none),
+ * how many times a source that served wrong bytes is asked again, and the schedule between attempts — exponential
+ * with jitter, capped, a fixed number of attempts, `Retry-After` honoured. failover.ts and segments/run.ts apply it.
  */
 import { Duration, Effect, Schedule } from "effect"
 import type { DownloadError } from "../domain/errors.js"
 import type { DownloadSettings } from "./config.js"
+
+/** Errors worth another attempt: the network or the server may do better next time. */
+export const isRetryable = (error: DownloadError): boolean => {
+  switch (error._tag) {
+    case "ConnectError":
+    case "TimeoutError":
+    case "TransferError":
+    case "DigestMismatch":
+      return true
+    case "SizeMismatch":
+      // a short body is a broken transfer; a body longer than promised will be long again
+      return error.actual < error.expected
+    case "HttpStatusError":
+      return error.status >= 500 || error.status === 408 || error.status === 429
+    default:
+      return false
+  }
+}
+
+/** Failures that say something about the whole origin, not just this artifact at it: the origin cools down. */
+export const isOriginFailure = (error: DownloadError): boolean => {
+  switch (error._tag) {
+    case "ConnectError":
+    case "TlsError":
+    case "ProxyError":
+      return true
+    case "TimeoutError":
+      return error.phase !== "idle-read"
+    case "HttpStatusError":
+      return error.status >= 500 || error.status === 429
+    default:
+      return false
+  }
+}
+
+/** Failures of the local side (store, catalog): no other source would do better, so the download ends. */
+export const isLocalFailure = (error: DownloadError): boolean =>
+  error._tag === "StorageError" || error._tag === "CatalogError"
+
+/**
+ * Whether to try the same source again after `error`. With several sources, another source is the better retry:
+ * only the last one left (or the only one) gets the schedule. A source that served wrong bytes is asked again at
+ * most once: a mistyped digest or a bad mirror gives the same wrong bytes every time, and each time is the whole
+ * file.
+ */
+export const retryAtSameSource = (
+  error: DownloadError,
+  at: { readonly lastSource: boolean; readonly mismatches: number }
+): boolean => at.lastSource && isRetryable(error) && (error._tag !== "DigestMismatch" || at.mismatches < 2)
 
 /** The delay a failure asks for on its own (a server's Retry-After), capped. */
 const requestedDelay = (error: DownloadError, cap: Duration.Duration): Duration.Duration =>
