@@ -280,7 +280,9 @@ export const catalogContract = (name: string, target: ContractTarget) =>
           expect(Option.getOrThrow(yield* whereis(`sha1:${digest("sha1", text)}`)).sha256).toBe(r.sha256)
           expect(Option.getOrThrow(yield* whereis(r.url)).sha256).toBe(r.sha256)
           const json = whereaboutsJson(bySha)
-          expect(Object.keys(json)).toEqual(["sha256", "size", "digests", "locations", "sources"])
+          expect(Object.keys(json)).toEqual(["sha256", "size", "digests", "locations", "sources", "downloads"])
+          // the download's provenance row, newest first
+          expect(json.downloads[0]).toMatchObject({ url: r.url, bytes: r.size, at: r.at.toISOString() })
           expect(json.locations[0]).toMatchObject({ store: r.store, key: r.key, state: "ok", verifiedAt: r.at.toISOString() })
           expect(json.sources[0]).toMatchObject({ url: r.url, priority: 100 })
           const lazy = sha(unique("w-lazy")) as Sha256
