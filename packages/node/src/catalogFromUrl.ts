@@ -2,9 +2,9 @@
  * Choosing a catalog by URL. `memory:` is the in-memory catalog; everything else (`sqlite:///…`, `postgresql://…`)
  * goes to @cargohold/catalog-sql, loaded only when needed so a program that never opens SQL pays nothing for it.
  */
-import { type Catalog, CatalogError, layerMemoryCatalog } from "@cargohold/core"
+import { type Catalog, type CatalogError, layerMemoryCatalog } from "@cargohold/core"
 import { Effect, Layer } from "effect"
-import { describe } from "./fs/readStream.js"
+import { loadCatalogSql } from "./catalogSql.js"
 
 /** The default catalog URL of a home folder. */
 export const defaultCatalogUrl = (home: string): string => `sqlite://${home}/catalog.db`
@@ -16,10 +16,4 @@ export const layerCatalogFromUrl = (
 ): Layer.Layer<Catalog, CatalogError> =>
   url === "memory:"
     ? layerMemoryCatalog
-    : Layer.unwrapEffect(
-        Effect.tryPromise({
-          try: () => import("@cargohold/catalog-sql"),
-          catch: (cause) =>
-            new CatalogError({ operation: "configure", reason: `cannot load @cargohold/catalog-sql: ${describe(cause)}` })
-        }).pipe(Effect.map((sql) => sql.layerSqlCatalogFromUrl(url, options)))
-      )
+    : Layer.unwrapEffect(Effect.map(loadCatalogSql, (sql) => sql.layerSqlCatalogFromUrl(url, options)))

@@ -1,9 +1,9 @@
 /**
  * The Node layer with Repositories beside the Catalog, in the same database (`memory:` keeps both in memory).
  */
-import { type Catalog, CatalogError, layerMemoryCatalog, layerMemoryRepositories, type Repositories } from "@cargohold/core"
+import { type Catalog, type CatalogError, layerMemoryCatalog, layerMemoryRepositories, type Repositories } from "@cargohold/core"
 import { Effect, Layer } from "effect"
-import { describe } from "./fs/readStream.js"
+import { loadCatalogSql } from "./catalogSql.js"
 import { type NodeLayerError, type NodeLayerOptions, type NodeServices, layerNodeWith } from "./layer.js"
 
 /** Catalog and Repositories for `url` (`memory:`, `sqlite:///abs/path.db`, `postgresql://…`), on one connection. */
@@ -13,13 +13,7 @@ export const layerCatalogAndRepositoriesFromUrl = (
 ): Layer.Layer<Catalog | Repositories, CatalogError> =>
   url === "memory:"
     ? Layer.merge(layerMemoryCatalog, layerMemoryRepositories)
-    : Layer.unwrapEffect(
-        Effect.tryPromise({
-          try: () => import("@cargohold/catalog-sql"),
-          catch: (cause) =>
-            new CatalogError({ operation: "configure", reason: `cannot load @cargohold/catalog-sql: ${describe(cause)}` })
-        }).pipe(Effect.map((sql) => sql.layerSqlCatalogWithRepositoriesFromUrl(url, options)))
-      )
+    : Layer.unwrapEffect(Effect.map(loadCatalogSql, (sql) => sql.layerSqlCatalogWithRepositoriesFromUrl(url, options)))
 
 /** `layerNode` plus `Repositories`. */
 export const layerNodeRepositories = (
