@@ -43,9 +43,9 @@ export interface CatalogService {
   ) => Effect.Effect<ReadonlyMap<Sha256, ArtifactKnowledge>, CatalogError>
   /**
    * The latest completed downloads of one artifact (newest first, at most `limit`, default 10): URL, peer address,
-   * TLS fingerprint, protocol. Optional: a catalog without it shows none.
+   * TLS fingerprint, protocol. `makeCatalog` gives a backend that keeps no history an empty one.
    */
-  readonly provenanceOf?: (
+  readonly provenanceOf: (
     sha256: Sha256,
     limit?: number
   ) => Effect.Effect<ReadonlyArray<ProvenanceRow>, CatalogError>
@@ -106,7 +106,8 @@ export interface CatalogService {
 export class Catalog extends Context.Tag("@cargohold/core/Catalog")<Catalog, CatalogService>() {}
 
 /** What a backend writes: every method, but those `makeCatalog` can derive are optional. */
-export type CatalogImplementation = Omit<CatalogService, "lookupMany"> & Partial<Pick<CatalogService, "lookupMany">>
+export type CatalogImplementation = Omit<CatalogService, "lookupMany" | "provenanceOf"> &
+  Partial<Pick<CatalogService, "lookupMany" | "provenanceOf">>
 
 /** Look-ups of a derived `lookupMany` in flight at once. */
 const derivedLookupConcurrency = 8
@@ -114,6 +115,7 @@ const derivedLookupConcurrency = 8
 /** A whole `CatalogService` from a backend's methods: the derived ones filled in where the backend has none. */
 export const makeCatalog = (implementation: CatalogImplementation): CatalogService => ({
   ...implementation,
+  provenanceOf: implementation.provenanceOf ?? (() => Effect.succeed([])),
   lookupMany:
     implementation.lookupMany ??
     ((sha256s) =>

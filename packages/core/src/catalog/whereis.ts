@@ -65,7 +65,7 @@ export const whereis = (query: string): Effect.Effect<Option.Option<Whereabouts>
     const entry = yield* catalog.lookup(sha256.value)
     if (Option.isSome(entry)) {
       const { artifact, locations, sources } = entry.value
-      const downloads = catalog.provenanceOf === undefined ? [] : yield* catalog.provenanceOf(artifact.sha256)
+      const downloads = yield* catalog.provenanceOf(artifact.sha256)
       return Option.some({ sha256: artifact.sha256, size: artifact.size, digests: artifact.digests, locations, sources, downloads })
     }
     const sources = yield* catalog.sourcesFor(sha256.value)
