@@ -38,7 +38,9 @@ describe("rate limits", () => {
       // from the second arrival on: the first request also pays for connecting, which compresses the first gap
       const span = times[times.length - 1]! - times[1]!
       console.log(`requests/s: 8 requests at 5/s, arrivals 2..8 spread over ${span} ms (ideal 1200 ms); all over ${times[7]! - times[0]!} ms`)
-      expect(span).toBeGreaterThanOrEqual(1100)
+      // unlimited, the 8 arrive within a few ms; the server's clock sees each release plus its own delay on a busy
+      // machine (a second arrival held back 100 ms shrinks the span by as much), so the bound leaves 25 % for that
+      expect(span).toBeGreaterThanOrEqual(900)
     }).pipe(Effect.provide(layerNetworkTest()))
   )
 
