@@ -5,10 +5,10 @@
 import { layerSqlCatalogFromUrl, layerSecretBoxKey, migrate } from "@cargohold/catalog-sql"
 import { layerPgClient } from "@cargohold/catalog-sql/pg"
 import { layerSqliteClient } from "@cargohold/catalog-sql/sqlite"
-import { Catalog, type CatalogError } from "@cargohold/core"
+import { Catalog, type CatalogError, Remote } from "@cargohold/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { createPgDatabase, createSqliteFolder, hasPgDump, type PgDatabase, type SqliteFolder } from "./databases.js"
@@ -144,6 +144,40 @@ for (const backend of backends) {
           db.client()
         )
         expect(counts.map((rows) => Number(rows[0]!.n))).toEqual([51, 51, 3 * 10 * 51])
+      })
+    )
+
+    it.live("a remote row from before header values were sealed is sealed when a catalog opens on it", () =>
+      Effect.gen(function* () {
+        const db = yield* Effect.promise(backend.fresh)
+        const name = unique("legacy")
+        const apiKey = "legacy-api-key-7Hq2vX9"
+        const layer = layerSqlCatalogFromUrl(db.url, { secretBox: box })
+        // the catalog made (migrated) by this version, then one row written the way older versions did: header
+        // values kept in the settings JSON, only Redacted values sealed (here: none)
+        yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.count()), layer)
+        const legacy = new Remote({ name, url: `https://${name}.example.test/`, headers: { "X-Api-Key": apiKey } })
+        const settings = JSON.stringify(Schema.encodeSync(Remote)(legacy))
+        yield* Effect.provide(
+          Effect.flatMap(
+            SqlClient.SqlClient,
+            (sql) => sql`INSERT INTO remotes ${sql.insert({ name, url: legacy.url, priority: null, settings, secrets: null, updated_at: 1 })}`
+          ),
+          db.client()
+        )
+        expect(yield* Effect.promise(db.dump)).toContain(apiKey)
+        // the next open reseals it: the remote reads back whole, and no dump shows the value any more
+        const back = Option.getOrThrow(yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.getRemote(name)), layer))
+        expect(back.headers).toEqual({ "X-Api-Key": apiKey })
+        const dump = yield* Effect.promise(db.dump)
+        expect(dump).toContain(name)
+        expect(dump).not.toContain(apiKey)
+        const rows = yield* Effect.provide(
+          Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ settings: string; secrets: string }>`SELECT settings, secrets FROM remotes`),
+          db.client()
+        )
+        expect(rows[0]!.secrets).toMatch(/^v1\./)
+        expect(JSON.parse(rows[0]!.settings).headers).toEqual({})
       })
     )
 

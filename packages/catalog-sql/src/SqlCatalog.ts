@@ -29,7 +29,7 @@ import {
 import { dialectOf } from "./dialect.js"
 import { migrate } from "./migrations.js"
 import { chunks, planBatch, storeIds, writeBatch } from "./record.js"
-import { remoteToRow, rowToRemote } from "./remotes.js"
+import { remoteToRow, resealRemotes, rowToRemote } from "./remotes.js"
 import {
   ArtifactSql,
   bytesOfHex,
@@ -75,6 +75,8 @@ export const makeSqlCatalog = (
     const secrets = options?.secrets ?? []
     const fail = (operation: string) => asCatalogError(operation, secrets)
     yield* migrate
+    // rows from before header values were sealed: sealed now, so no header value stays in the clear at rest
+    yield* resealRemotes(box).pipe(fail("reseal remotes"))
 
     const dialect = dialectOf(sql)
     const lookupStatement = lookupSql(dialect)

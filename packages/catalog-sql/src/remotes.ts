@@ -2,10 +2,14 @@
  * Remotes at rest: the settings as JSON with every `Redacted` value and every header value taken out, and those
  * secrets sealed together by the SecretBox (bound to the remote's name). Header values count as secrets because
  * they so often are (`Authorization: Basic …`, `X-Api-Key`, `Private-Token`). A dump of the table shows no secret
- * in the clear. Rows written before header values were sealed still read (their values sit in the settings).
+ * in the clear. Rows written before header values were sealed (their values sit in the settings) still read, and
+ * `resealRemotes` rewrites them sealed when a catalog opens, so no header value stays at rest in the clear.
  */
 import { CatalogError, Remote } from "@cargohold/core"
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Redacted, Schema } from "effect"
+import { dialectOf } from "./dialect.js"
 import type { SecretBoxService } from "./SecretBox.js"
 
 type Path = ReadonlyArray<string>
@@ -82,3 +86,44 @@ export const rowToRemote = (
         : new CatalogError({ operation: "read remote", reason: `remote ${row.name} is stored in a form this version cannot read` })
     )
   )
+
+/** Whether stored settings still hold a header value: a row written before header values were sealed. */
+const holdsClearHeaders = (settings: string): boolean => {
+  try {
+    const headers = (JSON.parse(settings) as { readonly headers?: unknown }).headers
+    return typeof headers === "object" && headers !== null && Object.keys(headers).length > 0
+  } catch {
+    return false // unreadable settings fail where the remote is read, with that error
+  }
+}
+
+/**
+ * Rewrites every remote row whose settings still hold header values in clear the way `remoteToRow` writes them
+ * now (headers sealed with the other secrets). Each row is updated only if it is still the one read, so a process
+ * writing the remote meanwhile wins. Returns the names rewritten.
+ */
+export const resealRemotes = (
+  box: SecretBoxService
+): Effect.Effect<ReadonlyArray<string>, CatalogError | SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ readonly name: string; readonly settings: string; readonly secrets: string | null }>`
+      SELECT name, settings, secrets FROM remotes`
+    const rewritten: Array<string> = []
+    for (const row of rows) {
+      if (!holdsClearHeaders(row.settings)) continue
+      const sealed = yield* remoteToRow(box, yield* rowToRemote(box, row))
+      yield* sql`UPDATE remotes SET settings = ${sealed.settings}, secrets = ${sealed.secrets}
+                 WHERE name = ${row.name} AND settings = ${row.settings}`
+      rewritten.push(row.name)
+    }
+    // PostgreSQL keeps the old row versions in the table's pages until they are reused; VACUUM FULL writes the
+    // (small) table anew. SQLite zeroes them itself (secure_delete, see sqlite.ts). Best effort: a role that may
+    // not vacuum still reads and writes its remotes sealed.
+    if (rewritten.length > 0 && dialectOf(sql).name === "pg") {
+      yield* sql`VACUUM FULL remotes`.pipe(
+        Effect.catchAll((error) => Effect.logWarning(`remotes resealed, but VACUUM FULL remotes failed: ${error.message}`))
+      )
+    }
+    return rewritten
+  })
