@@ -68,6 +68,22 @@ export class TransferError extends Schema.TaggedError<TransferError>()("Transfer
   }
 }
 
+/**
+ * The server answered with something that is not HTTP/1.1: a bad status line (another protocol on the port), a
+ * malformed header or Content-Length, broken chunk framing. The connection was made, so this is no ConnectError.
+ */
+export class ProtocolError extends Schema.TaggedError<ProtocolError>()("ProtocolError", {
+  url: Schema.String,
+  /** Body bytes received before the framing broke (0: the status line or the headers were bad). */
+  received: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message() {
+    const where = this.received === 0 ? "" : ` after ${this.received} body bytes`
+    return `${this.url} answered with something that is not valid HTTP/1.1${where}: ${this.reason}`
+  }
+}
+
 /** A redirect could not be followed: too many, a loop, or a refused downgrade. */
 export class RedirectError extends Schema.TaggedError<RedirectError>()("RedirectError", {
   url: Schema.String,
@@ -175,6 +191,7 @@ export type DownloadError =
   | TimeoutError
   | TlsError
   | TransferError
+  | ProtocolError
   | RedirectError
   | ProxyError
   | DigestMismatch
@@ -190,6 +207,7 @@ export const DownloadError = Schema.Union(
   TimeoutError,
   TlsError,
   TransferError,
+  ProtocolError,
   RedirectError,
   ProxyError,
   DigestMismatch,

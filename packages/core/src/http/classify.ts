@@ -2,7 +2,15 @@
  * Turns transport failures into cargohold's typed errors by their error codes (Node, undici and browsers name
  * them as strings, so this needs no platform import).
  */
-import { ConnectError, type DownloadError, ProxyError, TimeoutError, TlsError, TransferError } from "../domain/errors.js"
+import {
+  ConnectError,
+  type DownloadError,
+  ProtocolError,
+  ProxyError,
+  TimeoutError,
+  TlsError,
+  TransferError
+} from "../domain/errors.js"
 
 const tlsReasons: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: "unknown certificate authority (unable to verify the leaf signature)",
@@ -75,6 +83,22 @@ const firstMessage = (error: unknown): string => {
 }
 
 /**
+ * The HTTP parser's refusal of the server's answer somewhere in the cause chain — llhttp's `HPE_*` codes, undici's
+ * `HTTPParserError` (which does not always carry a code) or its message — as the detail it gives (undici's
+ * "Response does not match the HTTP/1.1 protocol (Invalid character in Content-Length)" → what is in brackets).
+ */
+const parserRefusal = (error: unknown): string | undefined => {
+  for (const e of chain(error)) {
+    const message = typeof e.message === "string" ? e.message : ""
+    const coded = typeof e.code === "string" && e.code.startsWith("HPE_")
+    if (coded || (e as { readonly name?: unknown }).name === "HTTPParserError" || message.includes("does not match the HTTP/1.1 protocol")) {
+      return /\(([^)]+)\)\s*$/.exec(message)?.[1] ?? (message || String(e.code))
+    }
+  }
+  return undefined
+}
+
+/**
  * Classifies a transport failure. `received` is the number of body bytes seen: 0 means the failure came
  * before the body (a connect or handshake problem), more means the body broke off.
  */
@@ -109,6 +133,11 @@ export const classifyTransportError = (
   }
   if (code === "UND_ERR_CONNECT_TIMEOUT") return new TimeoutError({ url, phase: "connect", timeoutMs: connectTimeoutMs })
   if (code !== undefined && connectCodes.has(code)) return new ConnectError({ url, reason: `${code}: ${message}` })
+  const refusal = parserRefusal(cause)
+  if (refusal !== undefined) return new ProtocolError({ url, received: received ?? 0, reason: refusal })
+  // the connection was made and an answer began: a body cut short of its Content-Length is a broken transfer even
+  // when it broke before the response was handed over
+  if (code === "UND_ERR_RES_CONTENT_LENGTH_MISMATCH") return new TransferError({ url, received: received ?? 0, reason: `${code}: ${message}` })
   if (received === undefined) {
     return new ConnectError({ url, reason: code === undefined ? message : `${code}: ${message}` })
   }

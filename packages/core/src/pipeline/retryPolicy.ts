@@ -13,6 +13,7 @@ export const isRetryable = (error: DownloadError): boolean => {
     case "ConnectError":
     case "TimeoutError":
     case "TransferError":
+    case "ProtocolError":
     case "DigestMismatch":
       return true
     case "SizeMismatch":
@@ -34,6 +35,9 @@ export const isOriginFailure = (error: DownloadError): boolean => {
       return true
     case "TimeoutError":
       return error.phase !== "idle-read"
+    case "ProtocolError":
+      // no HTTP at all from the origin (another service on the port, a broken proxy), not one bad body
+      return error.received === 0
     case "HttpStatusError":
       return error.status >= 500 || error.status === 429
     default:
