@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import Database from "better-sqlite3"
-import { chmodSync, openSync, readFileSync, closeSync, writeSync, truncateSync } from "node:fs"
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync, writeSync } from "node:fs"
 import { join } from "node:path"
 import { jsonLines, runCli, sha256Hex, tempDir } from "../cli/helpers.js"
 import { damagedObjects, forbiddenIn, homeState, routes, serve } from "../support/faults.js"
@@ -132,5 +132,40 @@ describe("corruption at rest, verify and repair through the CLI", () => {
     expect(jsonLines(rotten.stdout)[0]!.locations).toMatchObject([{ state: "corrupt" }])
     expect(check.code).toBe(0)
     expect(jsonLines(check.stdout).map((l) => l.state)).toEqual(["ok", "ok"])
+  })
+})
+
+describe("verify --repair from a file:// source", () => {
+  it("is refused without --file-root (saying so) and repairs with it", async () => {
+    const dir = tempDir("cargohold-faults-rot-file-")
+    try {
+      const body = bytesOf(50_000, 505)
+      const sourceDir = join(dir.path, "src")
+      mkdirSync(sourceDir)
+      writeFileSync(join(sourceDir, "a.bin"), body)
+      const fileHome = join(dir.path, "home")
+      // a file:// URL typed on the command line may read any file; the catalog keeps it as the artifact's source
+      expect((await runCli(["fetch", `file://${sourceDir}/a.bin`, "--home", fileHome])).code).toBe(0)
+      const sha = sha256Hex(body)
+      damage(join(fileHome, "store", sha.slice(0, 2), sha.slice(2, 4), sha), (path) => {
+        const fd = openSync(path, "r+")
+        writeSync(fd, Buffer.from("rotten"), 0, 6, 10)
+        closeSync(fd)
+      })
+      // a source from the catalog is read only under an explicit root
+      const refused = await runCli(["verify", "--repair", "--json", "--home", fileHome])
+      expect(forbiddenIn(refused)).toEqual([])
+      expect(refused.code).toBe(1)
+      expect(jsonLines(refused.stdout)[0]).toMatchObject({ state: "corrupt", repaired: false })
+      expect(refused.stdout).toContain("--file-root")
+      const repaired = await runCli(["verify", "--repair", "--json", "--home", fileHome, "--file-root", sourceDir])
+      expect(forbiddenIn(repaired)).toEqual([])
+      expect(repaired.code).toBe(0)
+      expect(jsonLines(repaired.stdout)[0]).toMatchObject({ state: "corrupt", repaired: true })
+      expect(damagedObjects(fileHome)).toEqual([])
+      expect(homeState(fileHome)).toMatchObject({ temps: [], artifacts: 1, locations: 1, badLocations: 0 })
+    } finally {
+      dir.remove()
+    }
   })
 })

@@ -9,7 +9,7 @@ import { defaultLimits } from "@cargohold/core"
 import { Effect, Layer, Option } from "effect"
 import { UsageError } from "../errors.js"
 import { cluster, loadCluster, requireClusterUrl } from "../options/cluster.js"
-import { json, location } from "../options/common.js"
+import { fileRoot, json, location } from "../options/common.js"
 import { anyNetworkFlag, makeRemote, networkFields, networkOptions } from "../options/network.js"
 import { printErr, printJson, printOut, table } from "../output.js"
 import { formatBytes } from "../progress/format.js"
@@ -32,11 +32,7 @@ export const runnerOptions = {
     Options.withDefault("cluster" as const)
   ),
   retries: count("retries", "retries after the first attempt (default 3)"),
-  fileRoot: Options.directory("file-root", { exists: "yes" }).pipe(
-    Options.withPseudoName("DIR"),
-    Options.withDescription("a folder file:// URLs sent to this runner may read (repeatable; default none: file:// is refused)"),
-    Options.repeated
-  ),
+  fileRoot: fileRoot("file:// URLs sent to this runner"),
   ...location,
   ...networkOptions
 }

@@ -19,7 +19,7 @@ import { Effect, Layer, Option, Stream } from "effect"
 import { stderrRenderer, withServices } from "../env.js"
 import { Finished, UsageError } from "../errors.js"
 import { cluster, clusterUrl, requireClusterUrl } from "../options/cluster.js"
-import { json, location, otlp } from "../options/common.js"
+import { fileRoot, json, location, otlp } from "../options/common.js"
 import { anyNetworkFlag, makeRemote, networkFields, networkOptions, parseByteRate } from "../options/network.js"
 import { onCluster, rejectRunnerSideFlags, submitterLocation } from "./clusterFetch.js"
 import { planFromUrls, validateAll } from "./fetchPlan.js"
@@ -64,12 +64,7 @@ export const fetchOptions = {
     Options.withDescription("fail an artifact whose body passes SIZE bytes (suffixes k, M, G), stopped as soon as it does"),
     Options.optional
   ),
-  fileRoot: Options.directory("file-root", { exists: "yes" }).pipe(
-    Options.withDescription(
-      "a folder file:// URLs of the manifest, the catalog's sources and remotes may read (repeatable; URLs typed here may read any file)"
-    ),
-    Options.repeated
-  ),
+  fileRoot: fileRoot("file:// URLs of the manifest, the catalog's sources and remotes (not those typed here)"),
   output: Options.text("output").pipe(
     Options.withAlias("o"),
     Options.withPseudoName("FILE"),

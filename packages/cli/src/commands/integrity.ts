@@ -18,7 +18,7 @@ import { existsSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { layerStoreAt, liveOnlyProgress, withServices } from "../env.js"
 import { Finished, rejectFlagLikeArgs, UsageError } from "../errors.js"
-import { json, location } from "../options/common.js"
+import { fileRoot, json, location } from "../options/common.js"
 import { printErr, printJson, printOut, stdoutFailed } from "../output.js"
 import { fileTarget } from "./exportFile.js"
 
@@ -52,6 +52,7 @@ export const verifyCommand = Command.make(
     olderThan: Options.text("older-than").pipe(Options.withPseudoName("AGE"), Options.withDescription("only copies not verified for this long (90m, 12h, 30d, 2w)"), Options.optional),
     limit: Options.integer("limit").pipe(Options.withPseudoName("N"), Options.withDescription("at most this many copies (oldest-verified first)"), Options.optional),
     repair: Options.boolean("repair").pipe(Options.withDescription("re-fetch bad copies from their sources and replace them")),
+    fileRoot: fileRoot("file:// sources of bad copies (for --repair)"),
     json,
     ...location
   },
@@ -66,7 +67,7 @@ export const verifyCommand = Command.make(
       }
       const limit = Option.getOrUndefined(flags.limit)
       if (limit !== undefined && limit < 1) return yield* Effect.fail(usage("--limit must be at least 1"))
-      const report = yield* withServices(flags, { progress: liveOnlyProgress })(
+      const report = yield* withServices(flags, { progress: liveOnlyProgress, fileRoots: flags.fileRoot })(
         Effect.gen(function* () {
           const storage = yield* Storage
           const options = {

@@ -25,7 +25,7 @@ import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { liveOnlyProgress, withRepositories } from "../env.js"
 import { Finished, rejectFlagLikeArgs, UsageError } from "../errors.js"
-import { json, location } from "../options/common.js"
+import { fileRoot, json, location } from "../options/common.js"
 import { printErr, printJson, printOut, table } from "../output.js"
 import { formatBytes } from "../progress/format.js"
 import { resultJson, resultLine } from "./fetchResults.js"
@@ -94,11 +94,7 @@ const readText = (path: string) =>
     catch: (error) => usage(`cannot read ${path === "-" ? "standard input" : path}: ${error instanceof Error ? error.message : String(error)}`)
   })
 
-const fileRootOption = Options.directory("file-root", { exists: "yes" }).pipe(
-  Options.withPseudoName("DIR"),
-  Options.withDescription("a folder the manifest's file:// URLs may read (repeatable; default none)"),
-  Options.repeated
-)
+const fileRootOption = fileRoot("the manifest's file:// URLs")
 
 export const repoAdd = Command.make(
   "add",

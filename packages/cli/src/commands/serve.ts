@@ -11,7 +11,7 @@ import { availableParallelism } from "node:os"
 import { join } from "node:path"
 import { withRepositories } from "../env.js"
 import { UsageError } from "../errors.js"
-import { location } from "../options/common.js"
+import { fileRoot, location } from "../options/common.js"
 import { printErr } from "../output.js"
 import { absorbRepeatedSignals, stopsOnSigterm } from "../signals.js"
 
@@ -42,10 +42,7 @@ export const serveCommand = Command.make(
       "verify-before-send",
       "on-demand artifacts up to this many bytes are verified before their first byte is sent (default 1048576); larger ones stream, and the connection is cut if their digest fails"
     ),
-    fileRoot: Options.directory("file-root", { exists: "yes" }).pipe(
-      Options.withDescription("a folder file:// sources of on-demand units may read (repeatable; default none)"),
-      Options.repeated
-    ),
+    fileRoot: fileRoot("file:// sources of on-demand units"),
     ...location
   },
   (flags) =>

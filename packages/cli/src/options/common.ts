@@ -34,3 +34,14 @@ export const otlp = Options.text("otlp").pipe(
   ),
   Options.optional
 )
+
+/**
+ * `--file-root DIR` (repeatable): a folder the `file://` URLs that `what` names may read. Without one, such URLs are
+ * refused (see core's `remote/policy.ts`); only URLs typed on the command line itself may read any file.
+ */
+export const fileRoot = (what: string) =>
+  Options.directory("file-root", { exists: "yes" }).pipe(
+    Options.withPseudoName("DIR"),
+    Options.withDescription(`a folder ${what} may read (repeatable; default none: file:// is refused)`),
+    Options.repeated
+  )
