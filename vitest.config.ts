@@ -7,6 +7,8 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@cargohold\/core\/testing$/, replacement: src("core/src/testing/index.ts") },
+      // the non-semver machinery entry: @cargohold/core/internal/<folder>/<module>
+      { find: /^@cargohold\/core\/internal\/(.*)$/, replacement: src("core/src/$1.ts") },
       { find: /^@cargohold\/core$/, replacement: src("core/src/index.ts") },
       { find: /^@cargohold\/catalog-sql\/(.*)$/, replacement: src("catalog-sql/src/$1.ts") },
       { find: /^@cargohold\/catalog-sql$/, replacement: src("catalog-sql/src/index.ts") },

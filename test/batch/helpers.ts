@@ -2,15 +2,8 @@
  * Batch tests: real loopback HTTP servers serving fixed bodies, the undici HttpClient, in-memory Storage and Catalog.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import {
-  Catalog,
-  type CatalogService,
-  DownloadConfig,
-  defaultSettings,
-  layerSilent,
-  makeOriginHealth,
-  OriginHealth
-} from "@cargohold/core"
+import { Catalog, type CatalogService, DownloadConfig, defaultSettings, layerSilent } from "@cargohold/core"
+import { makeOriginHealth, OriginHealth } from "@cargohold/core/internal/pipeline/sources"
 import { layerCollecting, layerMemoryBackends, layerNullStorage, makeMemoryCatalog } from "@cargohold/core/testing"
 import { layerNodeHasher } from "@cargohold/node"
 import { Duration, Effect, Layer, type Scope } from "effect"

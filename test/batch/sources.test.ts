@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { download, inFlightCount, type Sha256, Storage } from "@cargohold/core"
+import { download, type Sha256, Storage } from "@cargohold/core"
+import { inFlightCount } from "@cargohold/core/internal/pipeline/coalesce"
 import { CollectedProgress, MemoryBackends } from "@cargohold/core/testing"
 import { Effect, Fiber } from "effect"
 import { bodyOf, layerBatchTest, refusedUrl, serve, sha256 } from "./helpers.js"

@@ -2,7 +2,8 @@
  * Issue 3: a remote's own connection limit, and `file://` sources confined to a remote's `fileRoots`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { download, fileAccessProblem, Remote } from "@cargohold/core"
+import { download, Remote } from "@cargohold/core"
+import { fileAccessProblem } from "@cargohold/core/internal/remote/policy"
 import { layerFileSource } from "@cargohold/node"
 import { Effect } from "effect"
 import { createServer, type Socket } from "node:net"

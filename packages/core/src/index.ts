@@ -1,61 +1,150 @@
 /**
  * @cargohold/core — platform-free services, schemas, errors and the verified download pipeline.
+ *
+ * The public API, by name: the services (Tags) and their interfaces, the schemas of requests, remotes, catalog rows
+ * and events, the typed errors, `download` / `fetchMany` and the integrity, manifest and repository operations. The
+ * rest (the retry policy, limiter internals, redirects, resumption, the serve helpers of @cargohold/node/serve…) is
+ * machinery: reachable through the non-semver `@cargohold/core/internal/<folder>/<module>` entry, which may change in
+ * any release.
  */
-export * from "./domain/artifact.js"
-export * from "./domain/digest.js"
-export * from "./domain/errors.js"
+export { Artifact, StoredObject } from "./domain/artifact.js"
+export {
+  Algorithm,
+  algorithms,
+  ByteSize,
+  ComputedDigests,
+  Digests,
+  HexDigest,
+  Sha256,
+  shardedKey
+} from "./domain/digest.js"
+export {
+  CatalogError,
+  ConnectError,
+  DigestMismatch,
+  DownloadError,
+  HttpStatusError,
+  InvalidRequest,
+  ManifestError,
+  ManifestProblem,
+  ProxyError,
+  RedirectError,
+  SizeLimitExceeded,
+  SizeMismatch,
+  StorageError,
+  TimeoutError,
+  TlsError,
+  TransferError
+} from "./domain/errors.js"
 export { homeSegments } from "./domain/home.js"
-export * from "./domain/request.js"
-export * from "./domain/schemaIssues.js"
-export * from "./hash/Hasher.js"
-export * from "./http/classify.js"
-export * from "./http/redirects.js"
-export * from "./http/userinfo.js"
+export {
+  type DownloadRequestInput,
+  DownloadSpec,
+  type PieceDigests,
+  parseDigestSpec,
+  requestedSha256,
+  type SourceInput,
+  validateRequest
+} from "./domain/request.js"
+export { describeParseError } from "./domain/schemaIssues.js"
+export { Hasher, type HasherService, pureHasher, type RunningHash } from "./hash/Hasher.js"
+export { redactUrl, redactUrlsInText } from "./http/userinfo.js"
 export { originOf } from "./http/origin.js"
-export * from "./http/exchange.js"
-export * from "./storage/Storage.js"
-export * from "./catalog/Catalog.js"
-export * from "./catalog/schema.js"
-export * from "./catalog/ordering.js"
-export * from "./catalog/whereis.js"
-export * from "./progress/events.js"
-export { RateMeter, timeLeftMs } from "./progress/rate.js"
-export * from "./progress/Progress.js"
-export * from "./source/FileSource.js"
-export * from "./pipeline/config.js"
-export * from "./pipeline/limits.js"
-export { isLocalFailure, isOriginFailure, isRetryable, retrySchedule, retryAtSameSource } from "./pipeline/retryPolicy.js"
+export {
+  type BodyFailure,
+  type BodySink,
+  type Exchange,
+  type ExchangeRequest,
+  type ExchangeResponse,
+  HttpExchange,
+  type HttpExchangeService,
+  type Peer
+} from "./http/exchange.js"
+export type { HostSignal, HostSlots } from "./http/hostGate.js"
+export {
+  type CommitOptions,
+  type CommitResult,
+  type PendingSync,
+  Storage,
+  type StorageService,
+  type TempObject
+} from "./storage/Storage.js"
+export {
+  type ArtifactKnowledge,
+  Catalog,
+  type CatalogImplementation,
+  type CatalogService,
+  makeCatalog
+} from "./catalog/Catalog.js"
+export {
+  ArtifactRow,
+  CatalogEntry,
+  DigestLookup,
+  DownloadRecord,
+  defaultPriority,
+  LocationRow,
+  LocationState,
+  LocationsToVerify,
+  ProvenanceRow,
+  SourceDeclaration,
+  SourceFailure,
+  SourceRow
+} from "./catalog/schema.js"
+export { locationOrder, sourceOrder } from "./catalog/ordering.js"
+export { parseWhereisQuery, type Whereabouts, type WhereisQuery, whereaboutsJson, whereis } from "./catalog/whereis.js"
+export {
+  BatchProgress,
+  Bytes,
+  Done,
+  Failed,
+  HostBackoff,
+  HostRecovered,
+  ProgressEvent,
+  Queued,
+  Retrying,
+  SourceFailed,
+  Started,
+  VerifyBytes,
+  VerifyDone,
+  VerifyStarted
+} from "./progress/events.js"
+export { fromCallback, layerSilent, Progress, type ProgressService, silent } from "./progress/Progress.js"
+export { type FileAccess, FileSource, type FileSourceService, type OpenedFile } from "./source/FileSource.js"
+export { DownloadConfig, type DownloadSettings, defaultSettings } from "./pipeline/config.js"
+export {
+  type ConnectionLimiter,
+  ConnectionLimits,
+  defaultLimits,
+  type LimitOptions,
+  layerConnectionLimits,
+  makeLimiter,
+  type RemoteLimiter
+} from "./pipeline/limits.js"
 export {
   download,
   type DownloadOptions,
   downloadWith,
   type FinishedCommit,
-  nextDownloadId,
-  type RecordDownload,
-  runPendingSyncs
+  type RecordDownload
 } from "./pipeline/download.js"
-export { coalesce, inFlightCount } from "./pipeline/coalesce.js"
-export {
-  type Candidate,
-  makeOriginHealth,
-  OriginHealth,
-  type OriginHealthService,
-  rankCandidates,
-  SourcePolicy,
-  type SourcePolicySettings
-} from "./pipeline/sources.js"
 export * from "./batch/index.js"
 export * from "./manifest/index.js"
-export * from "./remote/Remote.js"
-export * from "./remote/policy.js"
-export * from "./http/hostGate.js"
-export * from "./http/latencyLimit.js"
-export * from "./telemetry/telemetry.js"
-export * from "./http/resume.js"
-export * from "./http/tokenBucket.js"
+export {
+  Auth,
+  BasicAuth,
+  BearerAuth,
+  Pem,
+  ProxySettings,
+  Remote,
+  RemoteLimits,
+  RetrySettings,
+  Timeouts,
+  TlsSettings
+} from "./remote/Remote.js"
+export { NetworkPolicy, type NetworkPolicyService, type RemoteConnection } from "./remote/policy.js"
+export { Telemetry, type TelemetryService, telemetryOn } from "./telemetry/telemetry.js"
 export * from "./integrity/index.js"
 export * from "./repository/index.js"
-export * from "./serve/index.js"
 // the in-memory backends are real backends too (`memory:` URLs, callers that want verified bytes in memory only);
 // /testing re-exports them beside the stubs
 export { layerMemoryCatalog } from "./catalog/memory.js"

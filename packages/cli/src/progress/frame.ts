@@ -1,7 +1,7 @@
 /**
  * Turns a `Tally` into text: the live frame drawn on a TTY, the plain lines written elsewhere, and the summary.
  */
-import { timeLeftMs } from "@cargohold/core"
+import { timeLeftMs } from "@cargohold/core/internal/progress/rate"
 import { fit, formatBytes, formatDuration, formatRate, shortName } from "./format.js"
 import type { ActiveDownload, FinishedDownload, Tally } from "./tally.js"
 

@@ -3,7 +3,8 @@
  * On a TTY: a live frame redrawn at most every `frameMs`, erased at close. Elsewhere: one line per finished
  * artifact and, every `plainEveryMs`, a line for each download running longer than that.
  */
-import { fromCallback, type ProgressService, RateMeter } from "@cargohold/core"
+import { fromCallback, type ProgressService } from "@cargohold/core"
+import { RateMeter } from "@cargohold/core/internal/progress/rate"
 import { finishedLine, liveFrame, longRunningLine, summaryLine } from "./frame.js"
 import { Tally } from "./tally.js"
 

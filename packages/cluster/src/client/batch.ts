@@ -12,10 +12,10 @@ import {
   BatchTracker,
   CatalogError,
   type DownloadError,
-  nextDownloadId,
   Progress,
   type ProgressEvent
 } from "@cargohold/core"
+import { nextDownloadId } from "@cargohold/core/internal/pipeline/download"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"

@@ -14,11 +14,11 @@ import {
   type InvalidRequest,
   NetworkPolicy,
   type NetworkPolicyService,
-  needsTransport,
   type Peer,
   type Remote,
   type RemoteConnection
 } from "@cargohold/core"
+import { needsTransport } from "@cargohold/core/internal/remote/policy"
 import { Context, Duration, Effect, Layer } from "effect"
 import type { Dispatcher } from "undici"
 import { makeExchange } from "./exchange.js"

@@ -4,7 +4,7 @@
  * `dispatcher` request option (set per fiber with `NodeHttpClient.UndiciRequestOptions`); without one it goes to
  * the default pool.
  */
-import { isTlsErrorCode } from "@cargohold/core"
+import { isTlsErrorCode } from "@cargohold/core/internal/http/classify"
 import type { Socket } from "node:net"
 import { Agent, buildConnector, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from "undici"
 import { type PeerSlot, peerSlotOption, trackingHandler } from "./peer.js"

@@ -13,7 +13,7 @@ import * as http from "node:http"
 import * as https from "node:https"
 import { connect as connectTcp, isIP, type Socket } from "node:net"
 import * as tls from "node:tls"
-import { isTlsErrorCode } from "@cargohold/core"
+import { isTlsErrorCode } from "@cargohold/core/internal/http/classify"
 import type { TransportSettings } from "./transportSettings.js"
 
 export interface ProbeOptions {

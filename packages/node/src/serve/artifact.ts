@@ -6,6 +6,7 @@
  * - larger ones stream as they arrive, but the last byte of every response waits for the digest: a failure
  *   destroys the connection, short of its Content-Length (never a complete, clean response of bad bytes).
  */
+import type { Sha256, StorageService } from "@cargohold/core"
 import {
   contentRange,
   etagOf,
@@ -15,10 +16,8 @@ import {
   type OnDemandFetches,
   type OnDemandTarget,
   parseRange,
-  rangeAllowed,
-  type Sha256,
-  type StorageService
-} from "@cargohold/core"
+  rangeAllowed
+} from "@cargohold/core/internal/serve/index"
 import { Effect, Option, type Runtime } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { stat } from "node:fs/promises"

@@ -4,7 +4,7 @@
  * costs no stat/open/read/close round trips through libuv's thread pool, which is what a request cost otherwise.
  * Bounded by bytes, least recently used out first.
  */
-import { etagOf } from "@cargohold/core"
+import { etagOf } from "@cargohold/core/internal/serve/index"
 
 export interface Hot {
   readonly bytes: Buffer

@@ -8,7 +8,7 @@
  * twice, and stored once (commits are atomic and keep the first copy). A folder that cannot be used makes every
  * claim owned: each process fetches for itself, as with no leases.
  */
-import type { FetchLeases, LeaseClaim } from "@cargohold/core"
+import type { FetchLeases, LeaseClaim } from "@cargohold/core/internal/serve/index"
 import { Effect, type Scope } from "effect"
 import { mkdir, open, readFile, stat, unlink, utimes } from "node:fs/promises"
 import { join } from "node:path"

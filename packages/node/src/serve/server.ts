@@ -11,8 +11,15 @@
 import {
   Catalog,
   CatalogError as CoreCatalogError,
-  childrenOf,
   type CatalogError,
+  type Progress,
+  Repositories,
+  type RepositoryName,
+  Storage,
+  type VersionSelector
+} from "@cargohold/core"
+import {
+  childrenOf,
   contentTypeOf,
   encodePath,
   listingHtml,
@@ -22,13 +29,8 @@ import {
   octetStream,
   type OnDemandSettings,
   parseTarget,
-  type Progress,
-  Repositories,
-  type RepositoryName,
-  type Route,
-  Storage,
-  type VersionSelector
-} from "@cargohold/core"
+  type Route
+} from "@cargohold/core/internal/serve/index"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Exit, Option, Runtime, Scope } from "effect"
 import * as http from "node:http"

@@ -16,13 +16,11 @@ import {
   type FileAccess,
   FileSource,
   type FileSourceService,
-  fileRootHint,
-  fromData,
   InvalidRequest,
   type OpenedFile,
-  systemTreeOf,
   TransferError
 } from "@cargohold/core"
+import { fileRootHint, fromData, systemTreeOf } from "@cargohold/core/internal/source/FileSource"
 import { Effect, Layer } from "effect"
 import { describe, errorCode, readFileStream } from "../fs/readStream.js"
 
