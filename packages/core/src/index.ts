@@ -27,6 +27,7 @@ export {
   InvalidRequest,
   ManifestError,
   ManifestProblem,
+  ProtocolError,
   ProxyError,
   RedirectError,
   SizeLimitExceeded,
