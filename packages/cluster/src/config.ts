@@ -27,11 +27,22 @@ export const parseHostPort = (text: string): HostPort | undefined => {
   return { host: match[1] ?? match[2]!, port }
 }
 
-/** Sharding timings of cargohold's cluster: failover within ≈ 10 s of a kill -9. */
+/**
+ * Sharding timings of cargohold's cluster. A kill -9 closes the runner's database connection, which frees its shard
+ * advisory locks at once; its shards move when the health check's pings fail (≈ 5 s), so failover does not wait
+ * for the lock expiry below.
+ *
+ * The refresh interval is also the deadline of every shard-lock statement (@effect/cluster takes the smaller of it
+ * and a third of the expiry). A statement past it is cancelled and the lock connection rebuilt, which gives back
+ * every shard the runner holds and interrupts every download running on it. At 2 s (with a 10 s expiry) a loaded
+ * machine crossed that deadline now and then: whole runners lost their shards mid-batch, downloads ran twice
+ * (`cached: true`) and PostgreSQL logged unlocks of locks no longer held. 5 s (20 s expiry) keeps a slow round
+ * trip a slow round trip.
+ */
 export const shardingTimings: Partial<ShardingConfig.ShardingConfig["Type"]> = {
   shardsPerGroup,
-  shardLockRefreshInterval: Duration.seconds(2),
-  shardLockExpiration: Duration.seconds(10),
+  shardLockRefreshInterval: Duration.seconds(5),
+  shardLockExpiration: Duration.seconds(20),
   refreshAssignmentsInterval: Duration.seconds(1),
   runnerHealthCheckInterval: Duration.seconds(3),
   entityMessagePollInterval: Duration.seconds(2),
