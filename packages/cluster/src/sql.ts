@@ -36,18 +36,37 @@ export interface ClusterSqlOptions {
   readonly maxConnections?: number | undefined
 }
 
+/** How long joining waits for the database to answer. */
+const joinTimeout = Duration.seconds(10)
+
+/**
+ * How long a statement may wait for a connection of the pool (node-postgres's `connectionTimeoutMillis`, which
+ * PgClient also uses as the timeout of opening one). Waiting is queueing, not failing: at 10 s a loaded runner's
+ * reply to a finished download failed now and then ("timeout exceeded when trying to connect"), the library
+ * retried it for a second, gave up, and the download ran again. A database that is really gone refuses
+ * connections at once; this bounds only one that does not answer at all.
+ */
+const poolWaitTimeout = Duration.minutes(1)
+
 /** A PgClient on the cluster database; failing to connect is a ClusterError naming the host only. */
 export const layerClusterSql = (
   options: ClusterSqlOptions
 ): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, ClusterError> => {
   const url = typeof options.url === "string" ? Redacted.make(options.url) : options.url
   const secrets = urlPassword(Redacted.value(url))
-  return PgClient.layer({
+  const client = PgClient.layer({
     url,
     maxConnections: options.maxConnections ?? 16,
-    connectTimeout: Duration.seconds(10),
+    connectTimeout: poolWaitTimeout,
     applicationName: options.applicationName
-  }).pipe(
+  })
+  // the first connection still has to come within joinTimeout
+  const joined = Layer.scopedContext(
+    Layer.build(client).pipe(
+      Effect.timeoutFail({ duration: joinTimeout, onTimeout: () => new Error(`no answer within ${Duration.format(joinTimeout)}`) })
+    )
+  )
+  return joined.pipe(
     Layer.mapError(
       (error) =>
         new ClusterError({

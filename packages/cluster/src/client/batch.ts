@@ -19,12 +19,13 @@ import { nextDownloadId } from "@cargohold/core/internal/pipeline/download"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Cause, Effect, Stream } from "effect"
+import { Cause, Effect, Schedule, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { DownloadEntity } from "../entity.js"
 import { parseNotes, progressChannel } from "../progress.js"
 import { batchesTable, ensureTables } from "../status/tables.js"
+import { describeError } from "../storage.js"
 import { entityIdFor, toWire } from "../wire.js"
 
 export interface ClusterBatchOptions {
@@ -37,6 +38,19 @@ interface InFlight {
   readonly url: string
   started: boolean
 }
+
+/**
+ * Sending a message again after the message storage failed (a statement cancelled, no pooled connection in time,
+ * the database restarting): the message's primary key (`batch/index`) makes the resend find the row the first try
+ * may have written and wait for its reply, so a message is never queued twice, and a transient failure never
+ * becomes a failed result for a download that will be, or was, done. ≈ 2 minutes of trying before the storage is
+ * reported as failed.
+ */
+const storageRetry = Schedule.exponential("200 millis", 2).pipe(
+  Schedule.either(Schedule.spaced("10 seconds")),
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(16))
+)
 
 /** A cluster failure as a result's error: the message storage is a database, as the catalog is. */
 const clusterError = (reason: string) => new CatalogError({ operation: "cluster", reason })
@@ -110,11 +124,15 @@ export const fetchManyOnCluster = <E, R>(
         Effect.suspend(() => {
           inflight.set(index, { id: nextDownloadId(), url: String(request.url), started: false })
           return toWire(request).pipe(
-            Effect.flatMap((wire) => clientFor(entityIdFor(request)).Download({ batch, index, request: wire })),
+            Effect.flatMap((wire) =>
+              clientFor(entityIdFor(request))
+                .Download({ batch, index, request: wire })
+                .pipe(Effect.retry({ while: (e) => e._tag === "PersistenceError", schedule: storageRetry }))
+            ),
             Effect.catchTags({
               MailboxFull: (e) => Effect.fail(clusterError(`the runner's mailbox for ${e.address.entityId} is full`)),
               AlreadyProcessingMessage: () => Effect.fail(clusterError("the request is already being processed")),
-              PersistenceError: () => Effect.fail(clusterError("the cluster's message storage failed"))
+              PersistenceError: (e) => Effect.fail(clusterError(`the cluster's message storage failed: ${describeError(e.cause)}`))
             }),
             Effect.catchAllDefect((defect) => Effect.fail(clusterError(`the runner failed: ${Cause.pretty(Cause.die(defect)).split("\n")[0]}`))),
             Effect.matchEffect({

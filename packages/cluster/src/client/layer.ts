@@ -38,6 +38,8 @@ export const layerClusterClient = (options: ClientOptions): Layer.Layer<ClusterC
     Layer.provideMerge(layerClusterStorage),
     Layer.provide(RpcSerialization.layerMsgPack),
     Layer.provide(ShardingConfig.layer(config)),
-    Layer.provideMerge(layerClusterSql({ url: options.cluster, applicationName: "cargohold client" }))
+    // 8 connections: a batch's messages queue for them (see sql.ts) rather than taking PostgreSQL's last free
+    // connections from the runners (which then fail with "too many clients")
+    Layer.provideMerge(layerClusterSql({ url: options.cluster, applicationName: "cargohold client", maxConnections: 8 }))
   )
 }
