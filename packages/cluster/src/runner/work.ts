@@ -15,7 +15,7 @@ import {
   type Remote
 } from "@cargohold/core"
 import type { NodeServices } from "@cargohold/node"
-import { Context, Effect, Exit, Option } from "effect"
+import { Context, Effect, Exit, Option, Schedule } from "effect"
 import type { ProgressPublisher } from "../progress.js"
 import type { WireRequest } from "../wire.js"
 import type { RunnerCounters } from "./counters.js"
@@ -40,6 +40,18 @@ export interface RunnerWorkOptions {
   /** How long a remote looked up in the catalog is reused (default 10 s). */
   readonly remoteTtlMs?: number | undefined
 }
+
+/**
+ * The catalog is the database every runner shares: its failures on a runner are mostly passing ones (PostgreSQL
+ * out of connections, a connection cut, a statement cancelled under load), and a download is idempotent (content
+ * addressing, the catalog's upserts), so a runner runs it again for ≈ 30 s before the batch sees the failure.
+ */
+const catalogRetry = Schedule.exponential("250 millis", 2).pipe(
+  Schedule.either(Schedule.spaced("5 seconds")),
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(9))
+)
+const isCatalogError = (error: DownloadError): boolean => error._tag === "CatalogError"
 
 export const makeRunnerWork = (
   options: RunnerWorkOptions,
@@ -92,7 +104,7 @@ export const makeRunnerWork = (
         Effect.suspend(() => {
           counters.started()
           return fromWire(job.request).pipe(
-            Effect.flatMap((request) => download(request)),
+            Effect.flatMap((request) => download(request).pipe(Effect.retry({ while: isCatalogError, schedule: catalogRetry }))),
             Effect.provideService(Progress, publisher.forDownload(job.batch, job.index)),
             Effect.onExit((exit) =>
               Effect.sync(() =>
