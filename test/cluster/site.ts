@@ -13,21 +13,78 @@ import { type Hosts, withParentDeath } from "./netns.js"
 
 export interface Forwarder {
   readonly port: number
+  /** Holds every byte in both directions for `ms` (connections opened meanwhile wait too), then lets them flow. */
+  readonly stall: (ms: number) => void
+  /**
+   * Stalls for `ms` the first time a chunk from a client contains `text` (e.g. a table name of a statement), that
+   * chunk included; resolves when the stall begins.
+   */
+  readonly stallOn: (text: string, ms: number) => Promise<void>
+  /** Connections made through it so far. */
+  readonly connections: () => number
   readonly close: () => Promise<void>
 }
 
-/** Listens on `host` (a free port) and pipes each connection to `target`. */
+/**
+ * Listens on `host` (a free port) and pipes each connection to `target`. A stall stops reading both sides (TCP
+ * pushes back on the peers, as a congested or frozen link would) without closing anything.
+ */
 export const startForwarder = async (host: string, target: { readonly host: string; readonly port: number }): Promise<Forwarder> => {
   const sockets = new Set<net.Socket>()
+  let stalledUntil = 0
+  let made = 0
+  const triggers: Array<{ readonly text: string; readonly ms: number; readonly begun: () => void }> = []
+  const flowing = () => Date.now() >= stalledUntil
+  const stall = (ms: number) => {
+    stalledUntil = Math.max(stalledUntil, Date.now() + ms)
+    for (const socket of sockets) socket.pause()
+    setTimeout(() => {
+      if (!flowing()) return
+      for (const socket of sockets) socket.resume()
+    }, ms + 1)
+  }
+  // a chunk is written on unless a stall holds it; held chunks go out in order when it ends
+  const forward = (from: net.Socket, to: net.Socket, inspect: boolean) => {
+    const held: Array<Buffer> = []
+    const flush = () => {
+      if (!flowing()) return void setTimeout(flush, stalledUntil - Date.now() + 1)
+      while (held.length > 0) to.write(held.shift()!)
+    }
+    from.on("data", (chunk: Buffer) => {
+      if (inspect && triggers.length > 0) {
+        const text = chunk.toString("latin1")
+        for (let i = triggers.length - 1; i >= 0; i--) {
+          const trigger = triggers[i]!
+          if (!text.includes(trigger.text)) continue
+          triggers.splice(i, 1)
+          stall(trigger.ms)
+          trigger.begun()
+        }
+      }
+      if (!flowing() || held.length > 0) {
+        held.push(chunk)
+        if (held.length === 1) setTimeout(flush, stalledUntil - Date.now() + 1)
+        return
+      }
+      if (!to.write(chunk)) {
+        from.pause()
+        to.once("drain", () => {
+          if (flowing()) from.resume()
+        })
+      }
+    })
+  }
   const server = net.createServer((inbound) => {
+    made += 1
     const outbound = net.connect(target)
     for (const socket of [inbound, outbound]) {
       sockets.add(socket)
       socket.setNoDelay(true)
       socket.once("close", () => sockets.delete(socket))
+      if (!flowing()) socket.pause()
     }
-    inbound.pipe(outbound)
-    outbound.pipe(inbound)
+    forward(inbound, outbound, true)
+    forward(outbound, inbound, false)
     // either side gone: the other goes too (a killed runner's PostgreSQL session ends, so its locks do)
     inbound.once("error", () => outbound.destroy())
     outbound.once("error", () => inbound.destroy())
@@ -40,6 +97,9 @@ export const startForwarder = async (host: string, target: { readonly host: stri
   })
   return {
     port: (server.address() as AddressInfo).port,
+    stall,
+    stallOn: (text, ms) => new Promise<void>((begun) => triggers.push({ text, ms, begun })),
+    connections: () => made,
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy()
