@@ -31,6 +31,8 @@ const files = Number(arg("files", "256"))
 const mib = Number(arg("mib", "1"))
 const rate = Number(arg("rate", "2"))
 const perHost = Number(arg("per-host", "16"))
+// where each round's runner and client stderr go (for a post-mortem), if anywhere
+const logs = arg("logs", "")
 const rounds = arg("runners", "1,2,4")
   .split(",")
   .map(Number)
@@ -97,6 +99,10 @@ for (const count of rounds) {
     const started = performance.now()
     const result = await runToEnd(["fetch", "-i", manifest, "--cluster", site.db.url, "--json"], site.env)
     const seconds = (performance.now() - started) / 1000
+    if (logs !== "") {
+      mkdirSync(logs, { recursive: true })
+      writeFileSync(join(logs, `round${count}-fetch.log`), result.stderr)
+    }
     const lines = jsonLines(result.stdout)
     const ok = lines.filter((l) => l.status === "ok").length
     // a download whose entity was interrupted after its commit (its shard lost for a moment) runs again and finds
@@ -121,6 +127,10 @@ for (const count of rounds) {
       `${count} runner(s): ${seconds.toFixed(1)} s, ${(totalMiB / seconds).toFixed(1)} MiB/s; artifacts per runner ${perRunner.join("/")}${cached > 0 ? ` (${cached} found already stored when run again)` : ""}; load ${round.load}`
     )
   } finally {
+    if (logs !== "") {
+      mkdirSync(logs, { recursive: true })
+      for (const [i, runner] of site.runners.entries()) writeFileSync(join(logs, `round${count}-runner${i + 1}.log`), runner.stderr)
+    }
     await site.stop()
   }
 }
