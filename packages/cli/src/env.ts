@@ -70,12 +70,14 @@ const minFreeFromEnv = (): { readonly bytes: number | undefined } | { readonly i
  */
 export const layerS3Store = (url: string): Layer.Layer<Storage, StorageError> =>
   Layer.unwrapEffect(
-    Effect.map(
+    Effect.zipWith(
       Effect.promise(() => {
         process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
         return import("@cargohold/s3")
       }),
-      (s3) => s3.layerS3StorageFromUrl(url)
+      loadNode,
+      // temp uploads named by their owner: the next process aborts a killed one's multipart upload at once
+      (s3, node) => s3.layerS3StorageFromUrl(url, { owners: node.processTempOwners })
     )
   )
 

@@ -13,7 +13,18 @@ import {
   type S3StorageConfigInput,
   storeId
 } from "./config.js"
+import { type SweepReport, sweepStaleTemps, type TempOwnership, tempKeyFor } from "./sweep.js"
 import { beginUpload } from "./upload.js"
+
+export interface S3StorageOptions {
+  /**
+   * Temp names that say which process owns them (`processTempOwners` of `@cargohold/node`), so a store that opens
+   * clears at once what dead processes left; without them only age tells.
+   */
+  readonly owners?: TempOwnership | undefined
+  /** Leftovers whose owner cannot be told are cleared once this old (default 24 h). */
+  readonly staleTempMs?: number | undefined
+}
 
 export interface S3StorageService extends StorageService {
   readonly bucket: string
@@ -23,9 +34,14 @@ export interface S3StorageService extends StorageService {
   readonly tempPrefix: string
   /** The underlying client, for tests and tools (listing uploads, lifecycle rules…). */
   readonly handle: S3Handle
+  /** What the sweep at open cleared (see sweep.ts); zeros when it could not list the bucket. */
+  readonly swept: SweepReport
 }
 
-export const makeS3Storage = (config: S3StorageConfig): Effect.Effect<S3StorageService, StorageError> =>
+export const makeS3Storage = (
+  config: S3StorageConfig,
+  options: S3StorageOptions = {}
+): Effect.Effect<S3StorageService, StorageError> =>
   Effect.gen(function* () {
     const handle = yield* makeClient(config)
     const { sdk } = handle
@@ -35,6 +51,20 @@ export const makeS3Storage = (config: S3StorageConfig): Effect.Effect<S3StorageS
     const objectKey = (sha256: Sha256) => under(shardedKey(sha256))
     const tempPrefix = under(".tmp/")
     const id = storeId(config)
+    // a store that cannot be listed (a role without s3:ListBucket / ListMultipartUploads) still works: its
+    // leftovers wait for the bucket's lifecycle rules
+    const swept = yield* sweepStaleTemps({
+      handle,
+      bucket,
+      tempPrefix,
+      owners: options.owners,
+      staleMs: options.staleTempMs ?? 24 * 60 * 60 * 1000
+    }).pipe(
+      Effect.timeout("10 seconds"),
+      Effect.catchAll((error) =>
+        Effect.as(Effect.logDebug(`s3 temp sweep skipped: ${error.message}`), { abortedUploads: 0, deletedObjects: 0 })
+      )
+    )
 
     const stat = (sha256: Sha256): Effect.Effect<Option.Option<StoredObject>, StorageError> => {
       const key = objectKey(sha256)
@@ -88,7 +118,7 @@ export const makeS3Storage = (config: S3StorageConfig): Effect.Effect<S3StorageS
           storeId: id,
           partSize: config.partSize ?? defaultPartSize,
           queueSize: config.queueSize ?? 4,
-          tempKey: `${tempPrefix}${crypto.randomUUID()}`,
+          tempKey: tempKeyFor(tempPrefix, options.owners),
           objectKey,
           catalogKey: shardedKey,
           stat
@@ -101,7 +131,8 @@ export const makeS3Storage = (config: S3StorageConfig): Effect.Effect<S3StorageS
       bucket,
       objectKey,
       tempPrefix,
-      handle
+      handle,
+      swept
     }
     return service
   })
@@ -112,15 +143,15 @@ const decode = (input: S3StorageConfigInput) =>
   )
 
 /** `Storage` on S3 from explicit settings. The SDK client is destroyed (sockets closed) with the layer. */
-export const layerS3Storage = (input: S3StorageConfigInput): Layer.Layer<Storage, StorageError> =>
-  Layer.scoped(Storage, acquire(decode(input)))
+export const layerS3Storage = (input: S3StorageConfigInput, options?: S3StorageOptions): Layer.Layer<Storage, StorageError> =>
+  Layer.scoped(Storage, acquire(decode(input), options))
 
 /** `Storage` from `s3://bucket/prefix?endpoint=URL&region=R`. */
-export const layerS3StorageFromUrl = (url: string): Layer.Layer<Storage, StorageError> =>
-  Layer.scoped(Storage, acquire(parseS3Url(url)))
+export const layerS3StorageFromUrl = (url: string, options?: S3StorageOptions): Layer.Layer<Storage, StorageError> =>
+  Layer.scoped(Storage, acquire(parseS3Url(url), options))
 
 /** The S3 storage with its extra members, scoped (for tests and tools that need the client). */
-export const acquire = (config: Effect.Effect<S3StorageConfig, StorageError>) =>
-  Effect.acquireRelease(Effect.flatMap(config, makeS3Storage), (storage) =>
+export const acquire = (config: Effect.Effect<S3StorageConfig, StorageError>, options?: S3StorageOptions) =>
+  Effect.acquireRelease(Effect.flatMap(config, (decoded) => makeS3Storage(decoded, options)), (storage) =>
     Effect.sync(() => storage.handle.client.destroy())
   )

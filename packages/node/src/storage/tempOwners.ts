@@ -73,3 +73,12 @@ export const ownerOf = (name: string): "dead" | "alive" | "unknown" => {
   if (now === undefined) return "alive"
   return now === start ? "alive" : "dead"
 }
+
+/**
+ * This process's temp naming for stores outside this package (`@cargohold/s3`'s `owners` option): names that say
+ * their owner, and what a name says of it, so the next process clears a killed one's leftovers at once.
+ */
+export const processTempOwners: {
+  readonly name: () => string
+  readonly ownerOf: (name: string) => "dead" | "alive" | "unknown"
+} = { name: () => ownedName("upload"), ownerOf }
