@@ -14,6 +14,7 @@ import {
   fetchMany,
   layerConnectionLimits,
   layerSilent,
+  Remotes,
   Storage,
   type StorageService
 } from "@cargohold/core"
@@ -49,7 +50,10 @@ const backends = Layer.effectContext(
     if (store === "memory") {
       const storage = yield* makeMemoryStorage()
       const catalog = yield* makeMemoryCatalog
-      return Context.make(Storage, storage as StorageService).pipe(Context.add(Catalog, catalog as CatalogService))
+      return Context.make(Storage, storage as StorageService).pipe(
+        Context.add(Catalog, catalog as CatalogService),
+        Context.add(Remotes, catalog.remotes)
+      )
     }
     const memory = yield* makeMemoryCatalog
     let records = 0
@@ -58,7 +62,7 @@ const backends = Layer.effectContext(
       recordDownload: () => Effect.sync(() => void (records += 1)),
       recordDownloads: (rs) => Effect.sync(() => void (records += rs.length))
     }
-    return Context.make(Storage, nullStorage).pipe(Context.add(Catalog, catalog))
+    return Context.make(Storage, nullStorage).pipe(Context.add(Catalog, catalog), Context.add(Remotes, memory.remotes))
   })
 )
 

@@ -2,11 +2,11 @@
  * Batch tests: real loopback HTTP servers serving fixed bodies, the undici HttpClient, in-memory Storage and Catalog.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Catalog, type CatalogService, DownloadConfig, defaultSettings, layerSilent } from "@cargohold/core"
+import { Catalog, type CatalogService, DownloadConfig, defaultSettings, layerSilent, Remotes } from "@cargohold/core"
 import { makeOriginHealth, OriginHealth } from "@cargohold/core/internal/pipeline/sources"
 import { layerCollecting, layerMemoryBackends, layerNullStorage, makeMemoryCatalog } from "@cargohold/core/testing"
 import { layerNodeHasher } from "@cargohold/node"
-import { Duration, Effect, Layer, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, type Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo, Socket } from "node:net"
@@ -115,11 +115,9 @@ export const layerBatchNull = (counter: { records: number; writes: number }) =>
     Layer.succeed(DownloadConfig, settings),
     Layer.sync(OriginHealth, makeOriginHealth),
     layerNullStorage,
-    Layer.effect(
-      Catalog,
-      Effect.map(
-        makeMemoryCatalog,
-        (memory): CatalogService => ({
+    Layer.effectContext(
+      Effect.map(makeMemoryCatalog, (memory) =>
+        Context.make(Catalog, {
           ...memory,
           recordDownload: () => Effect.sync(() => void (counter.records += 1)),
           recordDownloads: (records) =>
@@ -127,7 +125,6 @@ export const layerBatchNull = (counter: { records: number; writes: number }) =>
               counter.records += records.length
               counter.writes += 1
             })
-        })
+        } satisfies CatalogService).pipe(Context.add(Remotes, memory.remotes))
       )
-    )
-  )
+    )  )

@@ -1,19 +1,19 @@
 /**
  * The behaviour every Catalog backend shares: memory, SQLite and PostgreSQL run this same suite.
  */
-import { Catalog, type CatalogError, type Sha256, whereaboutsJson, whereis } from "@cargohold/core"
+import { Catalog, type CatalogError, Remotes, type Sha256, whereaboutsJson, whereis } from "@cargohold/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, type Layer, Option, Redacted } from "effect"
 import { bearerRemote, digest, record, remoteWithSecrets, secrets, sha, unique } from "./fixtures.js"
 
 export interface ContractTarget {
-  /** An empty catalog for one test. */
-  readonly layer: () => Layer.Layer<Catalog, CatalogError>
+  /** An empty catalog (and the Remotes kept beside it) for one test. */
+  readonly layer: () => Layer.Layer<Catalog | Remotes, CatalogError>
 }
 
 export const catalogContract = (name: string, target: ContractTarget) =>
   describe(`Catalog contract: ${name}`, () => {
-    const run = <A, E>(effect: Effect.Effect<A, E, Catalog>) => Effect.provide(effect, target.layer())
+    const run = <A, E>(effect: Effect.Effect<A, E, Catalog | Remotes>) => Effect.provide(effect, target.layer())
 
     it.live("records a download and looks it up", () =>
       run(
@@ -148,7 +148,7 @@ export const catalogContract = (name: string, target: ContractTarget) =>
           const target256 = sha(unique("e"))
           const u = (n: string) => `http://127.0.0.1/e/${n}`
           const remoteName = unique("mirror")
-          yield* catalog.putRemote(bearerRemote(remoteName, 300))
+          yield* (yield* Remotes).put(bearerRemote(remoteName, 300))
           yield* catalog.addSources(target256, [
             { url: u("plain-b") },
             { url: u("plain-a") },
@@ -240,12 +240,12 @@ export const catalogContract = (name: string, target: ContractTarget) =>
     it.live("keeps remotes by name, secrets intact, and forgets them", () =>
       run(
         Effect.gen(function* () {
-          const catalog = yield* Catalog
+          const remotes = yield* Remotes
           const a = unique("remote-a")
           const b = unique("remote-b")
-          yield* catalog.putRemote(remoteWithSecrets(b, 50))
-          yield* catalog.putRemote(remoteWithSecrets(a))
-          const got = Option.getOrThrow(yield* catalog.getRemote(b))
+          yield* remotes.put(remoteWithSecrets(b, 50))
+          yield* remotes.put(remoteWithSecrets(a))
+          const got = Option.getOrThrow(yield* remotes.get(b))
           expect(got.url).toBe(`https://${b}.example.test/repo/`)
           expect(got.priority).toBe(50)
           expect(got.headers).toEqual({ "x-repo": b })
@@ -254,16 +254,16 @@ export const catalogContract = (name: string, target: ContractTarget) =>
           expect(got.auth?._tag).toBe("Basic")
           if (got.auth?._tag === "Basic") expect(Redacted.value(got.auth.password)).toBe(secrets.password)
           expect(String(got)).not.toContain(secrets.password)
-          const names = (yield* catalog.listRemotes()).map((r) => r.name).filter((n) => n === a || n === b)
+          const names = (yield* remotes.list()).map((r) => r.name).filter((n) => n === a || n === b)
           expect(names).toEqual([a, b])
           // replace: now a bearer remote
-          yield* catalog.putRemote(bearerRemote(b))
-          const replaced = Option.getOrThrow(yield* catalog.getRemote(b))
+          yield* remotes.put(bearerRemote(b))
+          const replaced = Option.getOrThrow(yield* remotes.get(b))
           expect(replaced.auth?._tag === "Bearer" && Redacted.value(replaced.auth.token)).toBe(secrets.token)
           expect(replaced.proxy).toBeUndefined()
-          expect(yield* catalog.removeRemote(b)).toBe(true)
-          expect(yield* catalog.removeRemote(b)).toBe(false)
-          expect(Option.isNone(yield* catalog.getRemote(b))).toBe(true)
+          expect(yield* remotes.remove(b)).toBe(true)
+          expect(yield* remotes.remove(b)).toBe(false)
+          expect(Option.isNone(yield* remotes.get(b))).toBe(true)
         })
       )
     )

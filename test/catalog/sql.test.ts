@@ -5,7 +5,7 @@
 import { layerSqlCatalogFromUrl, layerSecretBoxKey, migrate } from "@cargohold/catalog-sql"
 import { layerPgClient } from "@cargohold/catalog-sql/pg"
 import { layerSqliteClient } from "@cargohold/catalog-sql/sqlite"
-import { Catalog, type CatalogError, Remote } from "@cargohold/core"
+import { Catalog, type CatalogError, Remote, Remotes } from "@cargohold/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Schema } from "effect"
@@ -167,7 +167,7 @@ for (const backend of backends) {
         )
         expect(yield* Effect.promise(db.dump)).toContain(apiKey)
         // the next open reseals it: the remote reads back whole, and no dump shows the value any more
-        const back = Option.getOrThrow(yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.getRemote(name)), layer))
+        const back = Option.getOrThrow(yield* Effect.provide(Effect.flatMap(Remotes, (r) => r.get(name)), layer))
         expect(back.headers).toEqual({ "X-Api-Key": apiKey })
         const dump = yield* Effect.promise(db.dump)
         expect(dump).toContain(name)
@@ -186,7 +186,7 @@ for (const backend of backends) {
         const db = yield* Effect.promise(backend.fresh)
         const name = unique("secretive")
         const layer = layerSqlCatalogFromUrl(db.url, { secretBox: box })
-        yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.putRemote(remoteWithSecrets(name))), layer)
+        yield* Effect.provide(Effect.flatMap(Remotes, (r) => r.put(remoteWithSecrets(name))), layer)
         const dump = yield* Effect.promise(db.dump)
         expect(dump).toContain(name)
         expect(dump).toContain("proxy-user")
@@ -197,11 +197,11 @@ for (const backend of backends) {
         )
         expect(sealed[0]!.secrets).toMatch(/^v1\./)
         // the right key opens them
-        const back = Option.getOrThrow(yield* Effect.provide(Effect.flatMap(Catalog, (c) => c.getRemote(name)), layer))
+        const back = Option.getOrThrow(yield* Effect.provide(Effect.flatMap(Remotes, (r) => r.get(name)), layer))
         expect(back.auth?._tag === "Basic" ? back.auth.username : undefined).toBe("alice")
         // another key does not, and says so without showing anything secret
         const wrong = layerSqlCatalogFromUrl(db.url, { secretBox: layerSecretBoxKey(randomBytes(32)) })
-        const error = yield* Effect.flip(Effect.provide(Effect.flatMap(Catalog, (c) => c.getRemote(name)), wrong))
+        const error = yield* Effect.flip(Effect.provide(Effect.flatMap(Remotes, (r) => r.get(name)), wrong))
         expect(error._tag).toBe("CatalogError")
         expect(error.message).toContain("cannot be decrypted")
         for (const secret of Object.values(secrets)) expect(error.message).not.toContain(secret)

@@ -15,6 +15,7 @@ import {
   download,
   layerSilent,
   type Progress,
+  type Remotes,
   replicate,
   type Sha256,
   Storage,
@@ -52,7 +53,7 @@ afterAll(async () => {
 interface Backend {
   readonly name: string
   readonly open: (n: number) => Effect.Effect<StorageService, unknown, Scope.Scope>
-  readonly catalog: (n: number) => Layer.Layer<Catalog, unknown>
+  readonly catalog: (n: number) => Layer.Layer<Catalog | Remotes, unknown>
   readonly plant: (storage: StorageService, sha256: Sha256, bytes: Uint8Array) => Promise<void>
 }
 
@@ -132,7 +133,7 @@ const backends: ReadonlyArray<Backend> = [
 let counter = 0
 const run = <A>(
   backend: Backend,
-  f: (storage: StorageService) => Effect.Effect<A, unknown, Storage | Catalog | Progress | HttpClient.HttpClient>
+  f: (storage: StorageService) => Effect.Effect<A, unknown, Storage | Catalog | Remotes | Progress | HttpClient.HttpClient>
 ) =>
   Effect.runPromise(
     Effect.scoped(

@@ -7,7 +7,16 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { type ByteSize, type Catalog, download, layerSilent, type Progress, type Sha256, Storage } from "@cargohold/core"
+import {
+  type ByteSize,
+  type Catalog,
+  download,
+  layerSilent,
+  type Progress,
+  type Remotes,
+  type Sha256,
+  Storage
+} from "@cargohold/core"
 import { layerMemoryCatalog } from "@cargohold/core/testing"
 import { acquireS3Storage, layerS3StorageFromUrl, makeS3Storage, type S3StorageService } from "@cargohold/s3"
 import { Chunk, Effect, Exit, Fiber, Layer, Option, Redacted, Stream } from "effect"
@@ -41,7 +50,7 @@ const s3 = (prefix: string) =>
 
 
 /** Runs `f` with the S3 storage of `prefix` as `Storage`, a memory catalog and the undici HTTP client. */
-const withS3 = <A, E>(prefix: string, f: (storage: S3StorageService) => Effect.Effect<A, E, Storage | Catalog | Progress | HttpClient.HttpClient>) =>
+const withS3 = <A, E>(prefix: string, f: (storage: S3StorageService) => Effect.Effect<A, E, Storage | Catalog | Remotes | Progress | HttpClient.HttpClient>) =>
   Effect.runPromiseExit(
     Effect.scoped(
       Effect.gen(function* () {

@@ -4,17 +4,18 @@
 import {
   type Algorithm,
   type ArtifactKnowledge,
+  Catalog,
   type CatalogError,
   type CatalogService,
   locationOrder,
   makeCatalog,
   type ProvenanceRow,
-  type Remote,
+  Remotes,
   type Sha256
 } from "@cargohold/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Array as Arr, Effect, Option, Schema } from "effect"
+import { Array as Arr, Context, Effect, Layer, Option, Schema } from "effect"
 import { asCatalogError } from "./errors.js"
 import {
   artifactOfLookup,
@@ -29,7 +30,6 @@ import {
 import { dialectOf } from "./dialect.js"
 import { migrate } from "./migrations.js"
 import { chunks, planBatch, storeIds, writeBatch } from "./record.js"
-import { remoteToRow, resealRemotes, rowToRemote } from "./remotes.js"
 import {
   ArtifactSql,
   bytesOfHex,
@@ -41,13 +41,12 @@ import {
   toLocation,
   toSource
 } from "./rows.js"
-import { SecretBox } from "./SecretBox.js"
+import type { SecretBox } from "./SecretBox.js"
+import { makeSqlRemotes } from "./SqlRemotes.js"
 
 const decodeArtifacts = Schema.decodeUnknown(Schema.Array(ArtifactSql))
 const decodeLocations = Schema.decodeUnknown(Schema.Array(LocationSql))
 const decodeSources = Schema.decodeUnknown(Schema.Array(SourceSql))
-const RemoteSql = Schema.Struct({ name: Schema.String, settings: Schema.String, secrets: Schema.NullOr(Schema.String) })
-const decodeRemotes = Schema.decodeUnknown(Schema.Array(RemoteSql))
 
 const digestColumns: Readonly<Record<Algorithm, string>> = {
   sha256: "sha256",
@@ -62,21 +61,15 @@ export interface SqlCatalogOptions {
   readonly secrets?: ReadonlyArray<string>
 }
 
-/**
- * Migrates the database, then serves the Catalog over the SqlClient in context. Remote secrets go through the
- * SecretBox in context.
- */
+/** Migrates the database, then serves the Catalog over the SqlClient in context. */
 export const makeSqlCatalog = (
   options?: SqlCatalogOptions
-): Effect.Effect<CatalogService, CatalogError, SqlClient.SqlClient | SecretBox> =>
+): Effect.Effect<CatalogService, CatalogError, SqlClient.SqlClient> =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const box = yield* SecretBox
     const secrets = options?.secrets ?? []
     const fail = (operation: string) => asCatalogError(operation, secrets)
     yield* migrate
-    // rows from before header values were sealed: sealed now, so no header value stays in the clear at rest
-    yield* resealRemotes(box).pipe(fail("reseal remotes"))
 
     const dialect = dialectOf(sql)
     const lookupStatement = lookupSql(dialect)
@@ -327,28 +320,6 @@ export const makeSqlCatalog = (
           Effect.map((rows) => Number(rows[0]?.n ?? 0)),
           fail("count")
         ),
-      putRemote: (remote: Remote) =>
-        Effect.gen(function* () {
-          const row = yield* remoteToRow(box, remote)
-          yield* sql`INSERT INTO remotes ${sql.insert({ ...row, updated_at: Date.now() })}
-                     ON CONFLICT (name) DO UPDATE SET url = excluded.url, priority = excluded.priority,
-                       settings = excluded.settings, secrets = excluded.secrets, updated_at = excluded.updated_at`
-        }).pipe(fail("put remote")),
-      getRemote: (name) =>
-        Effect.gen(function* () {
-          const rows = yield* decodeRemotes(yield* sql`SELECT name, settings, secrets FROM remotes WHERE name = ${name}`)
-          return rows.length === 0 ? Option.none() : Option.some(yield* rowToRemote(box, rows[0]!))
-        }).pipe(fail("get remote")),
-      listRemotes: () =>
-        Effect.gen(function* () {
-          const rows = yield* decodeRemotes(yield* sql`SELECT name, settings, secrets FROM remotes ORDER BY name ASC`)
-          return yield* Effect.forEach(rows, (row) => rowToRemote(box, row))
-        }).pipe(fail("list remotes")),
-      removeRemote: (name) =>
-        sql`DELETE FROM remotes WHERE name = ${name} RETURNING name`.pipe(
-          Effect.map((rows) => rows.length > 0),
-          fail("remove remote")
-        ),
       list: (options) => {
         const limit =
           options?.limit === undefined
@@ -367,3 +338,18 @@ export const makeSqlCatalog = (
     })
     return service
   })
+
+/**
+ * The Catalog and the Remotes of one database, over the SqlClient in context (migrated first). Remote secrets go
+ * through the SecretBox in context.
+ */
+export const layerSqlCatalog = (
+  options?: SqlCatalogOptions
+): Layer.Layer<Catalog | Remotes, CatalogError, SqlClient.SqlClient | SecretBox> =>
+  Layer.effectContext(
+    Effect.gen(function* () {
+      const catalog = yield* makeSqlCatalog(options)
+      const remotes = yield* makeSqlRemotes(options)
+      return Context.make(Catalog, catalog).pipe(Context.add(Remotes, remotes))
+    })
+  )

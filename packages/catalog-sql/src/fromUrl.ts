@@ -2,7 +2,7 @@
  * Chooses the catalog backend by URL: `sqlite:///abs/path.db` (or `sqlite::memory:`), `postgresql://…` / `postgres://…`.
  * Backends load on demand, so a SQLite user never loads the PostgreSQL driver and the other way round.
  */
-import { type Catalog, CatalogError } from "@cargohold/core"
+import { type Catalog, CatalogError, type Remotes } from "@cargohold/core"
 import { Effect, Layer } from "effect"
 import type { SecretBox } from "./SecretBox.js"
 
@@ -48,7 +48,7 @@ export const parseCatalogUrl = (url: string): Effect.Effect<CatalogTarget, Catal
   })
 
 /** The Catalog named by `url`. */
-export const layerSqlCatalogFromUrl = (url: string, options?: CatalogUrlOptions): Layer.Layer<Catalog, CatalogError> =>
+export const layerSqlCatalogFromUrl = (url: string, options?: CatalogUrlOptions): Layer.Layer<Catalog | Remotes, CatalogError> =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
       const target = yield* parseCatalogUrl(url)

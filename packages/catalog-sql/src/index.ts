@@ -15,5 +15,6 @@ export {
   SecretBox,
   type SecretBoxService
 } from "./SecretBox.js"
-export { makeSqlCatalog, type SqlCatalogOptions } from "./SqlCatalog.js"
+export { layerSqlCatalog, makeSqlCatalog, type SqlCatalogOptions } from "./SqlCatalog.js"
+export { makeSqlRemotes } from "./SqlRemotes.js"
 export { layerSqlCatalogWithRepositoriesFromUrl, layerSqlRepositories, makeSqlRepositories } from "./repositories/index.js"

@@ -1,13 +1,13 @@
 /**
  * The Catalog on PostgreSQL. The connection URL is kept Redacted; its password never reaches an error or a log.
  */
-import { Catalog, CatalogError } from "@cargohold/core"
+import { type Catalog, CatalogError, type Remotes } from "@cargohold/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Duration, Layer, Redacted } from "effect"
 import { catalogError, scrub } from "./errors.js"
 import { layerSecretBoxDefault, type SecretBox } from "./SecretBox.js"
-import { makeSqlCatalog } from "./SqlCatalog.js"
+import { layerSqlCatalog } from "./SqlCatalog.js"
 
 export interface PgCatalogOptions {
   /** `postgresql://user[:password]@host[:port]/database` (or `postgres://`). */
@@ -49,10 +49,10 @@ export const layerPgClient = (
   )
 }
 
-/** The Catalog in a PostgreSQL database. */
-export const layerPgCatalog = (options: PgCatalogOptions): Layer.Layer<Catalog, CatalogError> => {
+/** The Catalog (with its Remotes) in a PostgreSQL database. */
+export const layerPgCatalog = (options: PgCatalogOptions): Layer.Layer<Catalog | Remotes, CatalogError> => {
   const url = typeof options.url === "string" ? options.url : Redacted.value(options.url)
-  return Layer.effect(Catalog, makeSqlCatalog({ secrets: urlPassword(url) })).pipe(
+  return layerSqlCatalog({ secrets: urlPassword(url) }).pipe(
     Layer.provide(Layer.merge(layerPgClient(options), options.secretBox ?? layerSecretBoxDefault({ home: options.home })))
   )
 }

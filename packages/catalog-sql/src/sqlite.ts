@@ -2,7 +2,7 @@
  * The Catalog on SQLite (better-sqlite3): WAL journal and a busy timeout, so several processes can share a file;
  * writes in a thread of their own (sqliteClient.ts).
  */
-import { Catalog, type CatalogError } from "@cargohold/core"
+import type { Catalog, CatalogError, Remotes } from "@cargohold/core"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { asCatalogError, catalogError } from "./errors.js"
 import { makeDirectoriesSync } from "./folders.js"
 import { layerSecretBoxDefault, type SecretBox } from "./SecretBox.js"
-import { makeSqlCatalog } from "./SqlCatalog.js"
+import { layerSqlCatalog } from "./SqlCatalog.js"
 import { makeSqliteFileClient } from "./sqliteClient.js"
 
 export interface SqliteCatalogOptions {
@@ -89,8 +89,8 @@ export const layerSqliteClient = (
     })
   ).pipe(Layer.provide(Reactivity.layer))
 
-/** The Catalog in a SQLite file. */
-export const layerSqliteCatalog = (options: SqliteCatalogOptions): Layer.Layer<Catalog, CatalogError> =>
-  Layer.effect(Catalog, makeSqlCatalog()).pipe(
+/** The Catalog (with its Remotes) in a SQLite file. */
+export const layerSqliteCatalog = (options: SqliteCatalogOptions): Layer.Layer<Catalog | Remotes, CatalogError> =>
+  layerSqlCatalog().pipe(
     Layer.provide(Layer.merge(layerSqliteClient(options), options.secretBox ?? layerSecretBoxDefault({ home: options.home })))
   )

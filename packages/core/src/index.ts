@@ -143,6 +143,7 @@ export {
   TlsSettings
 } from "./remote/Remote.js"
 export { NetworkPolicy, type NetworkPolicyService, type RemoteConnection } from "./remote/policy.js"
+export { Remotes, type RemotesService } from "./remote/Remotes.js"
 export { Telemetry, type TelemetryService, telemetryOn } from "./telemetry/telemetry.js"
 export * from "./integrity/index.js"
 export * from "./repository/index.js"

@@ -14,6 +14,7 @@ import {
   layerConnectionLimits,
   layerSilent,
   type Progress,
+  type Remotes,
   type Storage,
   type StorageError
 } from "@cargohold/core"
@@ -71,7 +72,7 @@ export interface NodeLayerOptions {
  * What `layerNode` provides; Hasher, FileSource, NetworkPolicy, DownloadConfig and ConnectionLimits ride along as
  * references.
  */
-export type NodeServices = HttpClient.HttpClient | Storage | Catalog | Progress
+export type NodeServices = HttpClient.HttpClient | Storage | Catalog | Remotes | Progress
 
 /** Why `layerNode` may fail to build: an unusable home, store or catalog URL, or bad transport settings. */
 export type NodeLayerError = StorageError | CatalogError | InvalidRequest

@@ -1,7 +1,14 @@
 /**
  * The Node layer with Repositories beside the Catalog, in the same database (`memory:` keeps both in memory).
  */
-import { type Catalog, type CatalogError, layerMemoryCatalog, layerMemoryRepositories, type Repositories } from "@cargohold/core"
+import {
+  type Catalog,
+  type CatalogError,
+  layerMemoryCatalog,
+  layerMemoryRepositories,
+  type Remotes,
+  type Repositories
+} from "@cargohold/core"
 import { Effect, Layer } from "effect"
 import { loadCatalogSql } from "./catalogSql.js"
 import { type NodeLayerError, type NodeLayerOptions, type NodeServices, layerNodeWith } from "./layer.js"
@@ -10,7 +17,7 @@ import { type NodeLayerError, type NodeLayerOptions, type NodeServices, layerNod
 export const layerCatalogAndRepositoriesFromUrl = (
   url: string,
   options: { readonly home?: string; readonly sqliteCacheMiB?: number | undefined } = {}
-): Layer.Layer<Catalog | Repositories, CatalogError> =>
+): Layer.Layer<Catalog | Remotes | Repositories, CatalogError> =>
   url === "memory:"
     ? Layer.merge(layerMemoryCatalog, layerMemoryRepositories)
     : Layer.unwrapEffect(Effect.map(loadCatalogSql, (sql) => sql.layerSqlCatalogWithRepositoriesFromUrl(url, options)))

@@ -2,19 +2,19 @@
  * The Catalog and Repositories of one database URL, on one SqlClient: in one process, a second SQLite connection
  * to the same file could wait on the first one's write lock while blocking the thread that would release it.
  */
-import { Catalog, type CatalogError, type Repositories } from "@cargohold/core"
+import type { Catalog, CatalogError, Remotes, Repositories } from "@cargohold/core"
 import { Effect, Layer } from "effect"
 import type { CatalogUrlOptions } from "../fromUrl.js"
 import { parseCatalogUrl } from "../fromUrl.js"
 import { layerSecretBoxDefault } from "../SecretBox.js"
-import { makeSqlCatalog } from "../SqlCatalog.js"
+import { layerSqlCatalog } from "../SqlCatalog.js"
 import { layerSqlRepositories } from "./SqlRepositories.js"
 
 /** `Catalog` and `Repositories` in the database `url` names (`sqlite:///…`, `postgresql://…`). */
 export const layerSqlCatalogWithRepositoriesFromUrl = (
   url: string,
   options?: CatalogUrlOptions
-): Layer.Layer<Catalog | Repositories, CatalogError> =>
+): Layer.Layer<Catalog | Remotes | Repositories, CatalogError> =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
       const target = yield* parseCatalogUrl(url)
@@ -25,12 +25,12 @@ export const layerSqlCatalogWithRepositoriesFromUrl = (
           filename: target.filename,
           ...(options?.sqliteCacheMiB === undefined ? {} : { cacheSizeMiB: options.sqliteCacheMiB })
         })
-        return Layer.merge(Layer.effect(Catalog, makeSqlCatalog()), layerSqlRepositories).pipe(
+        return Layer.merge(layerSqlCatalog(), layerSqlRepositories).pipe(
           Layer.provide(Layer.merge(client, box))
         )
       }
       const { layerPgClient, urlPassword } = yield* Effect.promise(() => import("../pg.js"))
-      return Layer.merge(Layer.effect(Catalog, makeSqlCatalog({ secrets: urlPassword(target.url) })), layerSqlRepositories).pipe(
+      return Layer.merge(layerSqlCatalog({ secrets: urlPassword(target.url) }), layerSqlRepositories).pipe(
         Layer.provide(Layer.merge(layerPgClient({ url: target.url }), box))
       )
     })

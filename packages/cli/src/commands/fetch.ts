@@ -5,13 +5,13 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import {
-  Catalog,
   type CatalogError,
   type DownloadRequestInput,
   defaultLimits,
   fetchMany,
   Progress,
   type Remote,
+  Remotes,
   Storage
 } from "@cargohold/core"
 import type { NodeServices } from "@cargohold/node"
@@ -157,12 +157,12 @@ const commandLineRemote = (flags: FetchFlags, base: string): Effect.Effect<Remot
     : Effect.succeed(undefined)
 
 /** The `--remote` named in the catalog, with the command line's network flags applied over it. */
-const remoteFor = (flags: FetchFlags, base: string): Effect.Effect<Remote | undefined, UsageError | CatalogError, Catalog> =>
+const remoteFor = (flags: FetchFlags, base: string): Effect.Effect<Remote | undefined, UsageError | CatalogError, Remotes> =>
   Option.match(flags.remote, {
     onNone: () => commandLineRemote(flags, base),
     onSome: (name) =>
       Effect.gen(function* () {
-        const stored = yield* (yield* Catalog).getRemote(name)
+        const stored = yield* (yield* Remotes).get(name)
         if (Option.isNone(stored)) return yield* Effect.fail(new UsageError({ message: `no remote named '${name}'` }))
         if (!anyNetworkFlag(flags)) return stored.value
         return yield* makeRemote({ ...stored.value, ...(yield* networkFields(flags)) })

@@ -1,9 +1,9 @@
 /**
  * `remote add|list|show|remove` and `sources add`: remotes (with their network policy) and declared sources,
- * kept in the catalog. Secrets print as `<redacted>`, always.
+ * kept in the catalog's database (the Remotes and Catalog services). Secrets print as `<redacted>`, always.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Catalog, type Remote, redactUrl, type Sha256 } from "@cargohold/core"
+import { Catalog, type Remote, Remotes, redactUrl, type Sha256 } from "@cargohold/core"
 import { Effect, Option, Redacted } from "effect"
 import { withServices } from "../env.js"
 import { Finished, rejectFlagLikeArgs, UsageError } from "../errors.js"
@@ -41,7 +41,7 @@ const name = Args.text({ name: "NAME" }).pipe(Args.withDescription("the remote's
 const priority = Options.integer("priority").pipe(Options.withPseudoName("N"), Options.withDescription("priority of its sources (higher is preferred; default 100)"), Options.optional)
 
 const getRemote = (remoteName: string) =>
-  Effect.flatMap(Catalog, (catalog) => catalog.getRemote(remoteName)).pipe(
+  Effect.flatMap(Remotes, (remotes) => remotes.get(remoteName)).pipe(
     Effect.flatMap(Option.match({
       onNone: () => Effect.fail(new UsageError({ message: `no remote named '${remoteName}'` })),
       onSome: Effect.succeed
@@ -68,11 +68,11 @@ export const remoteAdd = Command.make(
       const remote = yield* makeRemote({ name: flags.name, url: flags.url, priority: Option.getOrUndefined(flags.priority), ...fields })
       yield* withServices(flags)(
         Effect.gen(function* () {
-          const catalog = yield* Catalog
-          if (Option.isSome(yield* catalog.getRemote(remote.name))) {
+          const remotes = yield* Remotes
+          if (Option.isSome(yield* remotes.get(remote.name))) {
             return yield* Effect.fail(new UsageError({ message: `remote '${remote.name}' exists; remove it first` }))
           }
-          yield* catalog.putRemote(remote)
+          yield* remotes.put(remote)
         })
       )
       yield* printErr(`remote '${remote.name}' added`)
@@ -82,7 +82,7 @@ export const remoteAdd = Command.make(
 export const remoteList = Command.make("list", { json, ...location }, (flags) =>
   withServices(flags)(
     Effect.gen(function* () {
-      const remotes = yield* (yield* Catalog).listRemotes()
+      const remotes = yield* (yield* Remotes).list()
       if (flags.json) {
         for (const remote of remotes) yield* printJson(remoteView(remote))
       } else if (remotes.length > 0) {
@@ -104,7 +104,7 @@ export const remoteShow = Command.make("show", { name, json, ...location }, (fla
 export const remoteRemove = Command.make("remove", { name, ...location }, (flags) =>
   withServices(flags)(
     Effect.gen(function* () {
-      const existed = yield* (yield* Catalog).removeRemote(flags.name)
+      const existed = yield* (yield* Remotes).remove(flags.name)
       if (!existed) {
         yield* printErr(`cargohold: no remote named '${flags.name}'`)
         return yield* Effect.fail(new Finished({ code: 1 }))

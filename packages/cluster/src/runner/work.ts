@@ -6,13 +6,13 @@
  */
 import {
   type Artifact,
-  Catalog,
   type DownloadError,
   type DownloadRequestInput,
   download,
   InvalidRequest,
   Progress,
-  type Remote
+  type Remote,
+  Remotes
 } from "@cargohold/core"
 import type { NodeServices } from "@cargohold/node"
 import { Context, Effect, Exit, Option, Schedule } from "effect"
@@ -60,7 +60,7 @@ export const makeRunnerWork = (
 ): Effect.Effect<RunnerWorkService, never, NodeServices> =>
   Effect.gen(function* () {
     const context = yield* Effect.context<NodeServices>()
-    const catalog = yield* Catalog
+    const remoteStore = yield* Remotes
     const slots = yield* Effect.makeSemaphore(Math.max(1, options.concurrency))
     const ttl = options.remoteTtlMs ?? 10_000
     const remotes = new Map<string, { readonly remote: Remote; readonly at: number }>()
@@ -69,7 +69,7 @@ export const makeRunnerWork = (
       if (name === undefined) return Effect.succeed(options.defaultRemote)
       const cached = remotes.get(name)
       if (cached !== undefined && Date.now() - cached.at < ttl) return Effect.succeed(cached.remote)
-      return Effect.flatMap(catalog.getRemote(name), (found) =>
+      return Effect.flatMap(remoteStore.get(name), (found) =>
         Option.match(found, {
           onNone: () =>
             Effect.fail(new InvalidRequest({ url, reason: `no remote named '${name}' in the shared catalog of the runners` })),

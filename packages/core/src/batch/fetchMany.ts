@@ -22,6 +22,7 @@ import type { DownloadError } from "../domain/errors.js"
 import type { DownloadRequestInput } from "../domain/request.js"
 import { downloadWith } from "../pipeline/download.js"
 import { Progress } from "../progress/Progress.js"
+import type { Remotes } from "../remote/Remotes.js"
 import type { Storage } from "../storage/Storage.js"
 import { makePrefetcher, type Prefetched } from "./prefetch.js"
 import { makeBatchRecorder } from "./recorder.js"
@@ -92,7 +93,7 @@ const MiB = 1024 * 1024
 export const fetchMany = <E, R>(
   requests: Stream.Stream<BatchRequest, E, R>,
   options: BatchOptions = {}
-): Stream.Stream<BatchResult, E, R | HttpClient.HttpClient | Storage | Catalog | Progress> =>
+): Stream.Stream<BatchResult, E, R | HttpClient.HttpClient | Storage | Catalog | Remotes | Progress> =>
   Stream.unwrap(
     Effect.map(BatchExecutor, (executor) =>
       executor === undefined ? fetchHere(requests, options) : executor.fetchMany(requests, options)
@@ -102,7 +103,7 @@ export const fetchMany = <E, R>(
 const fetchHere = <E, R>(
   requests: Stream.Stream<BatchRequest, E, R>,
   options: BatchOptions
-): Stream.Stream<BatchResult, E, R | HttpClient.HttpClient | Storage | Catalog | Progress> =>
+): Stream.Stream<BatchResult, E, R | HttpClient.HttpClient | Storage | Catalog | Remotes | Progress> =>
   Stream.unwrap(
     Effect.gen(function* () {
       const concurrency = Math.max(1, options.concurrency ?? 32)
@@ -122,7 +123,7 @@ const fetchHere = <E, R>(
       const one = ([item, index]: readonly [Prefetched, number]): Effect.Effect<
         BatchResult,
         never,
-        HttpClient.HttpClient | Storage | Catalog | Progress
+        HttpClient.HttpClient | Storage | Catalog | Remotes | Progress
       > => {
         const request = item.request
         const size = typeof request.size === "number" && request.size >= 0 ? request.size : unknownSize

@@ -1,10 +1,10 @@
 /**
- * The Catalog service: every artifact, every place it is stored, every place it can come from.
+ * The Catalog service: every artifact, every place it is stored, every place it can come from. The named remotes
+ * a source may refer to are the Remotes service (remote/Remotes.ts), kept by the same backends.
  */
 import { Context, Effect, Option } from "effect"
 import type { Algorithm, Sha256 } from "../domain/digest.js"
 import type { CatalogError } from "../domain/errors.js"
-import type { Remote } from "../remote/Remote.js"
 import type {
   ArtifactRow,
   CatalogEntry,
@@ -89,13 +89,6 @@ export interface CatalogService {
   readonly locationsToVerify: (options?: LocationsToVerify) => Effect.Effect<ReadonlyArray<LocationRow>, CatalogError>
   /** Number of artifacts known. */
   readonly count: () => Effect.Effect<number, CatalogError>
-  /** Creates or replaces the remote with this name (secrets are stored encrypted by persistent backends). */
-  readonly putRemote: (remote: Remote) => Effect.Effect<void, CatalogError>
-  readonly getRemote: (name: string) => Effect.Effect<Option.Option<Remote>, CatalogError>
-  /** Every remote, by name. */
-  readonly listRemotes: () => Effect.Effect<ReadonlyArray<Remote>, CatalogError>
-  /** Forgets a remote; true when it existed. Sources naming it keep the name. */
-  readonly removeRemote: (name: string) => Effect.Effect<boolean, CatalogError>
   /** Artifacts, newest first. */
   readonly list: (options?: {
     readonly limit?: number

@@ -1,9 +1,10 @@
 /**
- * An in-memory Catalog: the reference behaviour the SQL backends are tested against, and a stub for users' tests.
+ * An in-memory Catalog (and the Remotes kept beside it): the reference behaviour the SQL backends are tested against, and a stub for users' tests.
  */
-import { Array as Arr, Effect, Layer, Option, Order, Ref } from "effect"
+import { Array as Arr, Context, Effect, Layer, Option, Order, Ref } from "effect"
 import type { Sha256 } from "../domain/digest.js"
 import type { Remote } from "../remote/Remote.js"
+import { Remotes, type RemotesService } from "../remote/Remotes.js"
 import { type ArtifactKnowledge, Catalog, type CatalogService, makeCatalog } from "./Catalog.js"
 import { locationOrder, sourceOrder } from "./ordering.js"
 import {
@@ -105,6 +106,8 @@ const declaredAt = Order.combine(
 export interface MemoryCatalog extends CatalogService {
   /** Every provenance row, oldest first. */
   readonly provenance: Effect.Effect<ReadonlyArray<ProvenanceRow>>
+  /** The remotes kept beside it (their priorities rank the sources naming them). */
+  readonly remotes: RemotesService
 }
 
 export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(function* () {
@@ -233,14 +236,6 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
         return options?.limit === undefined ? sorted : sorted.slice(0, Math.max(0, options.limit))
       }),
     count: () => read((state) => state.artifacts.size),
-    putRemote: (remote) =>
-      mutate((state) => {
-        state.remotes.set(remote.name, remote)
-      }),
-    getRemote: (name) => read((state) => Option.fromNullable(state.remotes.get(name))),
-    listRemotes: () =>
-      read((state) => [...state.remotes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))),
-    removeRemote: (name) => read((state) => state.remotes.delete(name)),
     list: (options) =>
       read((state) => {
         const all = [...state.artifacts.values()].sort(
@@ -252,8 +247,24 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
     provenanceOf: (sha256, limit = 10) =>
       read((state) => state.provenance.filter((p) => p.sha256 === sha256).reverse().slice(0, limit))
   })
-  return { ...catalog, provenance: read((state) => [...state.provenance]) } satisfies MemoryCatalog
+  const remotes: RemotesService = {
+    put: (remote) =>
+      mutate((state) => {
+        state.remotes.set(remote.name, remote)
+      }),
+    get: (name) => read((state) => Option.fromNullable(state.remotes.get(name))),
+    list: () =>
+      read((state) => [...state.remotes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))),
+    remove: (name) => read((state) => state.remotes.delete(name))
+  }
+  return { ...catalog, provenance: read((state) => [...state.provenance]), remotes } satisfies MemoryCatalog
 })
 
-/** A fresh in-memory Catalog per layer build. */
-export const layerMemoryCatalog: Layer.Layer<Catalog> = Layer.effect(Catalog, makeMemoryCatalog)
+/** The Catalog and the Remotes of one in-memory catalog, as a context (for layers that add more beside them). */
+export const memoryCatalogContext = (catalog: MemoryCatalog): Context.Context<Catalog | Remotes> =>
+  Context.make(Catalog, catalog).pipe(Context.add(Remotes, catalog.remotes))
+
+/** A fresh in-memory Catalog, with its Remotes, per layer build. */
+export const layerMemoryCatalog: Layer.Layer<Catalog | Remotes> = Layer.effectContext(
+  Effect.map(makeMemoryCatalog, memoryCatalogContext)
+)

@@ -10,6 +10,7 @@ import type { ByteSize, Sha256 } from "../domain/digest.js"
 import { Hasher } from "../hash/Hasher.js"
 import { download } from "../pipeline/download.js"
 import type { Progress } from "../progress/Progress.js"
+import type { Remotes } from "../remote/Remotes.js"
 import { Storage, type StorageService } from "../storage/Storage.js"
 import { copyVerified } from "./hashing.js"
 import { readableLocations, replacing, type Stores } from "./stores.js"
@@ -25,7 +26,7 @@ export const repairLocation = (
   size: ByteSize,
   bad: StorageService,
   stores: Stores
-): Effect.Effect<RepairResult, never, Catalog | Progress | HttpClient.HttpClient> =>
+): Effect.Effect<RepairResult, never, Catalog | Remotes | Progress | HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const catalog = yield* Catalog
     const hasher = yield* Hasher

@@ -11,6 +11,7 @@ import type { CatalogError, StorageError } from "../domain/errors.js"
 import { Hasher, type HasherService } from "../hash/Hasher.js"
 import { nextDownloadId } from "../pipeline/download.js"
 import { Progress, type ProgressService } from "../progress/Progress.js"
+import type { Remotes } from "../remote/Remotes.js"
 import type { Storage, StorageService } from "../storage/Storage.js"
 import { hashStream, mismatch } from "./hashing.js"
 import { repairLocation } from "./repair.js"
@@ -138,7 +139,7 @@ const verifyOne = (
   item: { readonly row: LocationRow; readonly storage: StorageService },
   stores: Stores,
   options: VerifyOptions
-): Effect.Effect<LocationVerdict | UncheckedLocation, CatalogError, Catalog | Progress | HttpClient.HttpClient> =>
+): Effect.Effect<LocationVerdict | UncheckedLocation, CatalogError, Catalog | Remotes | Progress | HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const { row, storage } = item
     const catalog = yield* Catalog
@@ -180,13 +181,13 @@ const isVerdict = (x: LocationVerdict | UncheckedLocation): x is LocationVerdict
  */
 export function verify(
   options: VerifyOptions & { readonly repair: true }
-): Effect.Effect<VerifyReport, CatalogError, Storage | Catalog | Progress | HttpClient.HttpClient>
+): Effect.Effect<VerifyReport, CatalogError, Storage | Catalog | Remotes | Progress | HttpClient.HttpClient>
 export function verify(
   options?: VerifyOptions & { readonly repair?: false }
 ): Effect.Effect<VerifyReport, CatalogError, Storage | Catalog | Progress>
 export function verify(
   options: VerifyOptions = {}
-): Effect.Effect<VerifyReport, CatalogError, Storage | Catalog | Progress | HttpClient.HttpClient> {
+): Effect.Effect<VerifyReport, CatalogError, Storage | Catalog | Remotes | Progress | HttpClient.HttpClient> {
   return Effect.gen(function* () {
     const stores = yield* resolveStores(options.stores)
     const catalog = yield* Catalog

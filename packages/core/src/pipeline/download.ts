@@ -14,6 +14,7 @@ import type { DownloadRequestInput, DownloadSpec } from "../domain/request.js"
 import { Hasher } from "../hash/Hasher.js"
 import { redactUrl } from "../http/userinfo.js"
 import { Progress, type ProgressService } from "../progress/Progress.js"
+import { Remotes, type RemotesService } from "../remote/Remotes.js"
 import { type PendingSync, Storage, type StorageService } from "../storage/Storage.js"
 import { annotate, recordOutcome, Telemetry, traced } from "../telemetry/telemetry.js"
 import { coalesce } from "./coalesce.js"
@@ -122,6 +123,7 @@ interface Context {
   readonly sources: ReadonlyArray<Candidate>
   readonly storage: StorageService
   readonly catalog: CatalogService
+  readonly remotes: RemotesService
   readonly progress: ProgressService
   readonly record: RecordDownload
   readonly known: ArtifactKnowledge | undefined
@@ -145,7 +147,7 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
     // a copy not known good (corrupt, missing, uncatalogued, or an artifact not yet identified) is replaced
     const replace = !existing.knownGood
     const pinned = Option.getOrUndefined(sha256)
-    const sources = yield* planSources(ctx.input, ctx.sources, pinned, catalog, known?.sources)
+    const sources = yield* planSources(ctx.input, ctx.sources, pinned, catalog, ctx.remotes, known?.sources)
     const hasher = yield* Hasher
     // no digest pinned: ask the URL whether what the catalog has from it changed (a 304 reads no body)
     const revalidation = pinned === undefined ? Option.getOrUndefined(yield* revalidationFor(spec, catalog, storage)) : undefined
@@ -225,7 +227,7 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
 export const downloadWith = (
   input: DownloadRequestInput,
   options: DownloadOptions = {}
-): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient | Storage | Catalog | Progress> =>
+): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient | Storage | Catalog | Remotes | Progress> =>
   Effect.gen(function* () {
     const id = nextDownloadId()
     const progress = yield* Progress
@@ -235,12 +237,14 @@ export const downloadWith = (
       const sources = yield* requestedCandidates(input)
       const storage = yield* Storage
       const catalog = yield* Catalog
+      const remotes = yield* Remotes
       const ctx: Context = {
         id,
         input,
         sources,
         storage,
         catalog,
+        remotes,
         progress,
         record: options.record ?? recordAlone(catalog),
         known: options.known
@@ -286,4 +290,4 @@ const instrumented = <R>(run: Effect.Effect<Artifact, DownloadError, R>, url: st
  */
 export const download = (
   input: DownloadRequestInput
-): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient | Storage | Catalog | Progress> => downloadWith(input)
+): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient | Storage | Catalog | Remotes | Progress> => downloadWith(input)

@@ -9,6 +9,7 @@ import type { Sha256 } from "../domain/digest.js"
 import type { DownloadError, InvalidRequest } from "../domain/errors.js"
 import { type DownloadRequestInput, type DownloadSpec, validateRequest } from "../domain/request.js"
 import type { Remote } from "../remote/Remote.js"
+import type { RemotesService } from "../remote/Remotes.js"
 import { originOf } from "../http/origin.js"
 import type { FileAccess } from "../source/FileSource.js"
 
@@ -113,12 +114,12 @@ const candidate = (
 
 /**
  * Adds the sources the catalog knows for `sha256` (already ordered by priority, then health) and marks the
- * ones that failed recently. A catalog source naming a remote gets that remote's policy when the catalog has it.
+ * ones that failed recently. A catalog source naming a remote gets that remote's policy when Remotes has it.
  */
 export const joinCatalogSources = (
   requested: ReadonlyArray<Candidate>,
   known: ReadonlyArray<SourceRow>,
-  catalog: CatalogService,
+  remotes: RemotesService,
   input: DownloadRequestInput,
   cooldownMs: number
 ): Effect.Effect<ReadonlyArray<Candidate>, DownloadError> =>
@@ -137,7 +138,7 @@ export const joinCatalogSources = (
       }
       let remote: Remote | undefined
       if (row.remote !== undefined) {
-        const found = yield* catalog.getRemote(row.remote)
+        const found = yield* remotes.get(row.remote)
         remote = found._tag === "Some" ? found.value : undefined
       }
       const spec = yield* Effect.either(validateRequest({ ...input, url: row.url, remote, sources: undefined }))
@@ -193,6 +194,7 @@ export const planSources = (
   requested: ReadonlyArray<Candidate>,
   sha256: Sha256 | undefined,
   catalog: CatalogService,
+  remotes: RemotesService,
   /** The catalog's sources for `sha256` when the caller already has them (a batch looked them up in a group). */
   prefetched?: ReadonlyArray<SourceRow> | undefined
 ): Effect.Effect<ReadonlyArray<Candidate>, DownloadError> =>
@@ -201,6 +203,6 @@ export const planSources = (
     const health = yield* OriginHealth
     const now = Date.now()
     const known = sha256 === undefined ? [] : (prefetched ?? (yield* catalog.sourcesFor(sha256)))
-    const joined = yield* joinCatalogSources(requested, known, catalog, input, policy.cooldownMs)
+    const joined = yield* joinCatalogSources(requested, known, remotes, input, policy.cooldownMs)
     return rankCandidates(joined, health, now)
   })

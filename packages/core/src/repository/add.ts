@@ -11,6 +11,7 @@ import type { SourceDeclaration } from "../catalog/schema.js"
 import type { Artifact } from "../domain/artifact.js"
 import type { CatalogError } from "../domain/errors.js"
 import type { Progress } from "../progress/Progress.js"
+import type { Remotes } from "../remote/Remotes.js"
 import type { Storage } from "../storage/Storage.js"
 import type { InvalidUnit, RepositoryNotFound } from "./errors.js"
 import type { RepositoryManifestEntry } from "./manifest.js"
@@ -106,7 +107,7 @@ export const fetchAndAdd = <E = never, R = never>(
 ): Effect.Effect<
   FetchAndAddResult,
   RepositoryNotFound | InvalidUnit | CatalogError | E,
-  Repositories | HttpClient.HttpClient | Storage | Catalog | Progress | R
+  Repositories | HttpClient.HttpClient | Storage | Catalog | Remotes | Progress | R
 > =>
   Effect.gen(function* () {
     const repositories = yield* Repositories

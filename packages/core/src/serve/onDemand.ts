@@ -16,6 +16,7 @@ import type { ComputedDigests, Sha256 } from "../domain/digest.js"
 import { type DownloadError, TransferError } from "../domain/errors.js"
 import { downloadWith } from "../pipeline/download.js"
 import type { Progress } from "../progress/Progress.js"
+import type { Remotes } from "../remote/Remotes.js"
 import { Storage, type StorageService, type TempObject } from "../storage/Storage.js"
 import { type FetchLeases, soleLeases } from "./lease.js"
 import { LiveBody } from "./live.js"
@@ -96,9 +97,9 @@ const teeStorage = (storage: StorageService, live: LiveBody): StorageService => 
 export const makeOnDemandFetches = (
   scope: Scope.Scope,
   settings: OnDemandSettings = defaultOnDemandSettings
-): Effect.Effect<OnDemandFetches, never, HttpClient.HttpClient | Storage | Catalog | Progress> =>
+): Effect.Effect<OnDemandFetches, never, HttpClient.HttpClient | Storage | Catalog | Remotes | Progress> =>
   Effect.gen(function* () {
-    const context = yield* Effect.context<HttpClient.HttpClient | Storage | Catalog | Progress>()
+    const context = yield* Effect.context<HttpClient.HttpClient | Storage | Catalog | Remotes | Progress>()
     const storage = yield* Storage
     const catalog = yield* Catalog
     // finished fetches are catalogued in groups: concurrent cold misses share transactions (and their fsyncs)

@@ -3,8 +3,9 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Context, Effect, Layer } from "effect"
-import { Catalog } from "../catalog/Catalog.js"
-import { makeMemoryCatalog, type MemoryCatalog } from "../catalog/memory.js"
+import type { Catalog } from "../catalog/Catalog.js"
+import { type MemoryCatalog, makeMemoryCatalog, memoryCatalogContext } from "../catalog/memory.js"
+import type { Remotes } from "../remote/Remotes.js"
 import { CollectedProgress, layerCollecting, type Progress } from "../progress/Progress.js"
 import { makeMemoryStorage, type MemoryStorage } from "../storage/memory.js"
 import { Storage } from "../storage/Storage.js"
@@ -16,13 +17,13 @@ export class MemoryBackends extends Context.Tag("@cargohold/core/testing/MemoryB
   { readonly storage: MemoryStorage; readonly catalog: MemoryCatalog }
 >() {}
 
-/** In-memory `Storage` and `Catalog`, fresh per build, plus `MemoryBackends` to inspect them. */
-export const layerMemoryBackends: Layer.Layer<Storage | Catalog | MemoryBackends> = Layer.effectContext(
+/** In-memory `Storage`, `Catalog` and `Remotes`, fresh per build, plus `MemoryBackends` to inspect them. */
+export const layerMemoryBackends: Layer.Layer<Storage | Catalog | Remotes | MemoryBackends> = Layer.effectContext(
   Effect.gen(function* () {
     const storage = yield* makeMemoryStorage()
     const catalog = yield* makeMemoryCatalog
-    return Context.make(Storage, storage as Storage["Type"]).pipe(
-      Context.add(Catalog, catalog as Catalog["Type"]),
+    return Context.make(Storage, storage).pipe(
+      Context.merge(memoryCatalogContext(catalog)),
       Context.add(MemoryBackends, { storage, catalog })
     )
   })
@@ -31,7 +32,9 @@ export const layerMemoryBackends: Layer.Layer<Storage | Catalog | MemoryBackends
 /** Scripted HTTP, in-memory Storage and Catalog, collecting Progress. */
 export const layerTest = (
   script: Readonly<Record<string, ReadonlyArray<ScriptStep>>> = {}
-): Layer.Layer<HttpClient.HttpClient | ScriptedHttpLog | Storage | Catalog | Progress | CollectedProgress | MemoryBackends> =>
+): Layer.Layer<
+  HttpClient.HttpClient | ScriptedHttpLog | Storage | Catalog | Remotes | Progress | CollectedProgress | MemoryBackends
+> =>
   Layer.mergeAll(
     layerScriptedHttp(script),
     layerCollecting,

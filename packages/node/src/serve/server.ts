@@ -13,6 +13,7 @@ import {
   CatalogError as CoreCatalogError,
   type CatalogError,
   type Progress,
+  type Remotes,
   Repositories,
   type RepositoryName,
   Storage,
@@ -77,7 +78,7 @@ export interface RunningServer {
   readonly fetching: () => number
 }
 
-type Services = HttpClient.HttpClient | Storage | Catalog | Progress | Repositories
+type Services = HttpClient.HttpClient | Storage | Catalog | Remotes | Progress | Repositories
 
 const html = (res: http.ServerResponse, head: boolean, body: string, out: Outcome) => {
   const bytes = Buffer.from(body)
