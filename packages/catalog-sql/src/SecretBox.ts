@@ -19,7 +19,7 @@ export interface SecretBoxService {
 
 export class SecretBox extends Context.Tag("@cargohold/catalog-sql/SecretBox")<SecretBox, SecretBoxService>() {}
 
-const keyError = (reason: string) => new CatalogError({ operation: "secret key", reason })
+const keyError = (detail: string) => new CatalogError({ operation: "secret key", reason: "SecretKey", detail })
 
 /** Reads a 32-byte key written as hex (64 characters) or base64. The text itself never appears in an error. */
 export const parseSecretKey = (text: string, origin: string): Effect.Effect<Redacted.Redacted<Uint8Array>, CatalogError> =>
@@ -100,7 +100,8 @@ export const makeSecretBox = (
           catch: () =>
             new CatalogError({
               operation: "decrypt secrets",
-              reason: `secrets of ${context} cannot be decrypted: wrong key (CARGOHOLD_SECRET_KEY / secret.key) or altered data`
+              reason: "SecretKey",
+              detail: `secrets of ${context} cannot be decrypted: wrong key (CARGOHOLD_SECRET_KEY / secret.key) or altered data`
             })
         })
       )

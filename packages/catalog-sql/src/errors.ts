@@ -1,7 +1,7 @@
 /**
  * SQL failures as CatalogError, with any credential scrubbed from the text.
  */
-import { CatalogError, redactUrlsInText } from "@cargohold/core"
+import { CatalogError, type CatalogFailure, redactUrlsInText } from "@cargohold/core"
 import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"
 
@@ -24,21 +24,18 @@ const codeOf = (error: unknown): string | undefined => {
 }
 
 /**
- * A plain reason for the failures a user can meet and act on (the disk under the catalog full, a read-only or
- * failing disk), naming the driver's code; undefined for others.
+ * The reason of the failures a user can meet and act on (the disk under the catalog full, a read-only or failing
+ * disk, a damaged file), by the driver's code; undefined for others.
  */
-const plainReason = (code: string | undefined): string | undefined => {
-  if (code === undefined) return undefined
-  if (code === "SQLITE_FULL" || code === "53100") return `disk full (${code})`
-  if (code.startsWith("SQLITE_IOERR") || code === "58030") return `disk I/O error (${code})`
-  if (code.startsWith("SQLITE_READONLY")) return `the catalog file is read-only (${code})`
-  if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB") return `the catalog file is damaged (${code})`
+const diskReason = (code: string): CatalogFailure | undefined => {
+  if (code === "SQLITE_FULL" || code === "53100") return "DiskFull"
+  if (code.startsWith("SQLITE_IOERR") || code === "58030") return "DiskIo"
+  if (code.startsWith("SQLITE_READONLY")) return "ReadOnly"
+  if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB") return "Damaged"
   return undefined
 }
 
 const describe = (error: unknown): string => {
-  const plain = plainReason(codeOf(error))
-  if (plain !== undefined) return plain
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause
     const inner = cause instanceof Error ? cause.message : cause === undefined ? "" : String(cause)
@@ -47,9 +44,18 @@ const describe = (error: unknown): string => {
   return String(error)
 }
 
-/** Turns any failure into a CatalogError for `operation`, scrubbing secrets from its reason. */
-export const catalogError = (operation: string, error: unknown, secrets: ReadonlyArray<string> = []): CatalogError =>
-  error instanceof CatalogError ? error : new CatalogError({ operation, reason: scrub(describe(error), secrets) })
+/**
+ * Turns any failure into a CatalogError for `operation`, scrubbing secrets from its detail: a disk failure by its
+ * reason with the driver's code as detail, anything else a `Database` failure saying what the driver said.
+ */
+export const catalogError = (operation: string, error: unknown, secrets: ReadonlyArray<string> = []): CatalogError => {
+  if (error instanceof CatalogError) return error
+  const code = codeOf(error)
+  const disk = code === undefined ? undefined : diskReason(code)
+  return disk !== undefined && code !== undefined
+    ? new CatalogError({ operation, reason: disk, detail: code })
+    : new CatalogError({ operation, reason: "Database", detail: scrub(describe(error), secrets) })
+}
 
 /**
  * Maps the error channel of an effect to CatalogError for `operation`. A failed COMMIT or ROLLBACK is a defect in

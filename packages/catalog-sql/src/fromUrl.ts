@@ -19,7 +19,7 @@ export type CatalogTarget =
   | { readonly _tag: "Sqlite"; readonly filename: string }
   | { readonly _tag: "Pg"; readonly url: string }
 
-const invalid = (reason: string) => new CatalogError({ operation: "open catalog", reason })
+const invalid = (detail: string) => new CatalogError({ operation: "open catalog", reason: "InvalidConfig", detail })
 
 /** Parses a catalog URL. Errors name the scheme, never the whole URL (it may hold a password). */
 export const parseCatalogUrl = (url: string): Effect.Effect<CatalogTarget, CatalogError> =>

@@ -43,8 +43,12 @@ export const layerPgClient = (
     applicationName: "cargohold"
   }).pipe(
     Layer.mapError((error) => {
-      const { reason } = catalogError("connect", error, secrets)
-      return new CatalogError({ operation: "connect to postgresql", reason: `${scrub(Redacted.value(url), secrets)}: ${reason}` })
+      const said = catalogError("connect", error, secrets).explanation
+      return new CatalogError({
+        operation: "connect to postgresql",
+        reason: "Unreachable",
+        detail: `${scrub(Redacted.value(url), secrets)}: ${said}`
+      })
     })
   )
 }

@@ -83,7 +83,11 @@ export const rowToRemote = (
     Effect.mapError((error) =>
       error instanceof CatalogError
         ? error
-        : new CatalogError({ operation: "read remote", reason: `remote ${row.name} is stored in a form this version cannot read` })
+        : new CatalogError({
+            operation: "read remote",
+            reason: "UnreadableRow",
+            detail: `remote ${row.name} is stored in a form this version cannot read`
+          })
     )
   )
 

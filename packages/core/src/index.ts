@@ -20,6 +20,7 @@ export {
 } from "./domain/digest.js"
 export {
   CatalogError,
+  CatalogFailure,
   ConnectError,
   DigestMismatch,
   DownloadError,

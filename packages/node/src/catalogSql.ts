@@ -8,5 +8,9 @@ import { describe } from "./fs/readStream.js"
 
 export const loadCatalogSql: Effect.Effect<typeof import("@cargohold/catalog-sql"), CatalogError> = Effect.tryPromise({
   try: () => import("@cargohold/catalog-sql"),
-  catch: (cause) => new CatalogError({ operation: "configure", reason: `cannot load @cargohold/catalog-sql: ${describe(cause)}` })
+  catch: (cause) => new CatalogError({
+      operation: "configure",
+      reason: "NotInstalled",
+      detail: `cannot load @cargohold/catalog-sql: ${describe(cause)}`
+    })
 })

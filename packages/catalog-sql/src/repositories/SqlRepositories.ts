@@ -72,7 +72,11 @@ export const makeSqlRepositories: Effect.Effect<RepositoriesService, CatalogErro
     const latestRow = (name: RepositoryName, repo: RepositorySql) =>
       versionRow(name, repo, "latest").pipe(
         Effect.catchTag("VersionNotFound", (e) =>
-          Effect.fail(new CatalogError({ operation: "read repository version", reason: `version ${e.version} of '${name}' is missing` }))
+          Effect.fail(new CatalogError({
+              operation: "read repository version",
+              reason: "UnreadableRow",
+              detail: `version ${e.version} of '${name}' is missing`
+            }))
         )
       )
 

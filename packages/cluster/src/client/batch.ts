@@ -53,7 +53,7 @@ const storageRetry = Schedule.exponential("200 millis", 2).pipe(
 )
 
 /** A cluster failure as a result's error: the message storage is a database, as the catalog is. */
-const clusterError = (reason: string) => new CatalogError({ operation: "cluster", reason })
+const clusterError = (detail: string) => new CatalogError({ operation: "cluster", reason: "Cluster", detail })
 
 /**
  * Runs a batch on the cluster's runners. `options.concurrency` and `maxInFlightBytes` are the runners' business

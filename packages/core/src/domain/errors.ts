@@ -157,13 +157,48 @@ export class SizeLimitExceeded extends Schema.TaggedError<SizeLimitExceeded>()("
   }
 }
 
-/** The catalog failed. */
+/**
+ * Why a catalog call failed, as a caller can tell them apart: the disk under the catalog (full, failing, read-only, a
+ * damaged file), a database that cannot be reached, a catalog URL or option that cannot be used, the secret key
+ * (missing, malformed, wrong), a stored row this version cannot read, the SQL backend not installed, a call
+ * interrupted, the cluster's message storage, or any other failure of a database call.
+ */
+export const CatalogFailure = Schema.Literal(
+  "DiskFull",
+  "DiskIo",
+  "ReadOnly",
+  "Damaged",
+  "Unreachable",
+  "InvalidConfig",
+  "SecretKey",
+  "UnreadableRow",
+  "NotInstalled",
+  "Interrupted",
+  "Cluster",
+  "Database"
+)
+export type CatalogFailure = typeof CatalogFailure.Type
+
+/** The words of the reasons whose message says them; `detail` is the driver's code for those. */
+const catalogPhrases: Partial<Record<CatalogFailure, (detail: string) => string>> = {
+  DiskFull: (code) => `disk full (${code})`,
+  DiskIo: (code) => `disk I/O error (${code})`,
+  ReadOnly: (code) => `the catalog file is read-only (${code})`,
+  Damaged: (code) => `the catalog file is damaged (${code})`
+}
+
+/** A catalog backend failed; `detail` says what happened (never a credential). */
 export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogError", {
   operation: Schema.String,
-  reason: Schema.String
+  reason: CatalogFailure,
+  detail: Schema.String
 }) {
+  /** What went wrong, in words: the reason's phrase, else the detail. */
+  get explanation(): string {
+    return catalogPhrases[this.reason]?.(this.detail) ?? this.detail
+  }
   override get message() {
-    return `catalog ${this.operation} failed: ${this.reason}`
+    return `catalog ${this.operation} failed: ${this.explanation}`
   }
 }
 

@@ -223,7 +223,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
     const catalogFailure = (exit: Exit.Exit<unknown, CatalogError>): CatalogError =>
       Exit.isFailure(exit) && exit.cause._tag === "Fail"
         ? exit.cause.error
-        : new CoreCatalogError({ operation: "serve", reason: "the catalog call was interrupted or died" })
+        : new CoreCatalogError({ operation: "serve", reason: "Interrupted", detail: "the catalog call was interrupted or died" })
 
     const repositoryFailure = (
       res: http.ServerResponse,
