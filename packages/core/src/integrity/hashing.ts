@@ -7,14 +7,13 @@ import type { ByteSize, Sha256 } from "../domain/digest.js"
 import type { StorageError } from "../domain/errors.js"
 import type { StoredObject } from "../domain/artifact.js"
 import type { HasherService } from "../hash/Hasher.js"
+import { ProgressTicker } from "../progress/ticker.js"
 import type { CommitOptions, StorageService } from "../storage/Storage.js"
 
 export interface Hashed {
   readonly sha256: string
   readonly bytes: number
 }
-
-const progressIntervalMs = 100
 
 export const hashStream = <E, R, E2 = never>(
   stream: Stream.Stream<Uint8Array, E, R>,
@@ -27,7 +26,7 @@ export const hashStream = <E, R, E2 = never>(
   Effect.suspend(() => {
     const hash = hasher.create("sha256")
     let bytes = 0
-    let lastEmit = Date.now()
+    const ticker = new ProgressTicker(Date.now())
     return Stream.runForEachChunk(stream, (chunk): Effect.Effect<void, E2> => {
       const chunks = Chunk.toReadonlyArray(chunk)
       for (let i = 0; i < chunks.length; i++) {
@@ -35,9 +34,7 @@ export const hashStream = <E, R, E2 = never>(
         bytes += chunks[i]!.length
       }
       const write = options.write === undefined ? Effect.void : options.write(chunks)
-      const now = Date.now()
-      if (options.onBytes === undefined || now - lastEmit < progressIntervalMs) return write
-      lastEmit = now
+      if (options.onBytes === undefined || !ticker.due(Date.now())) return write
       return Effect.zipRight(write, options.onBytes(bytes))
     }).pipe(Effect.map(() => ({ sha256: hash.hex(), bytes })))
   })

@@ -80,10 +80,11 @@ export const fromFirstGoodSource = (
     for (let i = 0; i < sources.length; i++) {
       const source = sources[i]!
       const last = i === sources.length - 1
-      const transfer = new Transfer(ctx.id, source.spec, ctx.temp, ctx.hasher, ctx.progress, settings.maxSize)
       const revalidation = ctx.revalidation?.url === source.spec.url ? ctx.revalidation : undefined
-      transfer.conditional = revalidation?.headers
-      if (source.spec.scheme !== "file:") transfer.divert = ctx.divert
+      const transfer = new Transfer(ctx.id, source.spec, ctx.temp, ctx.hasher, ctx.progress, settings.maxSize, {
+        conditional: revalidation?.headers,
+        divert: source.spec.scheme === "file:" ? undefined : ctx.divert
+      })
       let servedSha256: string | undefined
       /** Times this source served bytes with the wrong digest in this download. */
       let mismatches = 0

@@ -16,8 +16,7 @@ export const readFromFileSource = (transfer: Transfer, source: Candidate) =>
     if (expected !== undefined && file.size > expected) {
       return yield* new SizeMismatch({ url: transfer.spec.url, expected, actual: file.size })
     }
-    transfer.total = file.size
-    transfer.touch("idle-read")
+    transfer.openedFile(file.size)
     yield* file.body.pipe(Stream.runForEachChunk((chunk) => transfer.accept([...chunk])))
     return yield* transfer.bytesEvent
   })

@@ -9,9 +9,8 @@ import type { DownloadSpec } from "../domain/request.js"
 import { type HasherService, MultiHash } from "../hash/Hasher.js"
 import type { BodySink, Peer } from "../http/exchange.js"
 import type { ProgressService } from "../progress/Progress.js"
+import { ProgressTicker } from "../progress/ticker.js"
 import type { TempObject } from "../storage/Storage.js"
-
-const progressIntervalMs = 100
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -68,7 +67,8 @@ export class Transfer {
    */
   divert: ((head: DivertHead) => boolean) | undefined = undefined
   diverted: DivertHead | undefined = undefined
-  private lastEmit = 0
+  /** When the next Bytes event is due. */
+  private readonly ticker = new ProgressTicker()
   private readonly algorithms: ReadonlyArray<Algorithm>
 
   constructor(
@@ -78,9 +78,16 @@ export class Transfer {
     private readonly hasher: HasherService,
     readonly progress: ProgressService,
     /** The largest body accepted (`DownloadSettings.maxSize`). */
-    private readonly maxSize: number = Number.POSITIVE_INFINITY
+    private readonly maxSize: number = Number.POSITIVE_INFINITY,
+    /** Set at the start: the validators to send from byte 0, and the question that may divert a large body. */
+    start: {
+      readonly conditional?: Readonly<Record<string, string>> | undefined
+      readonly divert?: ((head: DivertHead) => boolean) | undefined
+    } = {}
   ) {
     this.finalUrl = spec.url
+    this.conditional = start.conditional
+    this.divert = start.divert
     this.algorithms = ["sha256", ...(Object.keys(spec.digests) as Array<Algorithm>)]
     this.hash = new MultiHash(hasher, this.algorithms)
   }
@@ -101,6 +108,12 @@ export class Transfer {
     this.hash = new MultiHash(this.hasher, this.algorithms)
     return this.temp.reset
   })
+
+  /** A `file://` source opened: its size is the total, and the idle timeout counts reads from now. */
+  openedFile(size: number): void {
+    this.total = size
+    this.touch("idle-read")
+  }
 
   touch(phase: "response" | "idle-read"): void {
     this.phase = phase
@@ -134,8 +147,7 @@ export class Transfer {
       this.lastActivity = now + wait
       write = Effect.zipRight(write, Effect.sleep(wait))
     }
-    if (quiet || now - this.lastEmit < progressIntervalMs) return write
-    this.lastEmit = now
+    if (quiet || !this.ticker.due(now)) return write
     return Effect.zipRight(write, this.bytesEvent)
   }
 
@@ -170,10 +182,7 @@ export class Transfer {
       this.lastActivity = now + wait
       pending = pending === undefined ? sleep(wait) : pending.then(() => sleep(wait))
     }
-    if (now - this.lastEmit >= progressIntervalMs) {
-      this.lastEmit = now
-      Effect.runFork(this.bytesEvent)
-    }
+    if (this.ticker.due(now)) Effect.runFork(this.bytesEvent)
     return pending === undefined ? undefined : pending.catch((cause) => Promise.reject(asStorageError(cause)))
   }
 
