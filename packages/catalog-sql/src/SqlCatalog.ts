@@ -11,7 +11,7 @@ import {
   makeCatalog,
   type ProvenanceRow,
   Remotes,
-  type Sha256
+  Sha256
 } from "@cargohold/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -207,7 +207,7 @@ export const makeSqlCatalog = (
           ? Effect.succeed(Option.none())
           : sql<{ readonly sha256: Uint8Array }>`SELECT sha256 FROM artifacts
               WHERE ${sql(digestColumns[algorithm])} = ${bytesOfHex(hex)} AND size IS NOT NULL`.pipe(
-              Effect.map((rows) => Option.fromNullable(rows.map((r) => hexOfBytes(r.sha256) as Sha256).sort()[0])),
+              Effect.map((rows) => Option.fromNullable(rows.map((r) => Sha256.make(hexOfBytes(r.sha256))).sort()[0])),
               fail("find by digest")
             ),
       findByUrl: (url) =>
@@ -225,9 +225,9 @@ export const makeSqlCatalog = (
             undefined
           )
           if (r !== undefined && (a === undefined || a.last_success === null || Number(r.at) > Number(a.last_success))) {
-            return Option.some(hexOfBytes(r.sha256) as Sha256)
+            return Option.some(Sha256.make(hexOfBytes(r.sha256)))
           }
-          return a === undefined ? Option.none() : Option.some(hexOfBytes(a.sha256) as Sha256)
+          return a === undefined ? Option.none() : Option.some(Sha256.make(hexOfBytes(a.sha256)))
         }).pipe(fail("find by url")),
       addSources: (sha256, declarations) => {
         const rows = new Map<string, { artifact: number; url: string; remote: string | null; priority: number | null }>()

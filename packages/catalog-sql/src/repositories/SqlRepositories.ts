@@ -14,13 +14,13 @@ import {
   Repositories,
   type RepositoriesService,
   RepositoryExists,
-  type RepositoryName,
+  RepositoryName,
   RepositoryNotFound,
   type RepositoryVersion,
   sameUnit,
   UnitNotFound,
   type UnitPath,
-  type VersionNumber,
+  VersionNumber,
   VersionNotFound,
   type VersionSelector
 } from "@cargohold/core"
@@ -150,7 +150,7 @@ export const makeSqlRepositories: Effect.Effect<RepositoriesService, CatalogErro
         yield* sql`UPDATE repositories SET latest = ${number} WHERE id = ${repo.id}`
         const version: RepositoryVersion = {
           repository: name,
-          number: number as VersionNumber,
+          number: VersionNumber.make(number),
           createdAt: new Date(createdAt),
           units,
           added: added.length,
@@ -178,7 +178,7 @@ export const makeSqlRepositories: Effect.Effect<RepositoriesService, CatalogErro
               })}`
               const version: RepositoryVersion = {
                 repository: name,
-                number: 0 as VersionNumber,
+                number: VersionNumber.make(0),
                 createdAt: new Date(at),
                 units: 0,
                 added: 0,
@@ -196,9 +196,9 @@ export const makeSqlRepositories: Effect.Effect<RepositoriesService, CatalogErro
           asCatalogError("list repositories"),
           Effect.map((rows) =>
             rows.map((r) => ({
-              name: r.name as RepositoryName,
+              name: RepositoryName.make(r.name),
               createdAt: new Date(Number(r.created_at)),
-              latest: Number(r.latest) as VersionNumber
+              latest: VersionNumber.make(Number(r.latest))
             }))
           )
         ),

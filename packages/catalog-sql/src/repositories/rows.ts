@@ -2,7 +2,7 @@
  * Repository rows as the databases return them (BIGINT may be a string from PostgreSQL, digests are bytes), and
  * the content units they make.
  */
-import type { ContentUnit, JsonValue, RepositoryName, RepositoryVersion, VersionNumber } from "@cargohold/core"
+import { type ContentUnit, type JsonValue, type RepositoryName, type RepositoryVersion, VersionNumber } from "@cargohold/core"
 import { hexOfBytes } from "../rows.js"
 
 export interface UnitSql {
@@ -47,7 +47,7 @@ export const toUnit = (row: UnitSql): ContentUnit => {
 
 export const toVersion = (name: RepositoryName, row: VersionSql): RepositoryVersion => ({
   repository: name,
-  number: Number(row.number) as VersionNumber,
+  number: VersionNumber.make(Number(row.number)),
   createdAt: new Date(Number(row.created_at)),
   units: Number(row.units),
   added: Number(row.added),

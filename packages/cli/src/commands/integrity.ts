@@ -7,7 +7,7 @@ import {
   type LocationVerdict,
   readArtifact,
   replicate,
-  type Sha256,
+  Sha256,
   Storage,
   type StorageService,
   unrepaired,
@@ -30,7 +30,7 @@ const sha256List = (values: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<
     if (flagLike !== undefined) return Effect.fail(flagLike)
     const bad = values.find((v) => !/^[0-9a-fA-F]{64}$/.test(v.trim()))
     return bad === undefined
-      ? Effect.succeed(values.map((v) => v.trim().toLowerCase() as Sha256))
+      ? Effect.succeed(values.map((v) => Sha256.make(v.trim().toLowerCase())))
       : Effect.fail(usage(`not a sha256: '${bad}'`))
   })
 

@@ -3,7 +3,7 @@
  * kept in the catalog's database (the Remotes and Catalog services). Secrets print as `<redacted>`, always.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Catalog, type Remote, Remotes, redactUrl, type Sha256 } from "@cargohold/core"
+import { Catalog, type Remote, Remotes, redactUrl, Sha256 } from "@cargohold/core"
 import { Effect, Option, Redacted } from "effect"
 import { withServices } from "../env.js"
 import { Finished, rejectFlagLikeArgs, UsageError } from "../errors.js"
@@ -152,7 +152,7 @@ export const sourcesAdd = Command.make(
             )
           }
           const url = parsed.href
-          yield* (yield* Catalog).addSources(sha256 as Sha256, [
+          yield* (yield* Catalog).addSources(Sha256.make(sha256), [
             { url, priority: Option.getOrUndefined(flags.priority), remote: remote?.name }
           ])
           yield* printErr(`source added: ${sha256} ← ${url}`)

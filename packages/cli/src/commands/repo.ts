@@ -18,7 +18,7 @@ import {
   Storage,
   type UnitPath,
   unitPath,
-  type VersionNumber,
+  VersionNumber,
   type VersionSelector
 } from "@cargohold/core"
 import { Effect, Option } from "effect"
@@ -47,7 +47,7 @@ const checkedVersion = (raw: string): Effect.Effect<VersionSelector, UsageError>
   raw === "latest"
     ? Effect.succeed("latest")
     : /^\d{1,15}$/.test(raw)
-      ? Effect.succeed(Number(raw) as VersionNumber)
+      ? Effect.succeed(VersionNumber.make(Number(raw)))
       : Effect.fail(usage(`a version is a number or 'latest', got '${raw}'`))
 
 /** `NAME` or `NAME@VERSION`. */

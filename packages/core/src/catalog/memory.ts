@@ -2,7 +2,7 @@
  * An in-memory Catalog (and the Remotes kept beside it): the reference behaviour the SQL backends are tested against, and a stub for users' tests.
  */
 import { Array as Arr, Context, Effect, Layer, Option, Order, Ref } from "effect"
-import type { Sha256 } from "../domain/digest.js"
+import { Sha256 } from "../domain/digest.js"
 import type { Remote } from "../remote/Remote.js"
 import { Remotes, type RemotesService } from "../remote/Remotes.js"
 import { type ArtifactKnowledge, Catalog, type CatalogService, makeCatalog } from "./Catalog.js"
@@ -189,7 +189,7 @@ export const makeMemoryCatalog: Effect.Effect<MemoryCatalog> = Effect.gen(functi
             : [...state.sources.entries()].filter(([, m]) => m.has(failure.url)).map(([sha]) => sha)
         for (const sha256 of targets) {
           const sources = state.sources.get(sha256) ?? new Map<string, StoredSource>()
-          const source = sources.get(failure.url) ?? newSource(sha256 as Sha256, failure.url)
+          const source = sources.get(failure.url) ?? newSource(Sha256.make(sha256), failure.url)
           sources.set(failure.url, {
             ...source,
             lastFailure: failure.at,

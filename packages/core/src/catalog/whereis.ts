@@ -3,7 +3,7 @@
  */
 import { redactUrl } from "../http/userinfo.js"
 import { Effect, Option } from "effect"
-import { type Algorithm, type ByteSize, hexLength, isAlgorithm, type Sha256 } from "../domain/digest.js"
+import { type Algorithm, type ByteSize, hexLength, isAlgorithm, Sha256 } from "../domain/digest.js"
 import type { CatalogError } from "../domain/errors.js"
 import { Catalog } from "./Catalog.js"
 import type { LocationRow, ProvenanceRow, SourceRow } from "./schema.js"
@@ -59,7 +59,7 @@ export const whereis = (query: string): Effect.Effect<Option.Option<Whereabouts>
       parsed._tag === "Url"
         ? yield* catalog.findByUrl(parsed.url)
         : parsed.algorithm === "sha256"
-          ? Option.some(parsed.hex as Sha256)
+          ? Option.some(Sha256.make(parsed.hex))
           : yield* catalog.findByDigest(parsed.algorithm, parsed.hex)
     if (Option.isNone(sha256)) return Option.none()
     const entry = yield* catalog.lookup(sha256.value)

@@ -165,7 +165,7 @@ export const validateRequest = (input: DownloadRequestInput): Effect.Effect<Down
     const spec = {
       url: url.href,
       scheme: url.protocol as Scheme,
-      size: input.size as ByteSize | undefined,
+      size: input.size === undefined ? undefined : ByteSize.make(input.size),
       digests,
       headers,
       remote: input.remote,

@@ -97,7 +97,7 @@ export const replicate = (
 ): Effect.Effect<ReadonlyArray<ReplicaResult>, CatalogError, Storage | Catalog> =>
   Effect.gen(function* () {
     const stores = yield* resolveStores(options.stores)
-    const sha256s = what === "all" ? yield* allArtifacts : typeof what === "string" ? [what as Sha256] : what
+    const sha256s = what === "all" ? yield* allArtifacts : typeof what === "string" ? [what] : what
     return yield* Effect.forEach(sha256s, (sha256) => replicateOne(sha256, target, stores), {
       concurrency: Math.max(1, options.concurrency ?? 2)
     })

@@ -5,10 +5,11 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Option } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import { type ArtifactKnowledge, Catalog, type CatalogService } from "../catalog/Catalog.js"
 import type { CatalogEntry, DownloadRecord } from "../catalog/schema.js"
 import { Artifact } from "../domain/artifact.js"
-import type { Algorithm, ByteSize, Sha256 } from "../domain/digest.js"
+import { type Algorithm, ByteSize, Sha256 } from "../domain/digest.js"
 import type { CatalogError, DownloadError, StorageError } from "../domain/errors.js"
 import type { DownloadRequestInput, DownloadSpec } from "../domain/request.js"
 import { Hasher } from "../hash/Hasher.js"
@@ -28,7 +29,7 @@ export const nextDownloadId = (): number => ++lastId
 
 /** The sha256 the request pins down, directly or through another digest the catalog knows. */
 const knownSha256 = (spec: DownloadSpec, catalog: CatalogService): Effect.Effect<Option.Option<Sha256>, DownloadError> => {
-  if (spec.digests.sha256 !== undefined) return Effect.succeed(Option.some(spec.digests.sha256 as string as Sha256))
+  if (spec.digests.sha256 !== undefined) return Effect.succeed(Option.some(Sha256.make(spec.digests.sha256)))
   const [first] = Object.entries(spec.digests) as Array<[Algorithm, string]>
   return first === undefined ? Effect.succeed(Option.none()) : catalog.findByDigest(first[0], first[1])
 }
@@ -120,7 +121,7 @@ export interface DownloadOptions {
 interface Context {
   readonly id: number
   readonly input: DownloadRequestInput
-  readonly sources: ReadonlyArray<Candidate>
+  readonly sources: NonEmptyReadonlyArray<Candidate>
   readonly storage: StorageService
   readonly catalog: CatalogService
   readonly remotes: RemotesService
@@ -133,7 +134,7 @@ interface Context {
 const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const { id, storage, catalog, progress } = ctx
-    const spec = ctx.sources[0]!.spec
+    const spec = ctx.sources[0].spec
     const known = spec.digests.sha256 === undefined ? undefined : ctx.known
     const sha256 = yield* knownSha256(spec, catalog)
     const entry =
@@ -159,7 +160,7 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
         if (delivered.transfer.notModified && revalidation !== undefined) return revalidation.artifact
         const { transfer, digests, source } = delivered
         const sha256 = digests.sha256
-        const size = transfer.received as ByteSize
+        const size = ByteSize.make(transfer.received)
         // Commit and record together: if the catalog refuses, an object this download created is removed again.
         const object = yield* Effect.uninterruptible(
           Effect.gen(function* () {
@@ -249,12 +250,12 @@ export const downloadWith = (
         record: options.record ?? recordAlone(catalog),
         known: options.known
       }
-      const pinned = sources[0]!.spec.digests.sha256
+      const pinned = sources[0].spec.digests.sha256
       const artifact =
         pinned === undefined
           ? yield* fetchAndStore(ctx)
           : yield* Effect.map(coalesce(storage, pinned, fetchAndStore(ctx)), ({ artifact, joined }) =>
-              joined ? new Artifact({ ...artifact, url: sources[0]!.spec.url, cached: true }, true) : artifact
+              joined ? new Artifact({ ...artifact, url: sources[0].spec.url, cached: true }, true) : artifact
             )
       yield* progress.emit({ _tag: "Done", id, url, sha256: artifact.sha256, size: artifact.size, cached: artifact.cached })
       return artifact

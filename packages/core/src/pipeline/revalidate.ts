@@ -11,7 +11,7 @@
 import { Effect, Option } from "effect"
 import type { CatalogService } from "../catalog/Catalog.js"
 import { Artifact } from "../domain/artifact.js"
-import type { ComputedDigests, Sha256 } from "../domain/digest.js"
+import type { ComputedDigests } from "../domain/digest.js"
 import type { DownloadError } from "../domain/errors.js"
 import type { DownloadSpec } from "../domain/request.js"
 import type { StorageService } from "../storage/Storage.js"
@@ -48,7 +48,7 @@ export const revalidationFor = (
     const source = sources.find((s) => s.url === spec.url)
     if (source === undefined || (source.etag === undefined && source.lastModified === undefined)) return Option.none()
     if (!locations.some((l) => l.store === storage.id && l.state === "ok")) return Option.none()
-    const stored = yield* storage.stat(artifact.sha256 as Sha256)
+    const stored = yield* storage.stat(artifact.sha256)
     if (Option.isNone(stored) || stored.value.size !== artifact.size) return Option.none()
     const headers: Record<string, string> = {}
     if (source.etag !== undefined) headers["if-none-match"] = source.etag

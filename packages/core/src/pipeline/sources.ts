@@ -3,6 +3,7 @@
  * healthy one first, equal priorities spread by weight, sources that failed recently held back for a cooldown.
  */
 import { Context, Effect } from "effect"
+import type { NonEmptyArray, NonEmptyReadonlyArray } from "effect/Array"
 import type { CatalogService } from "../catalog/Catalog.js"
 import { defaultPriority, type SourceRow } from "../catalog/schema.js"
 import type { Sha256 } from "../domain/digest.js"
@@ -26,7 +27,7 @@ export interface Candidate {
   /** What a `file://` URL of this source may reach: the user's own choice only when they typed it. */
   readonly fileAccess: FileAccess
   /** Milliseconds since the epoch until which the source is held back; 0 when healthy. */
-  coolingUntil: number
+  readonly coolingUntil: number
 }
 
 export interface SourcePolicySettings {
@@ -71,16 +72,18 @@ export const originOfSpec = (spec: DownloadSpec): string => originOf(spec.url) ?
 /** The validated sources a request names, `url` first; an invalid one fails the request before any I/O. */
 export const requestedCandidates = (
   input: DownloadRequestInput
-): Effect.Effect<ReadonlyArray<Candidate>, InvalidRequest> => {
+): Effect.Effect<NonEmptyReadonlyArray<Candidate>, InvalidRequest> => {
   const byUser = input.chosenBy === "user"
   const primary = validateRequest(input).pipe(
     Effect.map((spec) => candidate(spec, input.priority, undefined, input.remote, byUser))
   )
-  if (input.sources === undefined || input.sources.length === 0) return Effect.map(primary, (c) => [c])
+  const extra = input.sources
+  if (extra === undefined || extra.length === 0) return Effect.map(primary, (c) => [c])
   return Effect.gen(function* () {
-    const out: Array<Candidate> = [yield* primary]
-    const seen = new Set<string>([out[0]!.spec.url])
-    for (const source of input.sources!) {
+    const first = yield* primary
+    const out: NonEmptyArray<Candidate> = [first]
+    const seen = new Set<string>([first.spec.url])
+    for (const source of extra) {
       const remote = source.remote ?? input.remote
       const spec = yield* validateRequest({ ...input, url: source.url, remote, sources: undefined })
       if (seen.has(spec.url)) continue
@@ -97,7 +100,8 @@ const candidate = (
   weight: number | undefined,
   remote: Remote | undefined,
   /** Named by the request (true, false) or known to the catalog (undefined); true: typed by the user. */
-  chosenByUser: boolean | undefined
+  chosenByUser: boolean | undefined,
+  coolingUntil = 0
 ): Candidate => ({
   spec,
   priority: priority ?? remote?.priority ?? defaultPriority,
@@ -109,7 +113,7 @@ const candidate = (
     chosenByUser: chosenByUser === true,
     remote: remote === undefined ? undefined : { name: remote.name, fileRoots: remote.fileRoots }
   },
-  coolingUntil: 0
+  coolingUntil
 })
 
 /**
@@ -125,15 +129,18 @@ export const joinCatalogSources = (
 ): Effect.Effect<ReadonlyArray<Candidate>, DownloadError> =>
   Effect.gen(function* () {
     if (known.length === 0) return requested
-    const byUrl = new Map<string, Candidate>()
-    for (const c of requested) byUrl.set(c.spec.url, c)
+    /** url → its place in `out` */
+    const placeOf = new Map<string, number>()
+    for (const [i, c] of requested.entries()) placeOf.set(c.spec.url, i)
     const out = [...requested]
     for (const row of known) {
-      const recent = row.lastFailure !== undefined && (row.lastSuccess === undefined || row.lastFailure > row.lastSuccess)
-      const coolingUntil = recent ? row.lastFailure!.getTime() + cooldownMs : 0
-      const mine = byUrl.get(row.url)
-      if (mine !== undefined) {
-        mine.coolingUntil = Math.max(mine.coolingUntil, coolingUntil)
+      const failedAt = row.lastFailure
+      const recent = failedAt !== undefined && (row.lastSuccess === undefined || failedAt > row.lastSuccess)
+      const coolingUntil = recent ? failedAt.getTime() + cooldownMs : 0
+      const place = placeOf.get(row.url)
+      const mine = place === undefined ? undefined : out[place]
+      if (place !== undefined && mine !== undefined) {
+        out[place] = { ...mine, coolingUntil: Math.max(mine.coolingUntil, coolingUntil) }
         continue
       }
       let remote: Remote | undefined
@@ -143,10 +150,8 @@ export const joinCatalogSources = (
       }
       const spec = yield* Effect.either(validateRequest({ ...input, url: row.url, remote, sources: undefined }))
       if (spec._tag === "Left") continue // a source recorded by an older, laxer version: ignore it
-      const c = candidate(spec.right, row.priority, undefined, remote, undefined)
-      c.coolingUntil = coolingUntil
-      byUrl.set(row.url, c)
-      out.push(c)
+      placeOf.set(row.url, out.length)
+      out.push(candidate(spec.right, row.priority, undefined, remote, undefined, coolingUntil))
     }
     return out
   })
@@ -172,8 +177,9 @@ export const rankCandidates = (
   if (candidates.length === 1) return candidates
   const healthy: Array<Candidate> = []
   const cooling: Array<Candidate> = []
-  for (const c of candidates) {
-    c.coolingUntil = Math.max(c.coolingUntil, health.coolingUntil(originOfSpec(c.spec)))
+  for (const known of candidates) {
+    const until = Math.max(known.coolingUntil, health.coolingUntil(originOfSpec(known.spec)))
+    const c = until === known.coolingUntil ? known : { ...known, coolingUntil: until }
     ;(c.coolingUntil > now ? cooling : healthy).push(c)
   }
   healthy.sort((a, b) => b.priority - a.priority)

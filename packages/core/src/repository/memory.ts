@@ -5,7 +5,7 @@
 import { Effect, Layer, Option, Ref } from "effect"
 import { RepositoryExists, RepositoryNotFound, UnitNotFound, VersionNotFound } from "./errors.js"
 import { Repositories, type RepositoriesService } from "./Repositories.js"
-import type { ContentUnit, RepositoryInfo, RepositoryName, RepositoryVersion, VersionNumber, VersionSelector } from "./schema.js"
+import { type ContentUnit, type RepositoryInfo, type RepositoryName, type RepositoryVersion, VersionNumber, type VersionSelector } from "./schema.js"
 import { byPath, checkUnits, diffUnits, folderConflict, foldersOf, planAdd } from "./units.js"
 
 interface Held {
@@ -41,7 +41,7 @@ export const makeMemoryRepositories: Effect.Effect<RepositoriesService> = Effect
   const unitsAt = (r: Repo, version: number) =>
     r.content.filter((h) => presentAt(h, version)).map((h) => h.unit).sort(byPath)
   const newVersion = (r: Repo, added: number, removed: number): RepositoryVersion => {
-    const number = r.versions.length as VersionNumber
+    const number = VersionNumber.make(r.versions.length)
     const previous = r.versions[number - 1]!
     const version: RepositoryVersion = {
       repository: r.name,
@@ -61,7 +61,7 @@ export const makeMemoryRepositories: Effect.Effect<RepositoriesService> = Effect
         const createdAt = new Date()
         const version: RepositoryVersion = {
           repository: name,
-          number: 0 as VersionNumber,
+          number: VersionNumber.make(0),
           createdAt,
           units: 0,
           added: 0,
@@ -73,7 +73,7 @@ export const makeMemoryRepositories: Effect.Effect<RepositoriesService> = Effect
     list: () =>
       Effect.map(Ref.get(ref), (repos) =>
         [...repos.values()]
-          .map((r): RepositoryInfo => ({ name: r.name, createdAt: r.createdAt, latest: (r.versions.length - 1) as VersionNumber }))
+          .map((r): RepositoryInfo => ({ name: r.name, createdAt: r.createdAt, latest: VersionNumber.make(r.versions.length - 1) }))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       ),
     versions: (name) => Effect.map(repo(name), (r) => [...r.versions]),

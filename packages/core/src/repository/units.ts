@@ -5,7 +5,7 @@
 import { Effect, Schema } from "effect"
 import { algorithms, checkHexLength, type ComputedDigests, isAlgorithm } from "../domain/digest.js"
 import { InvalidUnit } from "./errors.js"
-import { type ContentUnit, Json, type JsonValue, RepositoryName, type UnitInput, type UnitPath, unitPathProblem } from "./schema.js"
+import { type ContentUnit, Json, type JsonValue, RepositoryName, type UnitInput, UnitPath, unitPathProblem } from "./schema.js"
 
 const isJson = Schema.is(Json)
 
@@ -49,7 +49,7 @@ export const repositoryName = (name: string): Effect.Effect<RepositoryName, Inva
 /** A unit path, checked. */
 export const unitPath = (path: string): Effect.Effect<UnitPath, InvalidUnit> => {
   const problem = unitPathProblem(path)
-  return problem === undefined ? Effect.succeed(path as UnitPath) : Effect.fail(invalid(path, problem))
+  return problem === undefined ? Effect.succeed(UnitPath.make(path)) : Effect.fail(invalid(path, problem))
 }
 
 /** One unit, checked: path, sha256, size, other digests (lower-cased), metadata (JSON). */

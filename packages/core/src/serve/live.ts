@@ -6,6 +6,7 @@
  * Nothing here decides what may be sent: see `hold` in the server (the last byte of a response waits for the digest).
  */
 import type { Artifact } from "../domain/artifact.js"
+import type { Sha256 } from "../domain/digest.js"
 import type { DownloadError } from "../domain/errors.js"
 
 export type LiveState =
@@ -34,7 +35,7 @@ export class LiveBody {
   private waiters: Array<() => void> = []
 
   constructor(
-    readonly sha256: string,
+    readonly sha256: Sha256,
     /** The expected size, when declared. */
     readonly size: number | undefined,
     /** Bytes kept in memory behind the newest. */

@@ -43,7 +43,7 @@ export const defaultOnDemandSettings: OnDemandSettings = {
 
 /** What an on-demand fetch needs: the artifact's identity, size and digests (its sources are in the catalog). */
 export interface OnDemandTarget {
-  readonly sha256: string
+  readonly sha256: Sha256
   readonly size: number | undefined
   readonly digests: Partial<ComputedDigests> | undefined
 }
@@ -131,7 +131,7 @@ export const makeOnDemandFetches = (
 
     /** The artifact, when the store holds it whole (another process committed it). */
     const storedNow = (target: OnDemandTarget) =>
-      storage.stat(target.sha256 as Sha256).pipe(
+      storage.stat(target.sha256).pipe(
         Effect.map((found) => Option.isSome(found) && (target.size === undefined || found.value.size === target.size)),
         Effect.orElseSucceed(() => false)
       )

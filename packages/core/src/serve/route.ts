@@ -5,13 +5,14 @@
  * so `%2e%2e`, `%2f`, `%5c` and `%00` meet the same rules as what they stand for.
  */
 import { Schema } from "effect"
-import { RepositoryName, type UnitPath, unitPathProblem, type VersionNumber, type VersionSelector } from "../repository/schema.js"
+import { Sha256 } from "../domain/digest.js"
+import { RepositoryName, UnitPath, unitPathProblem, VersionNumber, type VersionSelector } from "../repository/schema.js"
 
 export type Route =
   /** `/`: the list of repositories. */
   | { readonly _tag: "Index" }
   /** `/sha256/HEX`. */
-  | { readonly _tag: "Address"; readonly sha256: string }
+  | { readonly _tag: "Address"; readonly sha256: Sha256 }
   /** `/NAME[@VERSION]/PATH`. */
   | { readonly _tag: "Unit"; readonly name: RepositoryName; readonly version: VersionSelector; readonly path: UnitPath; readonly base: string }
   /** `/NAME[@VERSION]/` or `/NAME[@VERSION]/FOLDER/`: a listing. */
@@ -61,7 +62,7 @@ export const parseTarget = (target: string): Route => {
   const [head, ...rest] = segments as [string, ...Array<string>]
   if (head === "sha256") {
     const hex = rest[0]?.toLowerCase() ?? ""
-    return rest.length === 1 && /^[0-9a-f]{64}$/.test(hex) ? { _tag: "Address", sha256: hex } : refused("expected /sha256/ and 64 hexadecimal characters", 404)
+    return rest.length === 1 && /^[0-9a-f]{64}$/.test(hex) ? { _tag: "Address", sha256: Sha256.make(hex) } : refused("expected /sha256/ and 64 hexadecimal characters", 404)
   }
   const at = head.lastIndexOf("@")
   const name = at === -1 ? head : head.slice(0, at)
@@ -70,7 +71,7 @@ export const parseTarget = (target: string): Route => {
   let version: VersionSelector = "latest"
   if (rawVersion !== undefined) {
     if (rawVersion === "latest") version = "latest"
-    else if (/^\d{1,15}$/.test(rawVersion)) version = Number(rawVersion) as VersionNumber
+    else if (/^\d{1,15}$/.test(rawVersion)) version = VersionNumber.make(Number(rawVersion))
     else return refused(`'${rawVersion}' is not a version number`, 404)
   }
   const base = `/${encodeURIComponent(head)}/`
@@ -84,5 +85,5 @@ export const parseTarget = (target: string): Route => {
   const path = rest.join("/")
   const problem = unitPathProblem(path)
   if (problem !== undefined) return refused(problem)
-  return { _tag: "Unit", name, version, path: path as UnitPath, base }
+  return { _tag: "Unit", name, version, path: UnitPath.make(path), base }
 }

@@ -3,7 +3,7 @@
  */
 import { Effect, Layer, Option, Ref, Stream } from "effect"
 import type { StoredObject } from "../domain/artifact.js"
-import { type ByteSize, type Sha256, shardedKey } from "../domain/digest.js"
+import { ByteSize, type Sha256, shardedKey } from "../domain/digest.js"
 import { StorageError } from "../domain/errors.js"
 import { type CommitOptions, Storage, type StorageService } from "./Storage.js"
 
@@ -39,7 +39,7 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
           const bytes = map.get(key)
           return bytes === undefined
             ? Option.none<StoredObject>()
-            : Option.some<StoredObject>({ store: id, key, size: bytes.length as ByteSize })
+            : Option.some<StoredObject>({ store: id, key, size: ByteSize.make(bytes.length) })
         })
       )
     const begin = Effect.acquireRelease(

@@ -100,7 +100,7 @@ const sendStored = async (
   out: Outcome
 ) => {
   const { size, path } = copy
-  const sha256 = ask.target.sha256 as Sha256
+  const sha256 = ask.target.sha256
   const head = req.method === "HEAD"
   const headers = baseHeaders(ask, cache)
   const etag = headers.etag as string
@@ -164,9 +164,9 @@ const streamLive = async (
     const state = live.state
     if (state._tag === "Failed") return false
     if (state._tag === "Verified") {
-      const copy = await storedCopy(ctx, live.sha256 as Sha256)
+      const copy = await storedCopy(ctx, live.sha256)
       if (Option.isNone(copy)) return false
-      await writeStored(res, ctx.storage, ctx.runtime, live.sha256 as Sha256, copy.value.path, pos, end, out)
+      await writeStored(res, ctx.storage, ctx.runtime, live.sha256, copy.value.path, pos, end, out)
       return true
     }
     if (live.epoch !== epoch) {
@@ -244,7 +244,7 @@ export const sendArtifact = async (
     return void res.end()
   }
   if (sendHot(req, res, ctx, ask.target.sha256, ask.target.size, ask.contentType, ask.immutable, out)) return
-  const copy = await storedCopy(ctx, ask.target.sha256 as Sha256)
+  const copy = await storedCopy(ctx, ask.target.sha256)
   if (Option.isSome(copy) && (ask.target.size === undefined || copy.value.size === ask.target.size)) {
     return sendStored(req, res, ctx, ask, copy.value, "HIT", out)
   }
@@ -265,7 +265,7 @@ export const sendArtifact = async (
   if (size === undefined || size <= ctx.verifyBeforeSendBytes || single === undefined) {
     const state = await settled(live)
     if (state._tag === "Failed") return plain(res, 502, `cannot fetch: ${state.error.message}`, {}, head, out)
-    const stored = await storedCopy(ctx, ask.target.sha256 as Sha256)
+    const stored = await storedCopy(ctx, ask.target.sha256)
     if (Option.isNone(stored)) return plain(res, 502, "fetched, but the stored copy is not readable", {}, head, out)
     return sendStored(req, res, ctx, ask, stored.value, "MISS", out)
   }

@@ -173,7 +173,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<RunningServer, 
             contentType: octetStream,
             immutable: true,
             describe: async () => {
-              const exit = await run(catalog.lookup(route.sha256 as never))
+              const exit = await run(catalog.lookup(route.sha256))
               const entry = Exit.isSuccess(exit) ? Option.getOrUndefined(exit.value) : undefined
               return { sha256: route.sha256, size: entry?.artifact.size, digests: entry?.artifact.digests }
             }

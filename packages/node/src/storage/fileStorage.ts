@@ -6,7 +6,7 @@ import { readdir, rm, stat, unlink } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import {
-  type ByteSize,
+  ByteSize,
   type Sha256,
   Storage,
   StorageError,
@@ -102,7 +102,7 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
           try {
             const info = await stat(pathFor(sha256))
             return info.isFile()
-              ? Option.some<StoredObject>({ store: id, key, size: info.size as ByteSize })
+              ? Option.some<StoredObject>({ store: id, key, size: ByteSize.make(info.size) })
               : Option.none<StoredObject>()
           } catch (cause) {
             if (errorCode(cause) === "ENOENT" || errorCode(cause) === "ENOTDIR") return Option.none<StoredObject>()
