@@ -3,7 +3,15 @@
  * are the same, which folders a path implies, and what a change to a version does.
  */
 import { Effect, Schema } from "effect"
-import { algorithms, checkHexLength, type ComputedDigests, isAlgorithm } from "../domain/digest.js"
+import {
+  type Algorithm,
+  algorithms,
+  ByteSize,
+  checkHexLength,
+  HexDigest,
+  isAlgorithm,
+  Sha256
+} from "../domain/digest.js"
 import { InvalidUnit } from "./errors.js"
 import { type ContentUnit, Json, type JsonValue, RepositoryName, type UnitInput, UnitPath, unitPathProblem } from "./schema.js"
 
@@ -61,7 +69,7 @@ export const checkUnit = (input: UnitInput): Effect.Effect<ContentUnit, InvalidU
     if (!(Number.isSafeInteger(input.size) && input.size >= 0)) {
       return yield* invalid(path, `size must be a non-negative integer, got ${input.size}`)
     }
-    const digests: Record<string, string> = { sha256 }
+    const others: { [A in Exclude<Algorithm, "sha256">]?: HexDigest } = {}
     for (const [name, value] of Object.entries(input.digests ?? {})) {
       if (value === undefined) continue
       const algorithm = name.toLowerCase().replace(/-/g, "")
@@ -71,14 +79,15 @@ export const checkUnit = (input: UnitInput): Effect.Effect<ContentUnit, InvalidU
       const problem = checkHexLength(algorithm, hex)
       if (problem !== undefined) return yield* invalid(path, problem)
       if (algorithm === "sha256" && hex !== sha256) return yield* invalid(path, "two different sha256 digests given")
-      digests[algorithm] = hex
+      if (algorithm !== "sha256") others[algorithm] = HexDigest.make(hex)
     }
     if (input.metadata !== undefined && !isJson(input.metadata)) return yield* invalid(path, "metadata must be a JSON value")
+    const id = Sha256.make(sha256)
     return {
       path,
-      sha256: sha256 as ContentUnit["sha256"],
-      size: input.size as ContentUnit["size"],
-      digests: digests as ComputedDigests,
+      sha256: id,
+      size: ByteSize.make(input.size),
+      digests: { ...others, sha256: id },
       ...(input.metadata === undefined ? {} : { metadata: input.metadata })
     }
   })

@@ -167,7 +167,7 @@ export const makeOnDemandFetches = (
 
     const start = (target: OnDemandTarget) =>
       Effect.gen(function* () {
-        const sources = yield* catalog.sourcesFor(target.sha256 as never)
+        const sources = yield* catalog.sourcesFor(target.sha256)
         const again = running.get(target.sha256)
         if (again !== undefined) return { _tag: "Live", live: again } as const
         if (sources.length === 0) return { _tag: "NoSource" } as const
