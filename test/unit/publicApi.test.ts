@@ -26,7 +26,11 @@ const machinery = [
   "nextHop",
   "TokenBucket",
   "parseRange",
-  "etagOf"
+  "etagOf",
+  "copyVerified",
+  "hashStream",
+  "resolveStores",
+  "makeBatchRecorder"
 ]
 
 describe("@cargohold/core public API", () => {

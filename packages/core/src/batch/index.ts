@@ -11,5 +11,5 @@ export {
   type BatchResult,
   fetchMany
 } from "./fetchMany.js"
-export { type BatchRecorder, makeBatchRecorder } from "./recorder.js"
+export type { BatchRecorder } from "./recorder.js"
 export { BatchTracker, type TrackerOptions } from "./tracker.js"

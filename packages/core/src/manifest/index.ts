@@ -11,5 +11,4 @@ export {
   scanManifest
 } from "./parse.js"
 export { JsonlEntry } from "./jsonl.js"
-export { fromMetalinkPriority } from "./metalink.js"
 export type { ManifestEntry, ManifestFormat } from "./types.js"
