@@ -2,7 +2,7 @@
  * `Storage` on an S3-compatible object store: content-addressed keys `<prefix>/ab/cd/<sha256>`, streaming multipart
  * writes (see upload.ts), streaming reads.
  */
-import { type Sha256, shardedKey, Storage, StorageError, type StorageService, type StoredObject } from "@cargohold/core"
+import { ByteSize, type Sha256, shardedKey, Storage, StorageError, type StorageService, type StoredObject } from "@cargohold/core"
 import { Effect, Layer, Option, Schema, Stream } from "effect"
 import { call, isNotFound, makeClient, type S3Handle, storageError } from "./client.js"
 import {
@@ -73,7 +73,7 @@ export const makeS3Storage = (
         catch: (cause) => cause
       }).pipe(
         Effect.map((out) =>
-          Option.some<StoredObject>({ store: id, key: shardedKey(sha256), size: (out.ContentLength ?? 0) as StoredObject["size"] })
+          Option.some<StoredObject>({ store: id, key: shardedKey(sha256), size: ByteSize.make(out.ContentLength ?? 0) })
         ),
         Effect.catchAll((cause) =>
           isNotFound(cause) ? Effect.succeed(Option.none<StoredObject>()) : Effect.fail(storageError("stat", key, cause))

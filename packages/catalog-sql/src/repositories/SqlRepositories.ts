@@ -218,7 +218,7 @@ export const makeSqlRepositories: Effect.Effect<RepositoriesService, CatalogErro
             Effect.gen(function* () {
               const repo = yield* lockRepository(name)
               const live = yield* liveUnits(repo)
-              const current = new Map(live.map((u) => [u.path as string, u]))
+              const current = new Map<string, ContentUnit>(live.map((u) => [u.path, u]))
               const added: Array<ContentUnit> = []
               const replaced: Array<string> = []
               for (const unit of units) {
@@ -229,7 +229,7 @@ export const makeSqlRepositories: Effect.Effect<RepositoriesService, CatalogErro
                 added.push(unit)
               }
               if (added.length > 0) {
-                const newPaths = new Set(added.map((u) => u.path as string))
+                const newPaths = new Set<string>(added.map((u) => u.path))
                 for (const u of live) {
                   const folders = foldersOf(u.path)
                   const parent = folders.find((f) => newPaths.has(f))

@@ -46,9 +46,9 @@ export const makePrefetcher = (catalog: CatalogService, groupSize = 500): Prefet
       const inChunk = new Map<string, number>()
       for (const key of keys) if (key !== undefined) inChunk.set(key, (inChunk.get(key) ?? 0) + 1)
       // fresh answers are possible only for a sha256 alone in its chunk and not unfinished
-      const fresh = (key: string | undefined): key is string =>
+      const fresh = (key: Sha256 | undefined): key is Sha256 =>
         key !== undefined && inChunk.get(key) === 1 && !unfinished.has(key)
-      const wanted = keys.filter(fresh) as Array<Sha256>
+      const wanted = keys.filter(fresh)
       for (const key of keys) if (key !== undefined) unfinished.set(key, (unfinished.get(key) ?? 0) + 1)
       const groups: ReadonlyArray<ReadonlyArray<Sha256>> = Arr.chunksOf(wanted, groupSize)
       return Effect.map(

@@ -2,7 +2,7 @@
  * What a caller asks for, and the validated form the pipeline works on.
  */
 import { Effect, type Redacted, Schema } from "effect"
-import { ByteSize, checkHexLength, Digests, isAlgorithm } from "./digest.js"
+import { ByteSize, checkHexLength, Digests, isAlgorithm, Sha256 } from "./digest.js"
 import { InvalidRequest } from "./errors.js"
 import { Remote } from "../remote/Remote.js"
 import { fileAccessProblem } from "../remote/policy.js"
@@ -101,11 +101,11 @@ const normalizeHex = (value: string): string => value.trim().toLowerCase()
  * The sha256 a request names, normalized as `validateRequest` normalizes it; undefined when it names none or a
  * malformed one (validation then says why). For grouping requests before they are validated.
  */
-export const requestedSha256 = (input: DownloadRequestInput): string | undefined => {
+export const requestedSha256 = (input: DownloadRequestInput): Sha256 | undefined => {
   const raw = input.sha256 ?? input.digests?.sha256
   if (raw === undefined) return undefined
   const hex = normalizeHex(raw)
-  return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined
+  return /^[0-9a-f]{64}$/.test(hex) ? Sha256.make(hex) : undefined
 }
 
 /**

@@ -84,7 +84,7 @@ export const makeMemoryRepositories: Effect.Effect<RepositoriesService> = Effect
         const units = yield* checkUnits(inputs)
         const latest = r.versions.length - 1
         const live = r.content.filter((h) => h.removed === undefined)
-        const current = new Map(live.map((h) => [h.unit.path as string, h.unit]))
+        const current = new Map<string, ContentUnit>(live.map((h) => [h.unit.path, h.unit]))
         const { added, replaced } = planAdd(units, current)
         for (const unit of added) {
           for (const folder of foldersOf(unit.path)) if (current.has(folder)) return yield* folderConflict(unit.path, folder)
@@ -93,7 +93,7 @@ export const makeMemoryRepositories: Effect.Effect<RepositoriesService> = Effect
         }
         if (added.length === 0) return { version: r.versions[latest]!, changed: false }
         const number = latest + 1
-        const replacedPaths = new Set(replaced.map((u) => u.path as string))
+        const replacedPaths = new Set<string>(replaced.map((u) => u.path))
         for (const h of live) if (replacedPaths.has(h.unit.path)) h.removed = number
         for (const unit of added) r.content.push({ unit, added: number, removed: undefined })
         return { version: newVersion(r, added.length, replaced.length), changed: true }

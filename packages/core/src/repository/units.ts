@@ -142,8 +142,8 @@ export const diffUnits = (
   readonly removed: Array<ContentUnit>
   readonly changed: Array<{ readonly path: UnitPath; readonly from: ContentUnit; readonly to: ContentUnit }>
 } => {
-  const before = new Map(from.map((u) => [u.path as string, u]))
-  const after = new Map(to.map((u) => [u.path as string, u]))
+  const before = new Map<string, ContentUnit>(from.map((u) => [u.path, u]))
+  const after = new Map<string, ContentUnit>(to.map((u) => [u.path, u]))
   const added: Array<ContentUnit> = []
   const removed: Array<ContentUnit> = []
   const changed: Array<{ path: UnitPath; from: ContentUnit; to: ContentUnit }> = []
