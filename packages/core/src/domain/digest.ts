@@ -60,6 +60,15 @@ export type ComputedDigests = typeof ComputedDigests.Type
 
 export const isAlgorithm = Schema.is(Algorithm)
 
+/**
+ * The digests given, as [algorithm, hex] pairs (in the order given). `Object.entries` types keys as strings; a
+ * `Digests` has only algorithm keys, so this is the one place that says so.
+ */
+export const digestEntries = (digests: Digests): Array<readonly [Algorithm, HexDigest]> =>
+  Object.entries(digests).flatMap(([algorithm, hex]) =>
+    hex !== undefined && isAlgorithm(algorithm) ? [[algorithm, hex] as const] : []
+  )
+
 /** Checks that a hex string has the right length for its algorithm. */
 export const checkHexLength = (algorithm: Algorithm, hex: string): string | undefined =>
   hex.length === hexLength[algorithm]

@@ -4,7 +4,7 @@
  * is integrity/verify.ts.)
  */
 import { Effect } from "effect"
-import type { Algorithm, ComputedDigests } from "../domain/digest.js"
+import { type ComputedDigests, digestEntries } from "../domain/digest.js"
 import { DigestMismatch, type DownloadError, SizeMismatch } from "../domain/errors.js"
 import type { Transfer } from "./transfer.js"
 
@@ -22,7 +22,7 @@ export const checkDigests = (
       return Effect.fail(new SizeMismatch({ url: transfer.finalUrl, expected: spec.size, actual: transfer.received }))
     }
     const computed = transfer.hash.digests()
-    for (const [algorithm, expected] of Object.entries(spec.digests) as Array<[Algorithm, string]>) {
+    for (const [algorithm, expected] of digestEntries(spec.digests)) {
       const actual = computed[algorithm]
       if (actual !== expected) {
         served(computed.sha256 ?? "")

@@ -9,7 +9,7 @@ import type { NonEmptyReadonlyArray } from "effect/Array"
 import { type ArtifactKnowledge, Catalog, type CatalogService } from "../catalog/Catalog.js"
 import type { CatalogEntry, DownloadRecord } from "../catalog/schema.js"
 import { Artifact } from "../domain/artifact.js"
-import { type Algorithm, ByteSize, Sha256 } from "../domain/digest.js"
+import { ByteSize, digestEntries, Sha256 } from "../domain/digest.js"
 import type { CatalogError, DownloadError, StorageError } from "../domain/errors.js"
 import type { DownloadRequestInput, DownloadSpec } from "../domain/request.js"
 import { Hasher } from "../hash/Hasher.js"
@@ -30,7 +30,7 @@ export const nextDownloadId = (): number => ++lastId
 /** The sha256 the request pins down, directly or through another digest the catalog knows. */
 const knownSha256 = (spec: DownloadSpec, catalog: CatalogService): Effect.Effect<Option.Option<Sha256>, DownloadError> => {
   if (spec.digests.sha256 !== undefined) return Effect.succeed(Option.some(Sha256.make(spec.digests.sha256)))
-  const [first] = Object.entries(spec.digests) as Array<[Algorithm, string]>
+  const [first] = digestEntries(spec.digests)
   return first === undefined ? Effect.succeed(Option.none()) : catalog.findByDigest(first[0], first[1])
 }
 
@@ -54,7 +54,7 @@ const findStored = (
     if (Option.isNone(stored) || stored.value.size !== artifact.size) return none
     const fetch = { reuse: Option.none<Artifact>(), knownGood: true }
     if (spec.size !== undefined && artifact.size !== spec.size) return fetch
-    for (const [algorithm, hex] of Object.entries(spec.digests) as Array<[Algorithm, string]>) {
+    for (const [algorithm, hex] of digestEntries(spec.digests)) {
       if (artifact.digests[algorithm] !== hex) return fetch
     }
     // built from values already decoded (catalog rows, the store's answer): no second validation

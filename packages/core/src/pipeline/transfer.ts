@@ -3,7 +3,7 @@
  * One Effect per chunk batch, everything else synchronous.
  */
 import { Effect } from "effect"
-import type { Algorithm } from "../domain/digest.js"
+import { type Algorithm, digestEntries } from "../domain/digest.js"
 import { type DownloadError, SizeLimitExceeded, SizeMismatch, StorageError, TimeoutError } from "../domain/errors.js"
 import type { DownloadSpec } from "../domain/request.js"
 import { type HasherService, MultiHash } from "../hash/Hasher.js"
@@ -88,7 +88,7 @@ export class Transfer {
     this.finalUrl = spec.url
     this.conditional = start.conditional
     this.divert = start.divert
-    this.algorithms = ["sha256", ...(Object.keys(spec.digests) as Array<Algorithm>)]
+    this.algorithms = ["sha256", ...digestEntries(spec.digests).map(([algorithm]) => algorithm)]
     this.hash = new MultiHash(hasher, this.algorithms)
   }
 
