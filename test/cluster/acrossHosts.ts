@@ -44,7 +44,10 @@ export interface AcrossHosts {
   readonly runners: Array<Runner>
   /** Starts a runner on host `r${n}` and waits until it has joined. */
   readonly startRunner: (n: number, extra?: ReadonlyArray<string>) => Promise<Runner>
-  /** Waits until `count` runners are alive and hold all 300 shards between them, each some. */
+  /**
+   * Waits until `count` runners are alive and hold all 300 shards between them, each its even share (±1: the
+   * assignment is settled, not a moment of a hand-over where the sum is right and the split is not).
+   */
   readonly awaitSpread: (count: number, ms?: number) => Promise<void>
   /** Every object key in the bucket. */
   readonly keys: () => Promise<Array<string>>
@@ -148,7 +151,12 @@ export const startAcrossHosts = async (options: AcrossHostsOptions): Promise<Acr
           const rows = await db.query(
             "SELECT shards FROM cargohold_cluster_stats WHERE NOT stopped AND updated_at > NOW() - INTERVAL '3 seconds'"
           )
-          return rows.length === count && rows.every((r) => Number(r.shards) > 0) && rows.reduce((n, r) => n + Number(r.shards), 0) === 300
+          const shards = rows.map((r) => Number(r.shards))
+          return (
+            rows.length === count &&
+            shards.reduce((n, held) => n + held, 0) === 300 &&
+            shards.every((held) => Math.abs(held - 300 / count) < 1)
+          )
         }, `the shards to spread over ${count} runners`, ms),
       keys,
       stop

@@ -144,6 +144,8 @@ const awaitListening = async (child: ChildProcess, what: string, host: string, p
 
 export interface Moto {
   readonly endpoint: string
+  /** moto_server's process (setpriv execs it). */
+  readonly pid: number
   readonly stop: () => Promise<void>
 }
 
@@ -158,6 +160,7 @@ export const startMotoAt = async (host: string, port: number): Promise<Moto> => 
   await awaitListening(child, "moto_server", host, port, () => stderr)
   return {
     endpoint: `http://${host}:${port}`,
+    pid: child.pid!,
     stop: async () => {
       process.removeListener("exit", kill)
       await stopChild(child)
