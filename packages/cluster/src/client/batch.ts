@@ -16,7 +16,7 @@ import {
   type ProgressEvent
 } from "@cargohold/core"
 import { nextDownloadId } from "@cargohold/core/internal/pipeline/download"
-import type * as Sharding from "@effect/cluster/Sharding"
+import * as Sharding from "@effect/cluster/Sharding"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Effect, Schedule, Stream } from "effect"
@@ -24,9 +24,10 @@ import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { DownloadEntity } from "../entity.js"
 import { parseNotes, progressChannel } from "../progress.js"
-import { batchesTable, ensureTables } from "../status/tables.js"
+import { batchesTable, ensureTables, runnersTable } from "../status/tables.js"
 import { describeError } from "../storage.js"
-import { entityIdFor, toWire } from "../wire.js"
+import { toWire } from "../wire.js"
+import { makeSpread } from "./spread.js"
 
 export interface ClusterBatchOptions {
   /** Requests sent and not answered yet, at most (default 1,024); the runners' concurrency bounds the downloads. */
@@ -55,6 +56,18 @@ const storageRetry = Schedule.exponential("200 millis", 2).pipe(
 /** A cluster failure as a result's error: the message storage is a database, as the catalog is. */
 const clusterError = (detail: string) => new CatalogError({ operation: "cluster", reason: "Cluster", detail })
 
+/** Which live runner holds which shard, as the runners last wrote it (nothing known: an empty map). */
+const shardOwners = (sql: SqlClient.SqlClient): Effect.Effect<ReadonlyMap<number, string>> =>
+  sql<{ readonly address: string; readonly shard_ids: ReadonlyArray<number> }>`SELECT address, shard_ids FROM ${sql(runnersTable)}
+    WHERE NOT stopped AND updated_at > NOW() - INTERVAL '5 seconds'`.pipe(
+    Effect.map((rows) => {
+      const owners = new Map<number, string>()
+      for (const row of rows) for (const shard of row.shard_ids) owners.set(Number(shard), row.address)
+      return owners
+    }),
+    Effect.orElseSucceed(() => new Map<number, string>())
+  )
+
 /**
  * Runs a batch on the cluster's runners. `options.concurrency` and `maxInFlightBytes` are the runners' business
  * (their own `--max-connections`); the rest of `BatchOptions` means what it means for a local batch.
@@ -78,6 +91,7 @@ export const fetchManyOnCluster = <E, R>(
       const inflight = new Map<number, InFlight>()
 
       yield* ensureTables.pipe(Effect.ignore)
+      const entityFor = makeSpread(yield* Sharding.Sharding, yield* shardOwners(sql))
       yield* sql`INSERT INTO ${sql(batchesTable)} ${sql.insert({ batch, origin: `${hostname()}:${process.pid}`, total: options.total ?? null })}`.pipe(
         Effect.ignore
       )
@@ -123,9 +137,10 @@ export const fetchManyOnCluster = <E, R>(
       const one = ([request, index]: readonly [BatchRequest, number]): Effect.Effect<BatchResult> =>
         Effect.suspend(() => {
           inflight.set(index, { id: nextDownloadId(), url: String(request.url), started: false })
+          const entity = entityFor(request)
           return toWire(request).pipe(
             Effect.flatMap((wire) =>
-              clientFor(entityIdFor(request))
+              clientFor(entity)
                 .Download({ batch, index, request: wire })
                 .pipe(Effect.retry({ while: (e) => e._tag === "PersistenceError", schedule: storageRetry }))
             ),

@@ -40,15 +40,16 @@ export const makeRunnerCounters = (options: { readonly address: string; readonly
       } else into.failed += 1
     }
 
-    const ownedShards = () => {
-      let owned = 0
-      for (let i = 1; i <= shardsPerGroup; i++) if (sharding.hasShardId(ShardId.make("default", i))) owned++
+    const ownedShards = (): Array<number> => {
+      const owned: Array<number> = []
+      for (let i = 1; i <= shardsPerGroup; i++) if (sharding.hasShardId(ShardId.make("default", i))) owned.push(i)
       return owned
     }
 
     const write = (stopped: boolean) =>
       Effect.gen(function* () {
         const now = new Date()
+        const owned = stopped ? [] : ownedShards()
         yield* sql`INSERT INTO ${sql(runnersTable)} ${sql.insert({
           address: options.address,
           hostname: hostname(),
@@ -57,7 +58,9 @@ export const makeRunnerCounters = (options: { readonly address: string; readonly
           updated_at: now,
           stopped,
           concurrency: options.concurrency,
-          shards: stopped ? 0 : ownedShards(),
+          shards: owned.length,
+          // an array literal: its parameter is untyped, so PostgreSQL reads it as the column's integer[]
+          shard_ids: `{${owned.join(",")}}`,
           active,
           done: total.done,
           cached: total.cached,
@@ -65,7 +68,7 @@ export const makeRunnerCounters = (options: { readonly address: string; readonly
           bytes: total.bytes
         })} ON CONFLICT (address) DO UPDATE SET hostname = EXCLUDED.hostname, pid = EXCLUDED.pid,
           started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at, stopped = EXCLUDED.stopped,
-          concurrency = EXCLUDED.concurrency, shards = EXCLUDED.shards, active = EXCLUDED.active, done = EXCLUDED.done,
+          concurrency = EXCLUDED.concurrency, shards = EXCLUDED.shards, shard_ids = EXCLUDED.shard_ids, active = EXCLUDED.active, done = EXCLUDED.done,
           cached = EXCLUDED.cached, failed = EXCLUDED.failed, bytes = EXCLUDED.bytes`
         const rows = []
         for (const [batch, entry] of batches) {

@@ -36,6 +36,8 @@ export const ensureTables: Effect.Effect<void, SqlError, SqlClient.SqlClient> = 
         failed BIGINT NOT NULL,
         bytes BIGINT NOT NULL
       )`
+      // the shard numbers the runner holds (the client spreads a batch by them: client/spread.ts); added later
+      yield* sql`ALTER TABLE ${sql(runnersTable)} ADD COLUMN IF NOT EXISTS shard_ids INTEGER[] NOT NULL DEFAULT '{}'`
       yield* sql`CREATE TABLE IF NOT EXISTS ${sql(batchesTable)} (
         batch TEXT PRIMARY KEY,
         origin TEXT NOT NULL,
