@@ -47,9 +47,9 @@ const runWorkload = async (
   workload: Workload,
   corpus: Corpus,
   contenders: ReadonlyArray<Contender>,
-  env: { readonly nginx: Nginx; readonly dataDir: string; readonly scripts: BuiltScripts; readonly repeats: number; readonly warmup: boolean; readonly cpuProfDir: string | undefined }
+  env: { readonly nginx: Nginx; readonly mirror?: Nginx | undefined; readonly dataDir: string; readonly scripts: BuiltScripts; readonly repeats: number; readonly warmup: boolean; readonly cpuProfDir: string | undefined }
 ): Promise<WorkloadResult> => {
-  const inputs = writeInputs(join(env.dataDir, "inputs", workload.id), corpus, env.nginx.baseUrl)
+  const inputs = writeInputs(join(env.dataDir, "inputs", workload.id), corpus, env.nginx.baseUrl, env.mirror?.baseUrl)
   const logDir = join(env.dataDir, "logs", workload.id)
   mkdirSync(logDir, { recursive: true })
   const rows = new Map<string, { contender: Contender; runs: Array<Measurement>; failures: Array<string>; unavailable?: string }>()
@@ -182,7 +182,20 @@ const main = async () => {
       )
       const repeats = options.repeats ?? w.defaultRepeats
       log(`workload ${w.id}: ${w.title}, ${chosen.length} contenders × ${repeats}`)
-      results.push(await runWorkload(w, corpus, chosen, { nginx, dataDir, scripts, repeats, warmup: !options.smoke, cpuProfDir }))
+      // a capped workload has its own servers: the URL's (slow, with a mirror) and the capped mirror
+      const capped = w.capped
+      const fast = capped === undefined ? undefined : await startNginx(join(dataDir, `nginx-${process.pid}-${w.id}`), corpusRoot, 2, `limit_rate ${capped.rate};`)
+      const slow =
+        capped?.slowMirror === undefined
+          ? undefined
+          : await startNginx(join(dataDir, `nginx-${process.pid}-${w.id}-slow`), corpusRoot, 2, `limit_rate ${capped.slowMirror};`)
+      try {
+        const servers = fast === undefined ? { nginx } : slow === undefined ? { nginx: fast } : { nginx: slow, mirror: fast }
+        results.push(await runWorkload(w, corpus, chosen, { ...servers, dataDir, scripts, repeats, warmup: !options.smoke && capped === undefined, cpuProfDir }))
+      } finally {
+        await fast?.stop()
+        await slow?.stop()
+      }
       writeResults(results, [], true) // after each workload, so a long run that is stopped keeps what it measured
     }
   } finally {

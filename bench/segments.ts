@@ -1,8 +1,11 @@
 /**
  * One large file from servers that cap each connection (nginx `limit_rate`, as CDNs and mirrors do): cargohold
- * with its defaults (segments) against curl (one connection) and aria2c -x8 -s8, alternating, medians, printed as
- * ratios. Then the same with two mirrors, one of them slow: cargohold `--mirror`, aria2c both URIs, curl the fast one.
- * usage: npx tsx bench/segments.ts [--mib 256] [--rate 16m] [--slow-rate 2m] [--rounds 3]
+ * with its defaults (segments) against curl (one connection) and aria2c -x8 -s8 (checksum=sha-256), alternating,
+ * medians, printed as ratios. Then the same with two mirrors, one of them slow: cargohold `--mirror`, aria2c both
+ * URIs, curl the fast one. `npm run bench -- --workload 5` runs the same two in the main bench; this one also
+ * sweeps: `--counts 4,8,16` adds a cargohold row per `--segments N`, `--rate 0` serves without a cap (one stream
+ * vs segments on a fast link). cargohold stores the file (verified, content-addressed, catalogued) as in workload 2.
+ * usage: npx tsx bench/segments.ts [--mib 256] [--rate 16m] [--slow-rate 2m] [--rounds 3] [--counts 4,8,16] [--no-mirrors]
  * Needs the CLI built (npm run build), nginx, curl and aria2c; /usr/bin/time for peak RSS.
  */
 import { spawn, spawnSync } from "node:child_process"
@@ -20,6 +23,8 @@ const mib = Number(arg("mib", "256"))
 const rate = arg("rate", "16m")
 const slowRate = arg("slow-rate", "2m")
 const rounds = Number(arg("rounds", "3"))
+const counts = arg("counts", "").split(",").filter((c) => c !== "").map(Number)
+const mirrors = !process.argv.includes("--no-mirrors")
 const bin = resolve(import.meta.dirname, "../packages/cli/bin/cargohold.js")
 const log = (line: string) => console.error(`[segments] ${line}`)
 
@@ -75,13 +80,23 @@ interface Contender {
   readonly result: (out: string) => string
 }
 
+/** Where cargohold's store keeps the object (sharded by its sha256). */
+const stored = (out: string) => join(out, "store", sha256.slice(0, 2), sha256.slice(2, 4), sha256)
+
+const cargohold = (urls: ReadonlyArray<string>, segments: number | undefined): Contender => ({
+  id: segments === undefined ? "cargohold" : `cargohold-s${segments}`,
+  label: `cargohold fetch (${segments === undefined ? "defaults" : `--segments ${segments}`})${urls.length > 1 ? " --mirror" : ""}`,
+  argv: (out) => [
+    process.execPath, bin, "fetch", urls[0]!, ...urls.slice(1).flatMap((u) => ["--mirror", u]),
+    "--sha256", sha256, "--size", String(mib * 1024 * 1024), "--home", out,
+    ...(segments === undefined ? [] : ["--segments", String(segments)])
+  ],
+  result: stored
+})
+
 const contenders = (urls: ReadonlyArray<string>): ReadonlyArray<Contender> => [
-  {
-    id: "cargohold",
-    label: `cargohold fetch (defaults)${urls.length > 1 ? " --mirror" : ""}`,
-    argv: (out) => [process.execPath, bin, "fetch", urls[0]!, ...urls.slice(1).flatMap((u) => ["--mirror", u]), "--home", out, "-o", join(out, "big.bin")],
-    result: (out) => join(out, "big.bin")
-  },
+  cargohold(urls, undefined),
+  ...counts.map((n) => cargohold(urls, n)),
   {
     id: "curl",
     label: "curl -o (one connection)",
@@ -91,7 +106,7 @@ const contenders = (urls: ReadonlyArray<string>): ReadonlyArray<Contender> => [
   {
     id: "aria2c",
     label: `aria2c -x8 -s8${urls.length > 1 ? " (both URIs)" : ""}`,
-    argv: (out) => ["aria2c", "-x8", "-s8", "-q", "--allow-overwrite=true", "-d", out, "-o", "big.bin", ...urls],
+    argv: (out) => ["aria2c", "-x8", "-s8", "-q", `--checksum=sha-256=${sha256}`, "--allow-overwrite=true", "-d", out, "-o", "big.bin", ...urls],
     result: (out) => join(out, "big.bin")
   }
 ]
@@ -131,12 +146,12 @@ const scenario = async (title: string, urls: ReadonlyArray<string>) => {
   }
 }
 
-const fast = await startNginx(join(work, "nginx-fast"), root, 2, `limit_rate ${rate};`)
+const fast = await startNginx(join(work, "nginx-fast"), root, 2, rate === "0" ? "" : `limit_rate ${rate};`)
 const slow = await startNginx(join(work, "nginx-slow"), root, 2, `limit_rate ${slowRate};`)
 try {
   console.log(`uptime: ${spawnSync("uptime", { encoding: "utf8" }).stdout.trim()}`)
-  await scenario(`one server, limit_rate ${rate} per connection`, [`${fast.baseUrl}/big.bin`])
-  await scenario(`two mirrors: limit_rate ${slowRate} (slow) and ${rate}`, [`${slow.baseUrl}/big.bin`, `${fast.baseUrl}/big.bin`])
+  await scenario(rate === "0" ? "one server, no cap" : `one server, limit_rate ${rate} per connection`, [`${fast.baseUrl}/big.bin`])
+  if (mirrors) await scenario(`two mirrors: limit_rate ${slowRate} (slow) and ${rate}`, [`${slow.baseUrl}/big.bin`, `${fast.baseUrl}/big.bin`])
   console.log(`uptime: ${spawnSync("uptime", { encoding: "utf8" }).stdout.trim()}`)
 } finally {
   await fast.stop()

@@ -24,10 +24,11 @@ export interface BenchOptions {
 }
 
 export const usage = `usage: npm run bench -- [options]
-  --workload 1,2,3,4   workloads to run (default: all; smoke: 1)
-  --repeats N          runs per contender (default per workload: 5, 3, 2; smoke: 1)
-  --only a,b           contenders: curl, curl-o, undici, undici-fsync, pulpcore-aiohttp, aria2c, mfh, cargohold-cli, cargohold-lib,
-                       cargohold-download (opt-in)
+  --workload 1,2,3,4,5 workloads to run (default: all; smoke: 1); 5 is one 256 MiB file from nginx with
+                       limit_rate 16m per connection, then from two mirrors (2m and 16m)
+  --repeats N          runs per contender (default per workload: 5, 3, 2, -, 3; smoke: 1)
+  --only a,b           contenders: curl, curl-o, undici, undici-fsync, pulpcore-aiohttp, aria2c, aria2c-x8, mfh, cargohold-cli,
+                       cargohold-one, cargohold-lib, cargohold-download (opt-in)
   --smoke              tiny corpus, one repeat (what the test suite runs)
   --out DIR            results directory (default bench/results; smoke: DATA/results)
   --data DIR           corpus and scratch directory (default .bench; smoke: .bench/smoke)
@@ -72,7 +73,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): BenchOptions => {
   }
   const dataDir = flags.get("--data") ?? (smoke ? ".bench/smoke" : ".bench")
   return {
-    workloads: list(flags.get("--workload") ?? (smoke ? "1" : "1,2,3,4")),
+    workloads: list(flags.get("--workload") ?? (smoke ? "1" : "1,2,3,4,5")),
     repeats: repeats !== undefined ? Number(repeats) : smoke ? 1 : undefined,
     only: list(flags.get("--only")),
     smoke,

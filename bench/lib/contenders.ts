@@ -60,15 +60,37 @@ const curl: Contender = {
   })
 }
 
+/** One connection; with a mirror (workload 5m), the fast one: curl's best case. */
 const curlAlone: Contender = {
   id: "curl-o",
-  label: "curl -o (no digest)",
+  label: "curl -o (one connection, no digest)",
   isCargohold: false,
   writesFiles: true,
   unavailable: needs("curl", "curl"),
   command: (run) => {
     const [job] = run.inputs.jobs
-    return { argv: ["curl", "--fail", "--silent", "--show-error", "-o", job!.name, job!.url], cwd: run.outDir }
+    const url = run.inputs.mirrors[0] ?? job!.url
+    return { argv: ["curl", "--fail", "--silent", "--show-error", "-o", job!.name, url], cwd: run.outDir }
+  }
+}
+
+/** aria2c splitting one file into 8 ranges over 8 connections, verifying it (as cargohold does); both URIs with a mirror. */
+const aria2cSegments: Contender = {
+  id: "aria2c-x8",
+  label: "aria2c -x8 -s8 (checksum=sha-256)",
+  isCargohold: false,
+  writesFiles: true,
+  unavailable: needs("aria2c", "aria2"),
+  command: (run) => {
+    const [job] = run.inputs.jobs
+    const mirror = run.inputs.mirrors[0]
+    return {
+      argv: [
+        "aria2c", "--no-conf", "-q", "-x8", "-s8", `--checksum=sha-256=${job!.sha256}`, "--allow-overwrite=true",
+        "--auto-file-renaming=false", "--summary-interval=0", "-d", run.outDir, "-o", job!.name, job!.url,
+        ...(mirror === undefined ? [] : [mirror])
+      ]
+    }
   }
 }
 
@@ -192,6 +214,29 @@ const cargoholdCli: Contender = {
   })
 }
 
+/**
+ * One artifact with the CLI's defaults (segments, limits): `cargohold fetch URL [--mirror M] --sha256 --size`,
+ * verified, stored and catalogued.
+ */
+const cargoholdOne: Contender = {
+  id: "cargohold-one",
+  label: "cargohold fetch URL (defaults, verify+store+catalog)",
+  isCargohold: true,
+  writesFiles: false,
+  unavailable: cliUnavailable,
+  command: (run) => {
+    const [job] = run.inputs.jobs
+    const mirror = run.inputs.mirrors[0]
+    return {
+      argv: [
+        cargoholdBin(run.repoRoot), "fetch", job!.url, ...(mirror === undefined ? [] : ["--mirror", mirror]),
+        "--sha256", job!.sha256, "--size", String(job!.size), "--home", run.outDir
+      ],
+      env: run.cpuProfDir === undefined ? undefined : { NODE_OPTIONS: nodeArgs(run, "cargohold-one").join(" ") }
+    }
+  }
+}
+
 const cargoholdLib: Contender = {
   id: "cargohold-lib",
   label: "cargohold library (fetchMany, layerNode)",
@@ -220,7 +265,7 @@ const cargoholdMemoryCatalog: Contender = {
   command: (run) => ({ ...cargoholdLib.command(run), env: { BENCH_CARGOHOLD_CATALOG: "memory:" } })
 }
 
-export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, pulpcoreAiohttp, aria2c, mfh, cargoholdCli, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog]
+export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, pulpcoreAiohttp, aria2c, aria2cSegments, mfh, cargoholdCli, cargoholdOne, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog]
 
 export const contenderById = (id: string): Contender | undefined => allContenders.find((c) => c.id === id)
 

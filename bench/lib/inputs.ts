@@ -19,9 +19,12 @@ export interface Inputs {
   readonly aria2Input: string
   /** The manifest for `cargohold fetch -i`. */
   readonly cargoholdManifest: string
+  /** Per job, the same file on a mirror (workload 5m: the fast one), when there is one. */
+  readonly mirrors: ReadonlyArray<string | undefined>
 }
 
-export const writeInputs = (dir: string, corpus: Corpus, baseUrl: string): Inputs => {
+/** `mirrorBaseUrl`: the same corpus served elsewhere too; the jobs' URLs stay on `baseUrl`. */
+export const writeInputs = (dir: string, corpus: Corpus, baseUrl: string, mirrorBaseUrl?: string): Inputs => {
   mkdirSync(dir, { recursive: true })
   const jobs: Array<Job> = corpus.entries.map((e) => ({
     url: `${baseUrl}/${e.path}`,
@@ -36,7 +39,8 @@ export const writeInputs = (dir: string, corpus: Corpus, baseUrl: string): Input
     curlConfig: join(dir, "curl.cfg"),
     sha256sums: join(dir, "sha256sums"),
     aria2Input: join(dir, "aria2.txt"),
-    cargoholdManifest: join(dir, "cargohold-manifest.txt")
+    cargoholdManifest: join(dir, "cargohold-manifest.txt"),
+    mirrors: corpus.entries.map((e) => (mirrorBaseUrl === undefined ? undefined : `${mirrorBaseUrl}/${e.path}`))
   }
   writeFileSync(inputs.jobsFile, formatJobs(jobs))
   writeFileSync(inputs.curlConfig, jobs.map((j) => `url = "${j.url}"\noutput = "${j.name}"\n`).join(""))

@@ -19,6 +19,11 @@ export interface Workload {
   readonly optional: ReadonlyArray<string>
   readonly defaultRepeats: number
   readonly timeoutMs: number
+  /**
+   * Served by nginx with a per-connection cap (`limit_rate`, as CDNs and mirrors do) instead of the shared
+   * unlimited one; with `slowMirror`, the file's URL is a second nginx at that rate and the capped one is its mirror.
+   */
+  readonly capped?: { readonly rate: string; readonly slowMirror?: string | undefined } | undefined
 }
 
 const KiB = 1024
@@ -26,11 +31,13 @@ const MiB = 1024 * KiB
 
 const all = ["curl", "undici", "pulpcore-aiohttp", "aria2c", "mfh", "cargohold-cli", "cargohold-lib"]
 const memory = ["undici", "cargohold-cli", "cargohold-lib"]
+const large = ["curl-o", "aria2c-x8", "cargohold-one"]
 
 /** `w3Files` overrides workload 3's artifact count (3a is a fifth of it). */
 export const workloads = (smoke: boolean, w3Files?: number): ReadonlyArray<Workload> => {
   const w1: CorpusSpec = smoke ? { name: "w1", count: 40, size: 16 * KiB } : { name: "w1", count: 2000, size: 16 * KiB }
   const w2: CorpusSpec = smoke ? { name: "w2", count: 1, size: 2 * MiB } : { name: "w2", count: 1, size: 1024 * MiB }
+  const w5: CorpusSpec = smoke ? { name: "w5", count: 1, size: 8 * MiB } : { name: "w5", count: 1, size: 256 * MiB }
   const w3: CorpusSpec = smoke ? { name: "w3", count: 200, size: 4 * KiB } : { name: "w3", count: w3Files ?? 100_000, size: 4 * KiB }
   const minutes = (m: number) => (smoke ? 30_000 : m * 60_000)
   return [
@@ -81,6 +88,32 @@ export const workloads = (smoke: boolean, w3Files?: number): ReadonlyArray<Workl
       optional: ["curl", "cargohold-download", "cargohold-lib-memcat"],
       defaultRepeats: 2,
       timeoutMs: minutes(15)
+    },
+    {
+      id: "5",
+      group: "5",
+      title: `one ${w5.size / MiB} MiB file, nginx limit_rate 16m per connection`,
+      corpus: w5,
+      subset: undefined,
+      reference: "curl-o",
+      contenders: large,
+      optional: [],
+      defaultRepeats: 3,
+      timeoutMs: minutes(2),
+      capped: { rate: "16m" }
+    },
+    {
+      id: "5m",
+      group: "5",
+      title: `one ${w5.size / MiB} MiB file, two mirrors: limit_rate 2m (the URL) and 16m (its mirror)`,
+      corpus: w5,
+      subset: undefined,
+      reference: "curl-o",
+      contenders: large,
+      optional: [],
+      defaultRepeats: 3,
+      timeoutMs: minutes(4),
+      capped: { rate: "16m", slowMirror: "2m" }
     }
   ]
 }

@@ -15,7 +15,8 @@ const MiB = 1024 * 1024
 const size = 8 * MiB
 const file = bytesOf(size, 13)
 const v1 = { body: file, etag: '"v1"' }
-const segmentsOf = (n: number) => ({ settings: { segments: n, segmentThreshold: MiB } })
+/** N segments from the first answer's head (`segmentBelowRate: 0`: no watching the first stream's speed). */
+const segmentsOf = (n: number) => ({ settings: { segments: n, segmentThreshold: MiB, segmentBelowRate: 0 } })
 
 /** The ranges the server was asked for, as [start, end) pairs. */
 const rangesAsked = (headers: ReadonlyArray<{ readonly headers: { readonly range?: string | undefined } }>) =>
@@ -33,8 +34,8 @@ describe("segmented download", () => {
       const ranges = rangesAsked(server.stats.requests)
       expect(ranges.length).toBeGreaterThanOrEqual(4)
       expect(server.stats.maxOpen).toBeGreaterThanOrEqual(4)
-      // the first four are the split; later ones are halves taken over from slower lanes
-      expect(ranges.slice(0, 4).map(([a]) => a)).toEqual([0, 2 * MiB, 4 * MiB, 6 * MiB])
+      // the first four lanes take the first four stripes (1 MiB each for 8 MiB over 4 lanes); the rest in order
+      expect(ranges.slice(0, 4).map(([a]) => a)).toEqual([0, 1 * MiB, 2 * MiB, 3 * MiB])
       expect(server.stats.bytesServed).toBeLessThanOrEqual(size * 1.15)
       console.log(`segments: ${ranges.length} ranges, ${server.stats.maxOpen} connections at once, ${server.stats.bytesServed} bytes served`)
     }).pipe(Effect.provide(layerNetworkTest(segmentsOf(4))))
@@ -59,6 +60,29 @@ describe("segmented download", () => {
       // the ranges name the first answer's validator
       expect(server.stats.requests.slice(1).every((r) => r.headers["if-range"] === '"v1"')).toBe(true)
     }).pipe(Effect.provide(layerNetworkTest(segmentsOf(4))))
+  )
+
+  it.scopedLive("a slow first stream is watched, then the rest comes in ranges: its bytes are kept, each byte asked once", () =>
+    Effect.gen(function* () {
+      // 2 MiB/s per connection: far below the 64 MiB/s a single stream must reach here to stay one
+      const server = yield* serverScoped(rangeServer({ version: () => v1, bytesPerSecond: 2 * MiB }))
+      const artifact = yield* download({ url: server.url("/big.iso"), sha256: sha256Hex(file), size })
+      expect(artifact.sha256).toBe(sha256Hex(file))
+      expect(server.stats.requests[0]!.headers.range).toBeUndefined()
+      const ranges = rangesAsked(server.stats.requests.slice(1))
+      expect(ranges.length).toBeGreaterThanOrEqual(4)
+      // the first stream's bytes stay: no range asks for byte 0 again
+      expect(Math.min(...ranges.map(([a]) => a))).toBeGreaterThan(0)
+      expect(server.stats.bytesServed).toBeLessThanOrEqual(size * 1.2)
+    }).pipe(Effect.provide(layerNetworkTest({ settings: { segments: 4, segmentThreshold: MiB, segmentBelowRate: 64 * MiB } })))
+  )
+
+  it.scopedLive("a first stream fast enough (segmentBelowRate) stays one stream", () =>
+    Effect.gen(function* () {
+      const server = yield* serverScoped(rangeServer({ version: () => v1 }))
+      yield* download({ url: server.url("/big.iso"), sha256: sha256Hex(file), size })
+      expect(server.stats.requests).toHaveLength(1)
+    }).pipe(Effect.provide(layerNetworkTest({ settings: { segments: 4, segmentThreshold: MiB, segmentBelowRate: 1 } })))
   )
 
   it.scopedLive("--segments 1: one stream", () =>
@@ -116,12 +140,13 @@ describe("segmented download", () => {
   it.scopedLive("a mirror with wrong bytes in one piece: the piece is fetched again elsewhere, the mirror recorded as disagreeing", () =>
     Effect.gen(function* () {
       const pieceLength = 512 * 1024
-      const bad = yield* serverScoped(rangeServer({ version: () => v1, corrupt: { start: 4 * MiB + 10, end: 4 * MiB + 20 } }))
+      // wrong bytes in piece 0: the first lane always starts on the first-ranked source, the bad one
+      const bad = yield* serverScoped(rangeServer({ version: () => v1, corrupt: { start: 10, end: 20 } }))
       const good = yield* serverScoped(rangeServer({ version: () => v1, bytesPerSecond: 32 * MiB }))
       const hashes: Array<string> = []
       for (let at = 0; at < size; at += pieceLength) hashes.push(sha256Hex(file.subarray(at, at + pieceLength)))
       const artifact = yield* download({
-        // ranked first: the lanes of the even segments (the one at 4 MiB among them) go to it
+        // ranked first: the first stripe's lane goes to it
         url: bad.url("/big.iso"),
         priority: 200,
         sha256: sha256Hex(file),
@@ -130,8 +155,8 @@ describe("segmented download", () => {
         pieces: { algorithm: "sha256", length: pieceLength, hashes }
       })
       expect(artifact.sha256).toBe(sha256Hex(file))
-      // piece 8 (bytes 4 MiB…4.5 MiB) came again from the good mirror
-      expect(rangesAsked(good.stats.requests)).toContainEqual([4 * MiB, 4 * MiB + pieceLength])
+      // piece 0 came again from the good mirror
+      expect(rangesAsked(good.stats.requests)).toContainEqual([0, pieceLength])
       const events = yield* (yield* CollectedProgress).events
       const failed = events.filter((e) => e._tag === "SourceFailed")
       expect(failed.map((e) => (e as { url: string }).url)).toEqual([bad.url("/big.iso")])
@@ -139,6 +164,26 @@ describe("segmented download", () => {
       const { catalog } = yield* MemoryBackends
       const sources = yield* catalog.sourcesFor(artifact.sha256)
       expect(sources.find((s) => s.url === bad.url("/big.iso"))?.lastFailure).toBeDefined()
+    }).pipe(Effect.provide(layerNetworkTest(segmentsOf(4))))
+  )
+
+  it.scopedLive("a slow mirror's segments are taken over by the faster one; the slow one serves little", () =>
+    Effect.gen(function* () {
+      const slow = yield* serverScoped(rangeServer({ version: () => v1, bytesPerSecond: 256 * 1024 }))
+      const fast = yield* serverScoped(rangeServer({ version: () => v1, bytesPerSecond: 8 * MiB }))
+      const artifact = yield* download({
+        // the URL is the slow one: half the lanes start there (stripe 0 among them)
+        url: slow.url("/big.iso"),
+        sha256: sha256Hex(file),
+        size,
+        sources: [{ url: fast.url("/big.iso") }]
+      })
+      expect(artifact.sha256).toBe(sha256Hex(file))
+      // the fast mirror took over the rest of a range the slow one was asked for
+      const slowRanges = rangesAsked(slow.stats.requests)
+      expect(rangesAsked(fast.stats.requests).some(([a]) => slowRanges.some(([from, to]) => from < a && a < to))).toBe(true)
+      expect(slow.stats.bytesServed).toBeLessThan(size / 4)
+      console.log(`slow mirror served ${slow.stats.bytesServed} of ${size} bytes; fast ${fast.stats.bytesServed}`)
     }).pipe(Effect.provide(layerNetworkTest(segmentsOf(4))))
   )
 

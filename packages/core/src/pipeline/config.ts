@@ -31,6 +31,12 @@ export interface DownloadSettings {
   readonly segments?: number | undefined
   /** The smallest body fetched in segments (default 64 MiB). */
   readonly segmentThreshold?: number | undefined
+  /**
+   * Watch the first stream: one at least this fast (bytes/s, over its first 300 ms) stays one stream, a slower one
+   * goes on in segments keeping its bytes. Default 0: no watching, ranges from the first answer's head (see
+   * pipeline/transfer.ts `defaultSegmentBelowRate` for why).
+   */
+  readonly segmentBelowRate?: number | undefined
 }
 
 export const version = "0.1.0"

@@ -14,7 +14,7 @@ import { Duration, Effect } from "effect"
 import type { CatalogService } from "../catalog/Catalog.js"
 import type { ComputedDigests, Sha256 } from "../domain/digest.js"
 import type { DownloadError } from "../domain/errors.js"
-import type { HasherService } from "../hash/Hasher.js"
+import type { HasherService, MultiHash } from "../hash/Hasher.js"
 import type { ProgressService } from "../progress/Progress.js"
 import type { TempObject } from "../storage/Storage.js"
 import { DownloadConfig, type DownloadSettings, settingsForRemote } from "./config.js"
@@ -26,7 +26,7 @@ import { readFromFileSource } from "./fileAttempt.js"
 import { isLocalFailure, isOriginFailure, retryAfterFirstFailure, retryAtSameSource, retrySchedule } from "./retryPolicy.js"
 import { type Candidate, OriginHealth, originOfSpec, SourcePolicy } from "./sources.js"
 import type { Revalidation } from "./revalidate.js"
-import { type DivertHead, Transfer } from "./transfer.js"
+import { type DivertDecision, type DivertHead, Transfer } from "./transfer.js"
 
 /** One attempt, from the first byte (or where a resumable transfer stopped), into the transfer. */
 const attemptOnce = (transfer: Transfer, settings: DownloadSettings, source: Candidate) =>
@@ -53,8 +53,8 @@ export interface FailoverContext {
   readonly sha256: Sha256 | undefined
   /** A conditional request for one of the sources (revalidate.ts): a 304 from it delivers the stored artifact. */
   readonly revalidation?: Revalidation | undefined
-  /** Asked on the head of a whole HTTP body (see `Transfer.divert`): true hands the download to segments. */
-  readonly divert?: ((head: DivertHead) => boolean) | undefined
+  /** Asked on the head of a whole HTTP body (see `Transfer.divert`): segments now, one stream, or watch it. */
+  readonly divert?: ((head: Omit<DivertHead, "received">) => DivertDecision) | undefined
 }
 
 /** The first answer announced a large body that the download fetches in segments instead (pipeline/segments). */
@@ -63,6 +63,8 @@ export interface Diverted {
   readonly head: DivertHead
   readonly source: Candidate
   readonly finalUrl: string
+  /** The whole-file hashes of the `head.received` bytes already written (a watched body stopped midway). */
+  readonly hash: MultiHash
 }
 
 /** Tries `sources` in order until one delivers bytes that verify. */
@@ -138,7 +140,7 @@ export const fromFirstGoodSource = (
         return { transfer, digests: result.right, source }
       }
       if (transfer.diverted !== undefined) {
-        return { _tag: "Diverted", head: transfer.diverted, source, finalUrl: transfer.finalUrl } satisfies Diverted
+        return { _tag: "Diverted", head: transfer.diverted, source, finalUrl: transfer.finalUrl, hash: transfer.hash } satisfies Diverted
       }
       const error = result.left
       if (isLocalFailure(error)) return yield* error

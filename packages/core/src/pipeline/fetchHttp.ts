@@ -232,8 +232,11 @@ const sendFollowing = (
           : yield* sendLean(transfer, ctx, ctx.exchange, url, headers)
       if (!redirectStatuses.has(answer.status)) {
         transfer.finalUrl = url
-        // time to first byte of a served answer: the host's latency controller (http/latencyLimit.ts)
-        if (answer.status >= 200 && answer.status < 300) {
+        // time to first byte of a served answer: the host's latency controller (http/latencyLimit.ts). Not a
+        // segment's: its ranges are bounded by the download's `segments`, and their answers' times under this
+        // process's own load are its event loop (measured on loopback: 30 ms at rest, 100–300 ms at 15% of a
+        // core), which took the host's connections away from the segments one sample at a time
+        if (answer.status >= 200 && answer.status < 300 && transfer.window === undefined) {
           const changed = yield* limiter.host(hostOf(transfer, ctx)).sample(Date.now() - sentAt)
           if (changed !== undefined) yield* recordHost(changed.host, changed.concurrency)
         }
@@ -392,13 +395,20 @@ const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Connection
       return yield* new SizeMismatch({ url, expected, actual: total })
     }
     transfer.total = total
+    transfer.watch = undefined
     if (transfer.divert !== undefined && status === 200 && total !== undefined) {
       const head = { total, acceptRanges: /\bbytes\b/i.test(answer.header("accept-ranges") ?? ""), etag, lastModified }
-      if (transfer.divert(head)) {
+      const decision = transfer.divert(head)
+      if (decision === "now") {
         // the download goes on in segments: this body is dropped (aborted with the attempt)
-        transfer.diverted = head
+        transfer.diverted = { ...head, received: 0 }
         yield* answer.discard
         return yield* new TransferError({ url, received: 0, reason: "large body: fetched in segments instead" })
+      }
+      // one stream while it is fast; the transfer stops it if it is not (transfer.ts `watchMs`)
+      if (typeof decision === "object") {
+        const fastBytesPerMs = decision.watchBelowBytesPerSecond / 1000
+        transfer.watch = { head, since: Date.now(), sinceBytes: transfer.received, fastBytesPerMs }
       }
     }
     transfer.touch("idle-read")

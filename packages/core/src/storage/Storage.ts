@@ -65,8 +65,12 @@ export interface TempObject {
    * furthest byte written. Rejects with a `StorageError`.
    */
   readonly writeAt?: ((position: number, chunk: Uint8Array) => Promise<void>) | undefined
-  /** Reads back `length` bytes written at `position` (segmented downloads hash the contiguous prefix in order). */
-  readonly readAt?: ((position: number, length: number) => Promise<Uint8Array>) | undefined
+  /**
+   * Reads back `length` bytes written at `position` (segmented downloads hash the contiguous prefix in order).
+   * With `into` (at least `length` bytes), the bytes may be read into it and the result be a view of it: the
+   * caller reuses one buffer instead of a fresh one per read.
+   */
+  readonly readAt?: ((position: number, length: number, into?: Uint8Array) => Promise<Uint8Array>) | undefined
   /** Discards everything written so far (a restarted transfer). */
   readonly reset: Effect.Effect<void, StorageError>
   /** Bytes written so far. */

@@ -45,9 +45,9 @@ export class Descriptor {
     }
   }
 
-  /** Reads `length` bytes at `position` (fewer only at the end of the file). */
-  async readExactly(length: number, position: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length)
+  /** Reads `length` bytes at `position` (fewer only at the end of the file), into `into` when given. */
+  async readExactly(length: number, position: number, into?: Uint8Array): Promise<Uint8Array> {
+    const buffer = into !== undefined && into.length >= length ? into : Buffer.allocUnsafe(length)
     let offset = 0
     while (offset < length) {
       const at = offset

@@ -369,9 +369,9 @@ export class TempFile implements TempObject {
     })
   }
 
-  readonly readAt = (position: number, length: number): Promise<Uint8Array> =>
+  readonly readAt = (position: number, length: number, into?: Uint8Array): Promise<Uint8Array> =>
     this.openHandle()
-      .readExactly(length, position)
+      .readExactly(length, position, into)
       .catch((cause: unknown) => {
         throw this.fail("read", cause)
       })

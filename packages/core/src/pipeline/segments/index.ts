@@ -1,9 +1,13 @@
 /**
  * Where a download decides between one stream and segments. Segments when the settings allow (`segments` > 1),
  * the store can write in place (`TempObject.writeAt`/`readAt`; S3 temps cannot: one stream), some source is
- * HTTP, and the body is at least `segmentThreshold` bytes: known up front (the request's size), or announced by
- * the first answer of the single stream together with `Accept-Ranges: bytes` and a validator (that body is then
- * dropped and the download goes on in ranges). Anything segments cannot finish goes on in one stream.
+ * HTTP, the body is at least `segmentThreshold` bytes (the request's size, or the first answer's) with
+ * `Accept-Ranges: bytes` and a validator (or a declared size). A declared size needs no first request; else the
+ * first answer's body is dropped at its head. With `segmentBelowRate` set, that body is watched for `watchMs`
+ * (transfer.ts) instead and stays one stream when it runs at that rate or more (on a fast link the client's CPU
+ * is the limit and segments only add the read-back); a slower one keeps the bytes it brought (hashed and
+ * written) and the rest comes in ranges. With Metalink pieces it is always dropped at its head (pieces are
+ * checked from their start). Anything segments cannot finish goes on in one stream.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect } from "effect"
@@ -14,6 +18,7 @@ import { ifRangeValidator } from "../../http/resume.js"
 import { DownloadConfig } from "../config.js"
 import { type Delivered, type FailoverContext, fromFirstGoodSource } from "../failover.js"
 import type { Candidate } from "../sources.js"
+import { defaultSegmentBelowRate } from "../transfer.js"
 import { defaultSegments, defaultSegmentThreshold } from "./plan.js"
 import { usablePieces } from "./prefix.js"
 import { fetchSegmented, type SegmentedInput } from "./run.js"
@@ -62,21 +67,31 @@ export const deliver = (
         yield* ctx.temp.reset
         return yield* oneStream(sources, ctx)
       })
-    if (spec.size !== undefined) {
-      return spec.size >= threshold && spec.size <= maxSize ? yield* segmented(http, spec.size) : yield* oneStream(sources, ctx)
-    }
+    if (spec.size !== undefined && (spec.size < threshold || spec.size > maxSize)) return yield* oneStream(sources, ctx)
+    const belowRate = settings.segmentBelowRate ?? defaultSegmentBelowRate
+    const watch = input.pieces !== undefined || belowRate <= 0 ? "now" : { watchBelowBytesPerSecond: belowRate }
+    // nothing to watch and the size known: ranges from the start, no first request
+    if (spec.size !== undefined && watch === "now") return yield* segmented(http, spec.size)
     const first = yield* fromFirstGoodSource(sources, {
       ...ctx,
       divert: (head) =>
         head.total >= threshold &&
         head.total <= maxSize &&
         head.acceptRanges &&
-        ifRangeValidator(head.etag, head.lastModified) !== undefined
+        (spec.size !== undefined || ifRangeValidator(head.etag, head.lastModified) !== undefined)
+          ? watch
+          : false
     })
     if (!("head" in first)) return first
-    yield* ctx.temp.reset
+    const from = first.head.received
+    if (from === 0) yield* ctx.temp.reset
     // the source that announced the body goes first; its validators guard every range (If-Range)
     const ordered = [first.source, ...http.filter((c) => c !== first.source)]
-    const seed = { source: first.source, etag: first.head.etag, lastModified: first.head.lastModified }
+    const seed = {
+      source: first.source,
+      etag: first.head.etag,
+      lastModified: first.head.lastModified,
+      start: from > 0 ? { from, hash: first.hash } : undefined
+    }
     return yield* segmented(ordered, first.head.total, seed)
   })

@@ -38,17 +38,21 @@ export const usablePieces = (pieces: PieceDigests | undefined, size: number): Pi
 const readError = (cause: unknown) =>
   cause instanceof StorageError ? cause : new StorageError({ operation: "read", reason: String(cause) })
 
-/** Reads `[from, to)` of the temp object in bounded reads, handing each to `use`. */
+/**
+ * Reads `[from, to)` of the temp object in bounded reads, handing each to `use`; into `into` when given (then
+ * `use` must be done with a chunk when it returns).
+ */
 const readRange = (
   temp: TempObject,
   from: number,
   to: number,
-  use: (chunk: Uint8Array) => void
+  use: (chunk: Uint8Array) => void,
+  into?: Uint8Array
 ): Effect.Effect<void, StorageError> =>
   Effect.tryPromise({
     try: async () => {
       for (let at = from; at < to; ) {
-        const chunk = await temp.readAt!(at, Math.min(readBytes, to - at))
+        const chunk = await temp.readAt!(at, Math.min(readBytes, to - at), into)
         if (chunk.length === 0) throw new Error(`read back ${at}: no bytes (expected up to ${to})`)
         use(chunk)
         at += chunk.length
@@ -67,15 +71,20 @@ export class Prefix {
   /** The whole-file hashes have taken `[0, hashed)`. */
   hashed = 0
   readonly hash: MultiHash
+  /** One read buffer for the whole-file hashes (they are done with a chunk once `update` returns). */
+  private readonly readBuffer = new Uint8Array(readBytes)
 
   constructor(
     readonly size: number,
     private readonly temp: TempObject,
     private readonly hasher: HasherService,
     algorithms: Iterable<Algorithm>,
-    readonly pieces: Pieces | undefined
+    readonly pieces: Pieces | undefined,
+    /** Bytes `[0, from)` already hashed into `hash` (a first stream's), without pieces only. */
+    start?: { readonly from: number; readonly hash: MultiHash } | undefined
   ) {
-    this.hash = new MultiHash(hasher, algorithms)
+    this.hash = start?.hash ?? new MultiHash(hasher, algorithms)
+    this.hashed = start?.from ?? 0
   }
 
   /** Hashes what `available` (the end of the written run from `hashed`) allows: one piece, or one step. */
@@ -85,7 +94,7 @@ export class Prefix {
       if (available < this.size && available - this.hashed < stepBytes) return Effect.succeed({ _tag: "Wait" })
       const to = available
       return Effect.as(
-        readRange(this.temp, this.hashed, to, (chunk) => this.hash.update(chunk)),
+        readRange(this.temp, this.hashed, to, (chunk) => this.hash.update(chunk), this.readBuffer),
         { _tag: "Hashed" } as const
       ).pipe(Effect.tap(() => Effect.sync(() => (this.hashed = to))))
     }
@@ -103,7 +112,7 @@ export class Prefix {
       const actual = piece.hex()
       if (actual !== pieces.hashes[index]) return { _tag: "BadPiece", index, start, end, actual } as const
       if (held !== undefined) for (const chunk of held) this.hash.update(chunk)
-      else yield* readRange(this.temp, start, end, (chunk) => this.hash.update(chunk))
+      else yield* readRange(this.temp, start, end, (chunk) => this.hash.update(chunk), this.readBuffer)
       this.hashed = end
       return { _tag: "Hashed" } as const
     })

@@ -1,7 +1,8 @@
 /**
- * One artifact as several ranges at once. Lanes (one per segment) fetch their range, each from a healthy source
- * (round robin over the ranked sources); a lane that is done takes over half of what the slowest lane has left
- * (plan.ts `steal`), from its own, proven source. A broken range resumes alone from where it stopped; a source
+ * One artifact as several ranges at once. Lanes (`count` of them) take stripes of the file in order (plan.ts
+ * `stripes`), each from a healthy source (spread over the ranked sources, then the fastest); a lane that has shown
+ * its speed takes over the rest of a lane less than half as fast (plan.ts `takeOver`: a slow mirror's segment
+ * goes to a faster one), and once no stripe is left, half of what the slowest lane has left (`steal`). A broken range resumes alone from where it stopped; a source
  * whose file changed (ETag / Last-Modified, If-Range) restarts the whole download from nothing; a bad piece
  * (prefix.ts) is fetched again from another source and the source that served it is recorded as disagreeing.
  * Each attempt is an ordinary fetchHttp attempt: it holds a global, a per-host and a per-remote permit.
@@ -9,6 +10,7 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Duration, Effect, Either } from "effect"
 import type { Algorithm, ComputedDigests } from "../../domain/digest.js"
+import type { MultiHash } from "../../hash/Hasher.js"
 import { DigestMismatch, type DownloadError, TransferError } from "../../domain/errors.js"
 import { DownloadConfig, type DownloadSettings } from "../config.js"
 import type { Delivered, FailoverContext } from "../failover.js"
@@ -17,14 +19,16 @@ import { ConnectionLimits } from "../limits.js"
 import { isLocalFailure, isOriginFailure, isRetryable } from "../retryPolicy.js"
 import { type Candidate, OriginHealth, originOfSpec, SourcePolicy } from "../sources.js"
 import { Transfer } from "../transfer.js"
-import { contiguousFrom, type Segment, segment, split, steal } from "./plan.js"
+import { contiguousFrom, type Segment, segment, steal, stripes, takeOver } from "./plan.js"
 import { type Pieces, Prefix } from "./prefix.js"
-import { type SegmentHost, SegmentTransfer } from "./segmentTransfer.js"
+import { type SegmentHost, SegmentTransfer, WriteBuffers } from "./segmentTransfer.js"
 
 /** Whole-download restarts after a changed file before giving up on segments. */
 const maxRestarts = 2
 /** Times one piece may be fetched again. */
 const maxPieceRefetches = 2
+/** An idle lane looks for a slow one to take over this often, besides on every write. */
+const idleLookMs = 200
 
 /** Why segments stopped without an artifact: go on in one stream (the caller resets the temp object). */
 export interface Fallback {
@@ -46,6 +50,9 @@ interface SourceState {
   out: boolean
   active: number
   bytes: number
+  /** Bytes and milliseconds of its finished attempts, summed over lanes: the speed one connection gets from it. */
+  doneBytes: number
+  laneMs: number
   finalUrl: string
 }
 
@@ -63,8 +70,16 @@ export interface SegmentedInput {
   readonly pieces: Pieces | undefined
   readonly algorithms: ReadonlyArray<Algorithm>
   readonly expected: Readonly<Partial<Record<Algorithm, string>>>
-  /** Validators a first answer already named (a diverted single stream). */
-  readonly seed?: { readonly source: Candidate; readonly etag: string | undefined; readonly lastModified: string | undefined }
+  /**
+   * What a first answer already gave (a diverted single stream): its validators, and, when it was stopped
+   * midway, the bytes `[0, from)` it wrote and their whole-file hashes (segments cover the rest).
+   */
+  readonly seed?: {
+    readonly source: Candidate
+    readonly etag: string | undefined
+    readonly lastModified: string | undefined
+    readonly start?: { readonly from: number; readonly hash: MultiHash } | undefined
+  }
 }
 
 /** A signal lanes wait on: anything that may give them work (a write, a failure, a re-queued piece). */
@@ -90,7 +105,9 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
     const health = yield* OriginHealth
     const { cooldownMs } = yield* SourcePolicy
     const { size, pieces, sources } = input
-    const segments: Array<Segment> = split(size, input.count, pieces?.length)
+    const start = input.seed?.start
+    const from = start?.from ?? 0
+    const segments: Array<Segment> = stripes(size, input.count, pieces?.length, from)
     const align = pieces?.length
     const wake = new Wake()
     const states = new Map<Candidate, SourceState>()
@@ -102,6 +119,8 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
         out: false,
         active: 0,
         bytes: 0,
+        doneBytes: 0,
+        laneMs: 0,
         finalUrl: c.spec.url
       })
     }
@@ -110,9 +129,9 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
     const pieceSince = new Map<number, number>()
     const refetches = new Map<number, number>()
     let lastError: DownloadError | undefined
-    let settledBytes = 0
+    let settledBytes = from
     let finished = false
-    const prefix = new Prefix(size, ctx.temp, ctx.hasher, input.algorithms, pieces)
+    const prefix = new Prefix(size, ctx.temp, ctx.hasher, input.algorithms, pieces, start)
     const inflight = new Set<Promise<void>>()
     const host: SegmentHost = {
       size,
@@ -132,6 +151,7 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
         wake.notify()
       },
       inflight,
+      buffers: new WriteBuffers(),
       bytesEvent: Effect.suspend(() =>
         ctx.progress.emit({ _tag: "Bytes", id: ctx.id, url: sources[0]!.spec.url, received: settledBytes, size })
       )
@@ -142,24 +162,38 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
       const state = states.get(c)!
       return !state.out && state.ranges !== "no" && s.excluded?.has(c) !== true
     }
+    /** Bytes per ms one connection gets from `c`; undefined before a megabyte came from it. */
+    const speed = (c: Candidate): number | undefined => {
+      const state = states.get(c)!
+      return state.doneBytes >= 1024 * 1024 && state.laneMs > 0 ? state.doneBytes / state.laneMs : undefined
+    }
     const pick = (s: Segment, current: Candidate | undefined): Candidate | undefined => {
       const now = Date.now()
-      if (current !== undefined && usable(current, s) && health.coolingUntil(originOfSpec(current.spec)) <= now) return current
       const open = sources.filter((c) => usable(c, s))
       const healthy = open.filter((c) => health.coolingUntil(originOfSpec(c.spec)) <= now)
       const pool = healthy.length > 0 ? healthy : open
+      // a source a quarter as fast as another (per connection) gets no more work: its lanes move over
+      let fastest = 0
+      for (const c of pool) fastest = Math.max(fastest, speed(c) ?? 0)
+      const fastEnough = (c: Candidate) => (speed(c) ?? fastest) * 4 >= fastest
+      if (current !== undefined && pool.includes(current) && fastEnough(current)) return current
+      const candidates = pool.filter(fastEnough)
       // the least busy of the best ones: spreads lanes over mirrors of one rank
       let best: Candidate | undefined
-      for (const c of pool) if (best === undefined || states.get(c)!.active < states.get(best)!.active) best = c
-      return best
+      for (const c of candidates) if (best === undefined || states.get(c)!.active < states.get(best)!.active) best = c
+      return best ?? pool[0]
     }
 
     /**
-     * Work for an idle lane, claimed (`active`) until it is done: a range nobody fetches (a re-queued piece), else
-     * half of the slowest one.
+     * Work for an idle lane, claimed (`active`) until it is done: the rest of a lane far slower than this one
+     * (`rate`, bytes/ms, once shown), else the lowest range nobody fetches (the next stripe, a re-queued piece),
+     * else half of the slowest one.
      */
-    const work = (): Segment | undefined => {
-      const claimed = segments.find((s) => !s.active && s.pos < s.end) ?? steal(segments, align)
+    const work = (rate: number | undefined): Segment | undefined => {
+      const claimed =
+        (rate === undefined ? undefined : takeOver(segments, rate, align)) ??
+        segments.find((s) => !s.active && s.pos < s.end) ??
+        steal(segments, align)
       if (claimed !== undefined) claimed.active = true
       return claimed
     }
@@ -170,12 +204,15 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
         if (s !== undefined) s.active = true
         let source = initial
         let failures = 0
+        /** This lane's speed (bytes/ms) on its last attempt that showed one. */
+        let rate: number | undefined
         while (!finished) {
           if (s === undefined || s.pos >= s.end) {
             if (s !== undefined) s.active = false
-            s = work()
+            s = work(rate)
             if (s === undefined) {
-              yield* wake.wait
+              // a slow lane writes seldom (a buffer at a time): look again for one to take over now and then
+              yield* Effect.raceFirst(wake.wait, Effect.sleep(Duration.millis(idleLookMs)))
               continue
             }
           }
@@ -183,11 +220,18 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
           if (source === undefined) return yield* lastError ?? new TransferError({ url: sources[0]!.spec.url, received: settledBytes, reason: "no source left for a segment" })
           const state = states.get(source)!
           const transfer = new SegmentTransfer(host, s, source, ctx.id, ctx.hasher, ctx.progress)
-          s.since = Date.now()
+          const started = Date.now()
+          s.since = started
           s.sinceBytes = s.pos
           state.active += 1
           const result = yield* Effect.either(fetchHttp(transfer, settings, limiter))
           state.active -= 1
+          // what the attempt gathered is written before the segment goes on (or anything judges it)
+          yield* transfer.flush
+          const ms = Date.now() - started
+          state.laneMs += ms
+          state.doneBytes += transfer.received
+          if (transfer.received >= 1024 * 1024) rate = transfer.received / Math.max(1, ms)
           if (Either.isRight(result) || transfer.reachedEnd) {
             failures = 0
             if (Either.isRight(result)) health.succeeded(originOfSpec(source.spec))
@@ -265,7 +309,7 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
     })
 
     const open = sources.filter((c) => states.get(c)!.ranges !== "no")
-    const lanes = segments.map((s, i) => lane(s, open[i % open.length]))
+    const lanes = segments.slice(0, input.count).map((s, i) => lane(s, open[i % open.length]))
     yield* Effect.all([hashing, ...lanes], { concurrency: "unbounded", discard: true }).pipe(
       // writes still in flight belong to this run: settle them before anything resets the temp object
       Effect.ensuring(Effect.promise(() => Promise.allSettled([...inflight])))
@@ -283,17 +327,20 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
  * which source was wrong — one stream per source then finds it).
  */
 export const fetchSegmented = (
-  input: SegmentedInput,
+  firstInput: SegmentedInput,
   ctx: FailoverContext
 ): Effect.Effect<Delivered | Fallback, DownloadError, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const settings = yield* DownloadConfig
+    let input = firstInput
     for (let restart = 0; ; restart++) {
       const outcome = yield* Effect.either(once(input, ctx, settings))
       if (Either.isLeft(outcome)) {
         const failure = outcome.left
         if (!(failure instanceof Abort)) return yield* Effect.fail(failure)
         yield* ctx.temp.reset
+        // the bytes a first stream brought are gone with the reset: a restart covers the whole file
+        input = { ...input, seed: undefined }
         if (failure.kind === "fallback" || restart >= maxRestarts) return { _tag: "Fallback", reason: failure.reason } satisfies Fallback
         yield* ctx.progress.emit({ _tag: "Retrying", id: ctx.id, url: input.sources[0]!.spec.url, attempt: restart + 2, reason: `${failure.reason}; starting over`, delayMs: 0 })
         continue

@@ -1,7 +1,10 @@
 /**
  * One attempt at one segment: a `Transfer` (so fetchHttp runs it like any other: limits, auth, redirects, idle
  * timeout) whose bytes go to their place in the temp object (`writeAt`) instead of being hashed and appended.
- * Hashing happens in order elsewhere (prefix.ts), from what is written.
+ * Bytes are gathered into `writeBytes` buffers (from the download's pool, reused) and written one buffer at a
+ * time: a write per socket chunk (64 KiB) cost a thread-pool round trip each — measured ≈ 4,300 pwrites and 18,000
+ * futex calls for 256 MiB, and a sixth of the main thread's time. Hashing happens in order elsewhere (prefix.ts),
+ * from what is written.
  */
 import { Effect } from "effect"
 import { type DownloadError, SizeMismatch, StorageError, TransferError } from "../../domain/errors.js"
@@ -13,6 +16,20 @@ import type { Candidate } from "../sources.js"
 import { Transfer } from "../transfer.js"
 import type { Segment } from "./plan.js"
 
+/** Bytes a lane gathers before one positional write. */
+export const writeBytes = 1024 * 1024
+
+/** Write buffers of one download, reused: at most one filling and one being written per lane. */
+export class WriteBuffers {
+  private readonly free: Array<Uint8Array> = []
+  take(): Uint8Array {
+    return this.free.pop() ?? new Uint8Array(writeBytes)
+  }
+  give(buffer: Uint8Array): void {
+    this.free.push(buffer)
+  }
+}
+
 /** What the attempts of one download share: validators per source, the writes in flight, progress. */
 export interface SegmentHost {
   readonly size: number
@@ -23,6 +40,7 @@ export interface SegmentHost {
   readonly wrote: (transfer: SegmentTransfer, position: number, length: number) => void
   /** Writes not yet settled (awaited before the temp object is reset). */
   readonly inflight: Set<Promise<void>>
+  readonly buffers: WriteBuffers
   readonly bytesEvent: Effect.Effect<void>
 }
 
@@ -33,6 +51,12 @@ export class SegmentTransfer extends Transfer {
   /** Set when the body was stopped because the segment's (moved) end was reached: a success. */
   reachedEnd = false
   private lastTick = 0
+  /** Bytes received and not yet handed to a write: `[gatheredAt, gatheredAt + fill)` of the file. */
+  private gathered: Uint8Array | undefined = undefined
+  private gatheredAt = 0
+  private fill = 0
+  /** The last write handed out (the next one waits for it). */
+  private writing: Promise<void> | undefined = undefined
 
   constructor(
     readonly host: SegmentHost,
@@ -61,6 +85,50 @@ export class SegmentTransfer extends Transfer {
   override readonly restart: Effect.Effect<void, DownloadError> = Effect.void
   override readonly reset: Effect.Effect<void, DownloadError> = Effect.void
 
+  /** Hands the gathered bytes to one positional write (tracked in `inflight`); undefined when there are none. */
+  private writeGathered(): Promise<void> | undefined {
+    const buffer = this.gathered
+    const bytes = this.fill
+    if (buffer === undefined || bytes === 0) return undefined
+    const position = this.gatheredAt
+    this.gathered = undefined
+    this.fill = 0
+    const host = this.host
+    // in order: a segment's bytes count as settled only from its start up (SegmentHost.wrote)
+    const before = this.writing
+    const write = (before === undefined ? host.temp.writeAt!(position, buffer.subarray(0, bytes)) : before.then(() => host.temp.writeAt!(position, buffer.subarray(0, bytes)))).then(
+      () => {
+        host.buffers.give(buffer)
+        host.wrote(this, position, bytes)
+      },
+      (cause: unknown) => {
+        throw cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: String(cause) })
+      }
+    )
+    this.writing = write
+    const inflight = host.inflight
+    inflight.add(write)
+    void write.then(
+      () => inflight.delete(write),
+      () => inflight.delete(write)
+    )
+    return write
+  }
+
+  /**
+   * Writes what this attempt gathered and not yet wrote (its body ended, broke or was stopped): the lane calls
+   * it after every attempt, before the segment's next one. Fails with the write's `StorageError`.
+   */
+  readonly flush: Effect.Effect<void, StorageError> = Effect.suspend(() => {
+    const write = this.writeGathered() ?? this.writing
+    return write === undefined
+      ? Effect.void
+      : Effect.tryPromise({
+          try: () => write,
+          catch: (cause) => (cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: String(cause) }))
+        })
+  })
+
   override readonly sink: BodySink = (chunk) => {
     const segment = this.segment
     if (this.rangeTotal !== undefined && this.rangeTotal !== this.host.size) {
@@ -77,28 +145,34 @@ export class SegmentTransfer extends Transfer {
     this.received += piece.length
     const now = Date.now()
     this.lastActivity = now
-    const writeAt = this.host.temp.writeAt!
-    const write = writeAt(position, piece).then(
-      () => this.host.wrote(this, position, piece.length),
-      (cause: unknown) => {
-        throw cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: String(cause) })
+    // gather into the buffer (a copy: the transport may reuse `chunk` once this returns); a full one is written
+    let pending: Promise<void> | undefined
+    for (let at = 0; at < piece.length; ) {
+      if (this.gathered === undefined) {
+        this.gathered = this.host.buffers.take()
+        this.gatheredAt = position + at
       }
-    )
-    const inflight = this.host.inflight
-    inflight.add(write)
-    void write.then(
-      () => inflight.delete(write),
-      () => inflight.delete(write)
-    )
-    let pending: Promise<void> = write
+      const n = Math.min(piece.length - at, writeBytes - this.fill)
+      this.gathered.set(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n), this.fill)
+      this.fill += n
+      at += n
+      if (this.fill === writeBytes) {
+        const write = this.writeGathered()!
+        pending = pending === undefined ? write : pending.then(() => write)
+      }
+    }
+    if (segment.pos >= segment.end) {
+      const write = this.writeGathered()
+      if (write !== undefined) pending = pending === undefined ? write : pending.then(() => write)
+    }
     const wait = this.throttle === undefined ? 0 : this.throttle(piece.length)
     if (wait > 0) {
       this.lastActivity = now + wait
-      pending = pending.then(() => sleep(wait))
+      pending = (pending ?? Promise.resolve()).then(() => sleep(wait))
     }
     if (chunk.length > room) {
       // the rest of this body belongs to the lane that took the upper part over
-      pending = pending.then(() => {
+      pending = (pending ?? Promise.resolve()).then(() => {
         this.reachedEnd = true
         throw new TransferError({ url: this.finalUrl, received: this.received, reason: "segment complete" })
       })
