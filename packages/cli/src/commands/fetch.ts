@@ -58,7 +58,7 @@ export const fetchOptions = {
   maxConnections: count("max-connections", `connections in all (default ${defaultLimits.global})`),
   perHost: count("per-host", `connections per host (default ${defaultLimits.perHost})`),
   retries: count("retries", "retries after the first attempt (default 3)"),
-  segments: count("segments", "fetch an artifact of 64 MiB or more as N ranges at once (default 8; 1: one stream)"),
+  segments: count("segments", "fetch an artifact of 64 MiB or more as N ranges at once (default 16; 1: one stream)"),
   maxSize: Options.text("max-size").pipe(
     Options.withPseudoName("SIZE"),
     Options.withDescription("fail an artifact whose body passes SIZE bytes (suffixes k, M, G), stopped as soon as it does"),
