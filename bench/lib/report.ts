@@ -44,7 +44,7 @@ export const renderMarkdown = (result: BenchResult): string => {
     "  The machine is shared and noisy: compare ratios within this run, not absolute numbers across runs.",
     "",
     ...result.workloads.flatMap((w) => [workloadTable(w), ""]),
-    "### Goals (issues 7 and 12)",
+    "### Goals (issues 7, 12 and 13)",
     "",
     "| goal | this run | |",
     "|---|---:|---|",

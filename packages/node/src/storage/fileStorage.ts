@@ -20,7 +20,9 @@ import { makeBufferPool } from "./bufferPool.js"
 import { makeDirectories } from "../fs/directories.js"
 import { makeDirectorySync } from "./directorySync.js"
 import { watchFreeSpace } from "./freeSpace.js"
-import { batchBytes, createsReadOnly, openTempFile, type StoreLayout, smallBufferBytes, storageFailure } from "./tempFile.js"
+import { type StoreLayout, storageFailure } from "./storeLayout.js"
+import { createsReadOnly, openTempFile } from "./openTemp.js"
+import { batchBytes, smallBufferBytes } from "./tempFile.js"
 import { ownerOf } from "./tempOwners.js"
 
 export interface FileStorageOptions {

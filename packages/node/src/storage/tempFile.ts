@@ -6,11 +6,11 @@
  * download goes on filling a second buffer and waits only if the write before is still running (at most one in
  * flight), so receiving and hashing overlap the disk. Every `syncEveryBytes` written, an fdatasync starts in the
  * background, so the sync at commit has little left to flush. Commit waits for all of it, flushes, syncs the bytes
- * (see `place`), makes the file read-only and links it into place (or keeps a copy already there, unless told
- * to replace it). A failed background write or fdatasync fails the next write or the commit.
+ * (see `place`), makes the file read-only and links it into place (placeObject.ts; or keeps a copy already there,
+ * unless told to replace it). A failed background write or fdatasync fails the next write or the commit. What
+ * the file knows of its store is storeLayout.ts.
  */
-import { link, rename, stat, unlink } from "node:fs/promises"
-import { dirname, join } from "node:path"
+import { unlink } from "node:fs/promises"
 import {
   type ByteSize,
   type CommitOptions,
@@ -23,12 +23,9 @@ import {
   type TempObject
 } from "@cargohold/core"
 import { Effect } from "effect"
-import { makeDirectories } from "../fs/directories.js"
-import { describe, errorCode } from "../fs/readStream.js"
-import type { BufferPool } from "./bufferPool.js"
-import { type Descriptor, openDescriptor } from "./descriptor.js"
-import { diskFullReason, type FreeSpace } from "./freeSpace.js"
-import { ownedName } from "./tempOwners.js"
+import type { Descriptor } from "./descriptor.js"
+import { placeObject } from "./placeObject.js"
+import { type StoreLayout, storageFailure } from "./storeLayout.js"
 
 /** Bytes gathered before one write goes to the file. */
 export const batchBytes = 1024 * 1024
@@ -46,52 +43,6 @@ export const writesBehind = 4
 
 /** The first buffer of a temp object: small files never hold a large one. */
 export const smallBufferBytes = 64 * 1024
-
-/** What the temp file needs to know about its store. */
-export interface StoreLayout {
-  readonly id: string
-  readonly root: string
-  readonly pool: BufferPool
-  /** The absolute path of an object. */
-  readonly pathFor: (sha256: Sha256) => string
-  /**
-   * True when a file created with mode 0444 gets exactly 0444 here (the umask removes none of those bits): temp
-   * files are then created read-only (still writable through their descriptor) and commit needs no chmod.
-   */
-  readonly readOnlyAtCreate: boolean
-  /** Shard folders known to exist (no mkdir per commit); forgotten again when a link finds one missing. */
-  readonly knownDirs: Set<string>
-  /** fsyncs a folder; concurrent callers share fsyncs (see directorySync.ts). */
-  readonly syncDirectory: (path: string) => Promise<void>
-  /** The free-space reserve every write is counted against (see freeSpace.ts). */
-  readonly space: FreeSpace
-}
-
-/** A StorageError for a failed file operation; a full disk is said so plainly. */
-export const storageFailure = (operation: string, cause: unknown, key?: string): StorageError =>
-  new StorageError({ operation, key, reason: diskFullReason(errorCode(cause)) ?? describe(cause) })
-
-/**
- * Creates `dir` (and parents); fsyncs every folder that gained a sub-folder. `dir` itself is synced later.
- * `sync` may share fsyncs between concurrent callers (see directorySync.ts).
- */
-const makeShardDirectory = async (dir: string, sync: (path: string) => Promise<void>): Promise<void> => {
-  const first = await makeDirectories(dir)
-  if (first === undefined) return
-  await sync(dirname(first))
-  for (let folder = dirname(dir); folder.length >= first.length; folder = dirname(folder)) await sync(folder)
-}
-
-/**
- * Folders known to exist, at most `knownDirsLimit` (then forgotten all at once): a store has up to 65,536 shard
- * folders, and remembering every one would grow the heap with the number of artifacts (≈ 10 MiB at 100,000). A
- * forgotten folder costs one `mkdir` that finds it (no fsync: only a folder this call creates is synced).
- */
-const knownDirsLimit = 4096
-const rememberDir = (known: Set<string>, dir: string): void => {
-  if (known.size >= knownDirsLimit) known.clear()
-  known.add(dir)
-}
 
 export class TempFile implements TempObject {
   private buffer: Buffer | undefined = undefined
@@ -405,12 +356,8 @@ export class TempFile implements TempObject {
   }
 
   /**
-   * Flush, sync, read-only, then into place. A hard link creates the object only where none is (so `created` is
-   * exact); when one is there already, it is kept if it has the right size and `replace` is not asked, else these
-   * bytes go over it in one rename (readers see the old file or the new one, never none). The bytes are synced
-   * before the name exists: an fdatasync when the file was created read-only (no metadata changed since), else a
-   * chmod and a full fsync. The shard folder holding the new name is then fsynced — or, with `defer`, returned as
-   * `folder` for the caller to sync (a batch syncs each folder once per group).
+   * Flush, sync, read-only, then into place (placeObject.ts). The bytes are synced before the name exists: an
+   * fdatasync when the file was created read-only (no metadata changed since), else a chmod and a full fsync.
    */
   private async place(
     sha256: Sha256,
@@ -428,70 +375,9 @@ export class TempFile implements TempObject {
     this.handle = undefined
     this.releaseBuffer()
     await handle.close()
-    const target = this.layout.pathFor(sha256)
-    const dir = dirname(target)
-    const known = this.layout.knownDirs
-    const sync = this.layout.syncDirectory
-    const ensureDir = async () => {
-      await makeShardDirectory(dir, sync)
-      rememberDir(known, dir)
-    }
-    if (!known.has(dir)) await ensureDir()
-    /** The new name made durable now, or left to the caller. */
-    const placed = async (created: boolean) => {
-      if (defer) return { created, kept: false, folder: dir }
-      await sync(dir)
-      return { created, kept: false }
-    }
-    /** Puts the temp file over what is there; `created` when nothing was. */
-    const renameOver = async (existed: boolean) => {
-      await rename(this.path, target)
+    return placeObject(this.layout, this.path, sha256, size, { replace, defer }, () => {
       this.done = true
-      return placed(!existed)
-    }
-    /** An existing file to keep: the right size and no `replace`. */
-    const keepable = async () => {
-      if (replace) return false
-      const existing = await stat(target).catch(() => undefined)
-      return existing?.isFile() === true && existing.size === size
-    }
-    try {
-      await link(this.path, target).catch(async (cause) => {
-        if (errorCode(cause) !== "ENOENT") throw cause
-        // the shard folder went away since it was cached (someone cleaned up): make it again, once
-        known.delete(dir)
-        await ensureDir()
-        await link(this.path, target)
-      })
-    } catch (cause) {
-      const code = errorCode(cause)
-      if (code === "EEXIST") {
-        if (!(await keepable())) return renameOver(true)
-        await this.dropTemp()
-        return { created: false, kept: true }
-      }
-      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
-        // no hard links here: learn whether something is there first (`created` may then be wrong only under a
-        // concurrent commit of the same bytes, which removes nothing: both are the same verified content)
-        const existed = (await stat(target).catch(() => undefined)) !== undefined
-        if (existed && (await keepable())) {
-          await this.dropTemp()
-          return { created: false, kept: true }
-        }
-        return renameOver(existed)
-      }
-      throw cause
-    }
-    await this.dropTemp()
-    return placed(true)
-  }
-
-  /** Removes the temp file's name once the object is in place (linked) or kept. */
-  private async dropTemp(): Promise<void> {
-    await unlink(this.path).catch((cause) => {
-      if (errorCode(cause) !== "ENOENT") throw cause
     })
-    this.done = true
   }
 
   private releaseBuffer(): void {
@@ -516,29 +402,3 @@ export class TempFile implements TempObject {
     )
   })
 }
-
-/** Checks whether files created with mode 0444 come out exactly 0444 in `tmpDir` (see `readOnlyAtCreate`). */
-export const createsReadOnly = async (tmpDir: string): Promise<boolean> => {
-  const path = join(tmpDir, ownedName("probe"))
-  const handle = await openDescriptor(path, "wx", 0o444)
-  try {
-    return ((await handle.stat()).mode & 0o777) === 0o444
-  } finally {
-    await handle.close()
-    await unlink(path).catch(() => undefined)
-  }
-}
-
-/** Opens a fresh temp file under `<root>/.tmp/`. */
-export const openTempFile = (layout: StoreLayout, tmpDir: string): Effect.Effect<TempFile, StorageError> =>
-  Effect.tryPromise({
-    try: async () => {
-      // named after this process (see tempOwners.ts): once it dies, the next process to open the store removes it
-      const path = join(tmpDir, ownedName("part"))
-      // read-only from the start when the umask allows it: the descriptor stays writable, commit skips chmod;
-      // opened for reading too: a segmented download hashes what it wrote back through `readAt`
-      const handle = await openDescriptor(path, "wx+", layout.readOnlyAtCreate ? 0o444 : 0o600)
-      return new TempFile(layout, path, handle)
-    },
-    catch: (cause) => storageFailure("begin", cause)
-  })
