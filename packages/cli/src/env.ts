@@ -84,7 +84,7 @@ export const layerS3Store = (url: string): Layer.Layer<Storage, StorageError> =>
 /** The Storage a URL names (`file:`, `s3:`, `temp:`, `memory:`). */
 export const layerStoreAt = (url: string): Layer.Layer<Storage, StorageError> => {
   const reserve = minFreeFromEnv()
-  if ("invalid" in reserve) return Layer.fail(new StorageError({ operation: "configure", reason: reserve.invalid }))
+  if ("invalid" in reserve) return Layer.fail(new StorageError({ operation: "configure", reason: "InvalidConfig", detail: reserve.invalid }))
   return Layer.unwrapEffect(
     Effect.map(loadNode, (node) =>
       node.layerStorageFromUrl(url, { schemes: { "s3:": layerS3Store }, minFreeBytes: reserve.bytes })

@@ -34,6 +34,7 @@ export {
   SizeLimitExceeded,
   SizeMismatch,
   StorageError,
+  StorageFailure,
   TimeoutError,
   TlsError,
   TransferError

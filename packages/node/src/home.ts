@@ -36,5 +36,5 @@ export const resolveHome = (
       if (created !== undefined) await chmod(path, 0o700)
       return path
     },
-    catch: (cause) => new StorageError({ operation: "home", reason: `cannot create the cargohold home: ${describe(cause)}` })
+    catch: (cause) => new StorageError({ operation: "home", reason: "Io", detail: `cannot create the cargohold home: ${describe(cause)}` })
   })

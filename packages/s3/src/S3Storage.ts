@@ -90,7 +90,7 @@ export const makeS3Storage = (
           const out = yield* Effect.tryPromise({
             try: () => handle.client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: controller.signal }),
             catch: (cause) =>
-              isNotFound(cause) ? new StorageError({ operation: "read", key, reason: "not found" }) : storageError("read", key, cause)
+              isNotFound(cause) ? new StorageError({ operation: "read", key, reason: "NotFound", detail: "" }) : storageError("read", key, cause)
           })
           const body = out.Body as AsyncIterable<Uint8Array> | undefined
           if (body === undefined) return Stream.empty
@@ -139,7 +139,7 @@ export const makeS3Storage = (
 
 const decode = (input: S3StorageConfigInput) =>
   Schema.decodeUnknown(S3StorageConfig)(input).pipe(
-    Effect.mapError((error) => new StorageError({ operation: "configure", reason: error.message }))
+    Effect.mapError((error) => new StorageError({ operation: "configure", reason: "InvalidConfig", detail: error.message }))
   )
 
 /** `Storage` on S3 from explicit settings. The SDK client is destroyed (sockets closed) with the layer. */

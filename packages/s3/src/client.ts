@@ -23,7 +23,8 @@ const env = (name: string): string | undefined => {
 export const makeClient = (config: S3StorageConfig): Effect.Effect<S3Handle, StorageError> =>
   Effect.tryPromise({
     try: () => import("@aws-sdk/client-s3"),
-    catch: (cause) => new StorageError({ operation: "configure", reason: `cannot load @aws-sdk/client-s3: ${String(cause)}` })
+    catch: (cause) => new StorageError({ operation: "configure", reason: "NotInstalled",
+      detail: `cannot load @aws-sdk/client-s3: ${String(cause)}` })
   }).pipe(
     Effect.map((sdk) => {
       const region =
@@ -75,7 +76,8 @@ export const storageError = (operation: string, key: string | undefined, cause: 
   return new StorageError({
     operation,
     ...(key === undefined ? {} : { key }),
-    reason: `${name}${status === undefined ? "" : ` (HTTP ${status})`}: ${message}`
+    reason: "Backend",
+    detail: `${name}${status === undefined ? "" : ` (HTTP ${status})`}: ${message}`
   })
 }
 

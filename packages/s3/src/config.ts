@@ -42,7 +42,7 @@ export const storeId = (config: S3StorageConfig): string => {
   return prefix === "" ? `s3://${config.bucket}` : `s3://${config.bucket}/${prefix}`
 }
 
-const invalid = (reason: string) => new StorageError({ operation: "configure", reason })
+const invalid = (detail: string) => new StorageError({ operation: "configure", reason: "InvalidConfig", detail })
 
 /** A URL fit for a message: user, password and query removed. */
 const redactEndpoint = (raw: string): string => redactUrl(raw, { query: "drop" })

@@ -76,7 +76,7 @@ export const beginUpload = (target: UploadTarget): Effect.Effect<TempObject, Sto
           ).pipe(
             Effect.flatMap((out) =>
               out.UploadId === undefined
-                ? Effect.fail(new StorageError({ operation: "begin upload", key: tempKey, reason: "no UploadId in the answer" }))
+                ? Effect.fail(new StorageError({ operation: "begin upload", key: tempKey, reason: "Backend", detail: "no UploadId in the answer" }))
                 : Effect.sync(() => {
                     uploadId = out.UploadId!
                     return uploadId
@@ -182,7 +182,7 @@ export const beginUpload = (target: UploadTarget): Effect.Effect<TempObject, Sto
         const key = target.objectKey(sha256)
         yield* failed
         if (written !== size) {
-          return yield* new StorageError({ operation: "commit", key, reason: `wrote ${written} bytes, expected ${size}` })
+          return yield* new StorageError({ operation: "commit", key, reason: "SizeMismatch", detail: `wrote ${written} bytes, expected ${size}` })
         }
         const object: StoredObject = { store: target.storeId, key: target.catalogKey(sha256), size }
         // the same contract as the file store: an object of the right size is kept unless `replace`; otherwise the

@@ -133,14 +133,43 @@ export class SizeMismatch extends Schema.TaggedError<SizeMismatch>()("SizeMismat
   }
 }
 
-/** A storage backend failed. */
+/**
+ * Why a store failed, as a caller can tell them apart: the object is not there, the disk is full or over quota, the
+ * bytes written were not the size committed, the store's configuration cannot be used, its client library is not
+ * installed, a local I/O failure, or the remote store refused or failed a call.
+ */
+export const StorageFailure = Schema.Literal(
+  "NotFound",
+  "DiskFull",
+  "QuotaExceeded",
+  "SizeMismatch",
+  "InvalidConfig",
+  "NotInstalled",
+  "Io",
+  "Backend"
+)
+export type StorageFailure = typeof StorageFailure.Type
+
+/** The words of the reasons whose message says them; `detail` is the system's code for the disk ones. */
+const storagePhrases: Partial<Record<StorageFailure, (detail: string) => string>> = {
+  NotFound: (detail) => (detail === "" ? "not found" : detail),
+  DiskFull: (code) => `disk full (${code})`,
+  QuotaExceeded: (code) => `disk quota exceeded (${code})`
+}
+
+/** A storage backend failed; `detail` says what happened (never a credential). */
 export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
   operation: Schema.String,
-  reason: Schema.String,
+  reason: StorageFailure,
+  detail: Schema.String,
   key: Schema.optional(Schema.String)
 }) {
+  /** What went wrong, in words: the reason's phrase, else the detail. */
+  get explanation(): string {
+    return storagePhrases[this.reason]?.(this.detail) ?? this.detail
+  }
   override get message() {
-    return `storage ${this.operation} failed${this.key ? ` for ${this.key}` : ""}: ${this.reason}`
+    return `storage ${this.operation} failed${this.key ? ` for ${this.key}` : ""}: ${this.explanation}`
   }
 }
 

@@ -16,7 +16,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** A storage failure on the lean path as the typed error (a backend may reject with something else). */
 const asStorageError = (cause: unknown): DownloadError =>
-  cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: String(cause) })
+  cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: "Backend", detail: String(cause) })
 
 /** What the first answer said about a large body (see `Transfer.divert`). */
 export interface DivertHead {

@@ -90,7 +90,8 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
                   return yield* new StorageError({
                     operation: "commit",
                     key: shardedKey(sha256),
-                    reason: `wrote ${size} bytes, expected ${expectedSize}`
+                    reason: "SizeMismatch",
+                    detail: `wrote ${size} bytes, expected ${expectedSize}`
                   })
                 }
                 const key = shardedKey(sha256)
@@ -122,7 +123,7 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
             Effect.flatMap((map) => {
               const bytes = map.get(shardedKey(sha256))
               return bytes === undefined
-                ? Effect.fail(new StorageError({ operation: "read", key: shardedKey(sha256), reason: "not found" }))
+                ? Effect.fail(new StorageError({ operation: "read", key: shardedKey(sha256), reason: "NotFound", detail: "" }))
                 : Effect.succeed(Stream.succeed(bytes))
             })
           )

@@ -123,10 +123,10 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
           new StorageError({
             operation: "read",
             key,
-            reason: errorCode(cause) === "ENOENT" ? "not found" : describe(cause)
+            ...(errorCode(cause) === "ENOENT" ? { reason: "NotFound", detail: "" } : { reason: "Io", detail: describe(cause) })
           }),
         check: (info) =>
-          info.isFile() ? undefined : new StorageError({ operation: "read", key, reason: "not a regular file" })
+          info.isFile() ? undefined : new StorageError({ operation: "read", key, reason: "NotFound", detail: "not a regular file" })
       })
     }
 

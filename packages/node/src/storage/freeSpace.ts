@@ -92,6 +92,12 @@ export const watchFreeSpace = async (path: string, minFreeBytes?: number): Promi
   }
 }
 
-/** A clearer reason for a write that failed because the disk is full. */
-export const diskFullReason = (code: string | undefined): string | undefined =>
-  code === "ENOSPC" ? "disk full (ENOSPC)" : code === "EDQUOT" ? "disk quota exceeded (EDQUOT)" : undefined
+/** The reason of a write that failed because the disk is full or over quota, with the code as detail. */
+export const diskFailure = (
+  code: string | undefined
+): { readonly reason: "DiskFull" | "QuotaExceeded"; readonly detail: string } | undefined =>
+  code === "ENOSPC"
+    ? { reason: "DiskFull", detail: code }
+    : code === "EDQUOT"
+      ? { reason: "QuotaExceeded", detail: code }
+      : undefined

@@ -32,7 +32,7 @@ export const registerStoreScheme = (scheme: string, factory: StoreFactory): void
 /** A URL fit for an error message: user, password and query (signatures, keys) removed. */
 const redactStoreUrl = (url: string): string => redactUrl(url, { query: "drop" })
 
-const configError = (reason: string) => Layer.fail(new StorageError({ operation: "configure", reason }))
+const configError = (detail: string) => Layer.fail(new StorageError({ operation: "configure", reason: "InvalidConfig", detail }))
 
 /** Options of the built-in local stores (`file:`, `temp:`). */
 export interface LocalStoreOptions {

@@ -7,7 +7,7 @@ import { type Sha256, StorageError } from "@cargohold/core"
 import { makeDirectories } from "../fs/directories.js"
 import { describe, errorCode } from "../fs/readStream.js"
 import type { BufferPool } from "./bufferPool.js"
-import { diskFullReason, type FreeSpace } from "./freeSpace.js"
+import { diskFailure, type FreeSpace } from "./freeSpace.js"
 
 /** What the temp file needs to know about its store. */
 export interface StoreLayout {
@@ -31,7 +31,7 @@ export interface StoreLayout {
 
 /** A StorageError for a failed file operation; a full disk is said so plainly. */
 export const storageFailure = (operation: string, cause: unknown, key?: string): StorageError =>
-  new StorageError({ operation, key, reason: diskFullReason(errorCode(cause)) ?? describe(cause) })
+  new StorageError({ operation, key, ...(diskFailure(errorCode(cause)) ?? { reason: "Io", detail: describe(cause) }) })
 
 /**
  * Creates `dir` (and parents); fsyncs every folder that gained a sub-folder. `dir` itself is synced later.

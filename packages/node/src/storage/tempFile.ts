@@ -333,7 +333,7 @@ export class TempFile implements TempObject {
     return Effect.suspend(() => {
       if (this.written() !== size) {
         return Effect.fail(
-          new StorageError({ operation: "commit", key, reason: `wrote ${this.written()} bytes, expected ${size}` })
+          new StorageError({ operation: "commit", key, reason: "SizeMismatch", detail: `wrote ${this.written()} bytes, expected ${size}` })
         )
       }
       // not interruptible: a half-done commit would race the scope's cleanup

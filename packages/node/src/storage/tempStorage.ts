@@ -20,7 +20,7 @@ export const makeTempStorage = (options?: {
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () => mkdtemp(join(options?.parent ?? tmpdir(), "cargohold-")),
-      catch: (cause) => new StorageError({ operation: "open", reason: describe(cause) })
+      catch: (cause) => new StorageError({ operation: "open", reason: "Io", detail: describe(cause) })
     }),
     (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }).catch(() => undefined))
   ).pipe(Effect.flatMap((root) => makeFileStorage({ root, minFreeBytes: options?.minFreeBytes })))

@@ -36,7 +36,7 @@ export const usablePieces = (pieces: PieceDigests | undefined, size: number): Pi
 }
 
 const readError = (cause: unknown) =>
-  cause instanceof StorageError ? cause : new StorageError({ operation: "read", reason: String(cause) })
+  cause instanceof StorageError ? cause : new StorageError({ operation: "read", reason: "Backend", detail: String(cause) })
 
 /**
  * Reads `[from, to)` of the temp object in bounded reads, handing each to `use`; into `into` when given (then

@@ -102,7 +102,7 @@ export class SegmentTransfer extends Transfer {
         host.wrote(this, position, bytes)
       },
       (cause: unknown) => {
-        throw cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: String(cause) })
+        throw cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: "Backend", detail: String(cause) })
       }
     )
     this.writing = write
@@ -125,7 +125,7 @@ export class SegmentTransfer extends Transfer {
       ? Effect.void
       : Effect.tryPromise({
           try: () => write,
-          catch: (cause) => (cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: String(cause) }))
+          catch: (cause) => (cause instanceof StorageError ? cause : new StorageError({ operation: "write", reason: "Backend", detail: String(cause) }))
         })
   })
 
@@ -193,7 +193,7 @@ export class SegmentTransfer extends Transfer {
       catch: (cause) =>
         typeof cause === "object" && cause !== null && "_tag" in cause
           ? (cause as DownloadError)
-          : new StorageError({ operation: "write", reason: String(cause) })
+          : new StorageError({ operation: "write", reason: "Backend", detail: String(cause) })
     })
 
   override get bytesEvent(): Effect.Effect<void> {
