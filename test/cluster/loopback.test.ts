@@ -154,8 +154,7 @@ describe("cluster on loopback: runners as processes", () => {
 
     // the victim's unfinished downloads were done again elsewhere: requested again after the kill
     const redone = answeringAtKill.filter((p) => (server.hits.get(p) ?? 0) > (hitsAtKill.get(p) ?? 0))
-    if (redone.length === 0) console.log("DEBUG", victim!.address, answeringAtKill, [...server.hits.entries()].filter(([p]) => p.startsWith("/slow")), await db.query("SELECT address, active, done, updated_at FROM cargohold_cluster_stats"), victim!.stderr.slice(-2000))
-    expect(redone.length).toBeGreaterThan(0)
+    expect(redone.length, `victim ${victim!.address} was answering ${answeringAtKill.join(" ")} at the kill`).toBeGreaterThan(0)
 
     // each artifact once in the store, with the right bytes; the catalog agrees
     const stored = storedFiles()

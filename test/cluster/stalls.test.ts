@@ -49,6 +49,27 @@ describe("cluster: the database stalling under a batch", () => {
       .filter((f) => !f.includes(`${join(dir.path, "store", ".tmp")}`))
       .map((f) => f.split("/").pop()!)
 
+  /**
+   * The batch ended with every artifact ok (exit 0, the summary says so), each fetched from the upstream once (no
+   * download interrupted and run again) and stored once; returns its result lines.
+   */
+  const expectEachOkOnce = async (
+    batch: ReturnType<typeof startCli>,
+    paths: ReadonlyArray<string>
+  ): Promise<ReadonlyArray<Record<string, unknown>>> => {
+    const { code } = await batch.exited
+    const lines = jsonLines(batch.stdout)
+    expect(lines.filter((l) => l.status !== "ok").map((l) => l.error)).toEqual([])
+    expect(batch.stderr).toContain(`${paths.length} artifacts: ${paths.length} ok`)
+    expect(code).toBe(0)
+    expect(lines).toHaveLength(paths.length)
+    for (const p of paths) expect(server.hits.get(p)).toBe(1)
+    const names = stored()
+    expect(new Set(names).size).toBe(names.length)
+    for (const p of paths) expect(names).toContain(sha256Hex(files.get(p)!))
+    return lines
+  }
+
   beforeAll(async () => {
     db = await createPgDatabase("stalls")
     dir = tempDir("cargohold-stalls-")
@@ -86,22 +107,12 @@ describe("cluster: the database stalling under a batch", () => {
     await until(() => server.inFlight() >= 8, "downloads on the wire", 60_000)
     const before = await db.query("SELECT address, shards FROM cargohold_cluster_stats ORDER BY address")
     toRunner.stall(4000)
-    const { code } = await batch.exited
-    const lines = jsonLines(batch.stdout)
-    expect(lines.filter((l) => l.status !== "ok").map((l) => l.error)).toEqual([])
-    expect(batch.stderr).toContain(`${paths.length} artifacts: ${paths.length} ok`)
-    expect(code).toBe(0)
-    expect(lines).toHaveLength(paths.length)
+    const lines = await expectEachOkOnce(batch, paths)
     for (const line of lines) expect(line).toMatchObject({ status: "ok", cached: false })
-    // each fetched once: no download was interrupted and run again
-    for (const p of paths) expect(server.hits.get(p)).toBe(1)
     expect(runners[0]!.stderr).not.toContain("Shard lock storage is unhealthy")
     // and the shards stayed where they were
     const after = await db.query("SELECT address, shards FROM cargohold_cluster_stats ORDER BY address")
     expect(after.map((r) => [r.address, Number(r.shards)])).toEqual(before.map((r) => [r.address, Number(r.shards)]))
-    const names = stored()
-    expect(new Set(names).size).toBe(names.length)
-    for (const p of paths) expect(names).toContain(sha256Hex(files.get(p)!))
   }, 120_000)
 
   it("the submitting process's database freezing for 12 s while it queues the batch: every result ok, none twice", async () => {
@@ -110,15 +121,6 @@ describe("cluster: the database stalling under a batch", () => {
     const frozen = toClient.stallOn('INSERT INTO "cargohold_cluster_messages"', 12_000)
     const batch = startCli(["fetch", "-i", manifest("queued.txt", paths), "--cluster", through(toClient), "--json"], env)
     await frozen
-    const { code } = await batch.exited
-    const lines = jsonLines(batch.stdout)
-    expect(lines.filter((l) => l.status !== "ok").map((l) => l.error)).toEqual([])
-    expect(batch.stderr).toContain(`${paths.length} artifacts: ${paths.length} ok`)
-    expect(code).toBe(0)
-    expect(lines).toHaveLength(paths.length)
-    for (const p of paths) expect(server.hits.get(p)).toBe(1)
-    const names = stored()
-    expect(new Set(names).size).toBe(names.length)
-    for (const p of paths) expect(names).toContain(sha256Hex(files.get(p)!))
+    await expectEachOkOnce(batch, paths)
   }, 120_000)
 })
