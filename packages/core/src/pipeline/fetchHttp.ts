@@ -49,8 +49,7 @@ const guarded = (
 const markResumable = (transfer: Transfer) => (error: DownloadError) =>
   Effect.sync(() => {
     const broken = error._tag === "TransferError" || (error._tag === "TimeoutError" && error.phase === "idle-read")
-    transfer.resumable =
-      broken && transfer.received > 0 && ifRangeValidator(transfer.etag, transfer.lastModified) !== undefined
+    transfer.attemptFailed(broken && transfer.received > 0 && ifRangeValidator(transfer.etag, transfer.lastModified) !== undefined)
   })
 
 /** Runs one HTTP attempt into `transfer`. The request is aborted when the enclosing scope closes. */
@@ -65,7 +64,7 @@ export const fetchHttp = (
     const url = new URL(transfer.spec.url)
     const connection = yield* Effect.flatMap(NetworkPolicy, (policy) => policy.forRemote(remote))
     const limits = limiter.forRemote(remote)
-    transfer.throttle = limits.throttle
+    transfer.limitedBy(limits.throttle)
     const idleMs = Duration.toMillis(settings.idleTimeout)
     const exchange = (yield* HttpExchange)?.forConnection(connection)
     // the lean exchange takes the guard's controllers; the platform HttpClient (no public way to hand it a

@@ -52,7 +52,7 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
     // a segment (pipeline/segments) always asks for its range, with If-Range once a validator is known
     const window = transfer.window
     const validator = from > 0 || window !== undefined ? ifRangeValidator(transfer.etag, transfer.lastModified) : undefined
-    transfer.resumable = false
+    transfer.attemptStarts()
     if (window === undefined && from > 0 && validator === undefined) yield* transfer.reset
     const resuming = window !== undefined || (from > 0 && validator !== undefined)
     const extra: Record<string, string> = { "accept-encoding": "identity" }
@@ -75,7 +75,7 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
       )
       if (problem !== undefined && window !== undefined) {
         yield* answer.discard
-        transfer.rangeRefused = "changed"
+        transfer.rangeNotServed("changed")
         return yield* new TransferError({ url, received: from, reason: `segment: ${problem}` })
       }
       if (problem !== undefined) {
@@ -84,24 +84,21 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
       }
       if (window !== undefined) {
         // checked and set in one synchronous step: segments of one source share these validators
-        transfer.rangeTotal = parseContentRange(answer.header("content-range"))?.total
-        transfer.etag ??= etag
-        transfer.lastModified ??= lastModified
+        transfer.rangeAccepted(parseContentRange(answer.header("content-range"))?.total, etag, lastModified)
       }
     } else if (window !== undefined && (status === 200 || status === 416)) {
       // a whole body (or a refusal) for a range: with If-Range the file changed; without, ranges are not served
       yield* answer.discard
-      transfer.rangeRefused = validator !== undefined ? "changed" : "unsupported"
+      transfer.rangeNotServed(validator !== undefined ? "changed" : "unsupported")
       return yield* new TransferError({ url, received: from, reason: `segment: the server answered ${status} to a range` })
     } else if (status === 200) {
       // a full body: a server that ignores Range, or a changed validator (If-Range) — start over cleanly
       if (transfer.received > 0) yield* transfer.reset
-      transfer.etag = etag
-      transfer.lastModified = lastModified
+      transfer.answeredWhole(etag, lastModified)
     } else if (status === 304 && transfer.conditional !== undefined && !resuming) {
       // not modified: what the catalog holds for this URL is current (revalidate.ts); there is no body to read
       yield* answer.discard
-      transfer.notModified = true
+      transfer.answeredNotModified()
       yield* recovered(transfer, ctx, limiter)
       return
     } else if (resuming && status === 416) {
@@ -121,32 +118,30 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
       }
       return yield* new HttpStatusError({ url, status, retryAfterMs })
     }
-    // the body comes over this connection: its peer is the download's provenance (the last one, when resumed)
-    transfer.peer = answer.peer
     const lengthHeader = answer.header("content-length")
     const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
     const start = transfer.received
     const total = length === undefined ? undefined : start + length
+    // the body comes over this connection: its peer is the download's provenance (the last one, when resumed)
+    transfer.bodyStarts(answer.peer, total)
     // a segment's length is its range's: the whole size is checked against its Content-Range (segments/)
     const expected = window === undefined ? transfer.spec.size : undefined
     if (total !== undefined && expected !== undefined && total !== expected) {
       return yield* new SizeMismatch({ url, expected, actual: total })
     }
-    transfer.total = total
-    transfer.watch = undefined
     if (transfer.divert !== undefined && status === 200 && total !== undefined) {
       const head = { total, acceptRanges: /\bbytes\b/i.test(answer.header("accept-ranges") ?? ""), etag, lastModified }
       const decision = transfer.divert(head)
       if (decision === "now") {
         // the download goes on in segments: this body is dropped (aborted with the attempt)
-        transfer.diverted = { ...head, received: 0 }
+        transfer.divertedAtHead(head)
         yield* answer.discard
         return yield* new TransferError({ url, received: 0, reason: "large body: fetched in segments instead" })
       }
       // one stream while it is fast; the transfer stops it if it is not (transfer.ts `watchMs`)
       if (typeof decision === "object") {
         const fastBytesPerMs = decision.watchBelowBytesPerSecond / 1000
-        transfer.watch = { head, since: Date.now(), sinceBytes: transfer.received, fastBytesPerMs }
+        transfer.watchedFrom(head, fastBytesPerMs)
       }
     }
     transfer.touch("idle-read")

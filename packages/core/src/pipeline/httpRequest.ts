@@ -221,7 +221,7 @@ export const sendFollowing = (
           ? yield* sendGeneric(transfer, ctx, url, headers)
           : yield* sendLean(transfer, ctx, ctx.exchange, url, headers)
       if (!redirectStatuses.has(answer.status)) {
-        transfer.finalUrl = url
+        transfer.answeredFrom(url)
         // time to first byte of a served answer: the host's latency controller (http/latencyLimit.ts). Not a
         // segment's: its ranges are bounded by the download's `segments`, and their answers' times under this
         // process's own load are its event loop (measured on loopback: 30 ms at rest, 100–300 ms at 15% of a

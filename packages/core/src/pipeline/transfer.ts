@@ -53,54 +53,65 @@ export const watchMs = 300
  */
 export const defaultSegmentBelowRate = 0
 
+/** A source's validators as its answers named them (ETag / Last-Modified). */
+export interface Validators {
+  etag: string | undefined
+  lastModified: string | undefined
+}
+
+/** A body being watched (`divert` said so): its head, when the watch started, the bytes then, the rate to keep. */
+interface Watch {
+  readonly head: Omit<DivertHead, "received">
+  readonly since: number
+  readonly sinceBytes: number
+  readonly fastBytesPerMs: number
+}
+
+/**
+ * The state is written here only, one method per step of an attempt (the transports and segments/ say what
+ * happened, this class records it); outside it reads through getters.
+ */
 export class Transfer {
-  /** Body bytes accepted in the current attempt (including a resumed prefix). */
-  received = 0
-  /** Total size announced for the current attempt, when known. */
-  total: number | undefined = undefined
-  lastActivity = Date.now()
-  phase: "response" | "idle-read" = "response"
-  finalUrl: string
-  etag: string | undefined = undefined
-  lastModified: string | undefined = undefined
-  /** The connection that served the body (provenance), when the transport knows. */
-  peer: Peer | undefined = undefined
-  hash: MultiHash
+  /** Body bytes accepted in the current attempt (including a resumed prefix); segments count their own. */
+  protected receivedBytes = 0
+  /** The last activity, for the idle timeout; a segment's sink counts its own. */
+  protected activityAt = Date.now()
+  /** Bytes/s limits of this transfer's remote and of the process: milliseconds to wait for `bytes`. */
+  protected throttle: ((bytes: number) => number) | undefined = undefined
+  /** When the next Bytes event is due (one interval for every transfer, progress/ticker.ts). */
+  protected readonly ticker = new ProgressTicker()
+  private totalBytes: number | undefined = undefined
+  private currentPhase: "response" | "idle-read" = "response"
+  private servedFrom: string
+  private readonly ownValidators: Validators = { etag: undefined, lastModified: undefined }
+  private servedBy: Peer | undefined = undefined
+  private bodyHash: MultiHash
   /**
    * Set when a body broke off after some bytes from a server that named a validator (ETag or Last-Modified):
    * the next HTTP attempt asks for the rest instead of starting over.
    */
-  resumable = false
+  private resumable = false
+  private wasNotModified = false
+  private refusedRange: "changed" | "unsupported" | undefined = undefined
+  private rangeTotalBytes: number | undefined = undefined
+  private divertedHead: DivertHead | undefined = undefined
+  private watch: Watch | undefined = undefined
+  private readonly algorithms: ReadonlyArray<Algorithm>
   /**
    * Validators to send on a request from byte 0 (If-None-Match / If-Modified-Since, see revalidate.ts); every
-   * transfer path sends them, and sets `notModified` instead of reading a body when the answer is a 304.
+   * transfer path sends them, and records `notModified` instead of reading a body when the answer is a 304.
    */
-  conditional: Readonly<Record<string, string>> | undefined = undefined
-  notModified = false
-  /** Bytes/s limits of this transfer's remote and of the process: milliseconds to wait for `bytes`. */
-  throttle: ((bytes: number) => number) | undefined = undefined
-  /**
-   * A segment of a segmented download (pipeline/segments): the bytes `[start, end)` of the file, `received`
-   * counting from `start`; every request asks for a range. Undefined: the whole body.
-   */
-  window: { readonly start: number; end: number } | undefined = undefined
-  /** Set when a ranged request got something other than its range: the file changed, or ranges are not served. */
-  rangeRefused: "changed" | "unsupported" | undefined = undefined
-  /** The total size a 206's Content-Range named (segments). */
-  rangeTotal: number | undefined = undefined
+  readonly conditional: Readonly<Record<string, string>> | undefined
   /**
    * Asked once the head of a whole body from byte 0 is in (status 200, length announced): true stops this body
    * (the download goes on in segments, see pipeline/segments), recorded in `diverted`.
    */
-  divert: Divert | undefined = undefined
-  diverted: DivertHead | undefined = undefined
-  /** A body being watched (`divert` said so): its head, when the watch started, the bytes then, the rate to keep. */
-  watch:
-    | { readonly head: Omit<DivertHead, "received">; readonly since: number; readonly sinceBytes: number; readonly fastBytesPerMs: number }
-    | undefined = undefined
-  /** When the next Bytes event is due. */
-  private readonly ticker = new ProgressTicker()
-  private readonly algorithms: ReadonlyArray<Algorithm>
+  readonly divert: Divert | undefined
+  /**
+   * A segment of a segmented download (pipeline/segments): the bytes `[start, end)` of the file, `received`
+   * counting from `start`; every request asks for a range. Undefined: the whole body.
+   */
+  readonly window: { readonly start: number; readonly end: number } | undefined
 
   constructor(
     readonly id: number,
@@ -110,17 +121,116 @@ export class Transfer {
     readonly progress: ProgressService,
     /** The largest body accepted (`DownloadSettings.maxSize`). */
     private readonly maxSize: number = Number.POSITIVE_INFINITY,
-    /** Set at the start: the validators to send from byte 0, and the question that may divert a large body. */
+    /** Set at the start: the validators to send from byte 0, the question that may divert a large body, a segment. */
     start: {
       readonly conditional?: Readonly<Record<string, string>> | undefined
       readonly divert?: Divert | undefined
+      readonly window?: { readonly start: number; readonly end: number } | undefined
     } = {}
   ) {
-    this.finalUrl = spec.url
+    this.servedFrom = spec.url
     this.conditional = start.conditional
     this.divert = start.divert
+    this.window = start.window
     this.algorithms = ["sha256", ...digestEntries(spec.digests).map(([algorithm]) => algorithm)]
-    this.hash = new MultiHash(hasher, this.algorithms)
+    this.bodyHash = new MultiHash(hasher, this.algorithms)
+  }
+
+  /** Where the validators live: this transfer's own; a segment's are its source's, shared (segmentTransfer.ts). */
+  protected get validators(): Validators { return this.ownValidators }
+
+  get received(): number { return this.receivedBytes }
+  /** Total size announced for the current attempt, when known. */
+  get total(): number | undefined { return this.totalBytes }
+  get lastActivity(): number { return this.activityAt }
+  get phase(): "response" | "idle-read" { return this.currentPhase }
+  /** The URL that answered (after redirects). */
+  get finalUrl(): string { return this.servedFrom }
+  get etag(): string | undefined { return this.validators.etag }
+  get lastModified(): string | undefined { return this.validators.lastModified }
+  /** The connection that served the body (provenance), when the transport knows. */
+  get peer(): Peer | undefined { return this.servedBy }
+  get hash(): MultiHash { return this.bodyHash }
+  /** The answer was a 304 to the conditional request: there was no body. */
+  get notModified(): boolean { return this.wasNotModified }
+  /** Set when a ranged request got something other than its range: the file changed, or ranges are not served. */
+  get rangeRefused(): "changed" | "unsupported" | undefined { return this.refusedRange }
+  /** The total size a 206's Content-Range named (segments). */
+  get rangeTotal(): number | undefined { return this.rangeTotalBytes }
+  /** The head of a body `divert` stopped, and how far it got. */
+  get diverted(): DivertHead | undefined { return this.divertedHead }
+
+  /** An attempt starts under its remote's and the process's rate limits. */
+  limitedBy(throttle: ((bytes: number) => number) | undefined): void {
+    this.throttle = throttle
+  }
+
+  /** An HTTP attempt sends its request: whether it could resume is decided by how the last one ended. */
+  attemptStarts(): void {
+    this.resumable = false
+  }
+
+  /** An attempt failed; `resumable`: its body broke off after bytes from a server that named a validator. */
+  attemptFailed(resumable: boolean): void {
+    this.resumable = resumable
+  }
+
+  /** An answer that is not a redirect came from `url`. */
+  answeredFrom(url: string): void {
+    this.servedFrom = url
+  }
+
+  /** A ranged request got a whole body or a refusal: the file changed (`If-Range`), or ranges are not served. */
+  rangeNotServed(why: "changed" | "unsupported"): void {
+    this.refusedRange = why
+  }
+
+  /**
+   * A 206 for a segment's range: the whole size its Content-Range named, and the source's validators when the
+   * first answer sets them (checked and set in one synchronous step: segments of one source share them).
+   */
+  rangeAccepted(total: number | undefined, etag: string | undefined, lastModified: string | undefined): void {
+    this.rangeTotalBytes = total
+    const validators = this.validators
+    validators.etag ??= etag
+    validators.lastModified ??= lastModified
+  }
+
+  /** A 200: the whole body from byte 0, with these validators. */
+  answeredWhole(etag: string | undefined, lastModified: string | undefined): void {
+    const validators = this.validators
+    validators.etag = etag
+    validators.lastModified = lastModified
+  }
+
+  /** A 304 to the conditional request: what the catalog holds is current. */
+  answeredNotModified(): void {
+    this.wasNotModified = true
+  }
+
+  /** A body starts over `peer`; `total`: its announced end (from byte 0), when known. Any earlier watch ends. */
+  bodyStarts(peer: Peer | undefined, total: number | undefined): void {
+    this.servedBy = peer
+    this.totalBytes = total
+    this.watch = undefined
+  }
+
+  /** `divert` said "now": this body is dropped at its head, the download goes on in segments. */
+  divertedAtHead(head: Omit<DivertHead, "received">): void {
+    this.divertedHead = { ...head, received: 0 }
+  }
+
+  /** `divert` said to watch: the body goes on in one stream while it keeps `fastBytesPerMs` (see `watchMs`). */
+  watchedFrom(head: Omit<DivertHead, "received">, fastBytesPerMs: number): void {
+    this.watch = { head, since: Date.now(), sinceBytes: this.receivedBytes, fastBytesPerMs }
+  }
+
+  /** The whole file came in segments (pipeline/segments): its size, the URL and validators of the main source. */
+  completedInSegments(size: number, finalUrl: string, validators: Readonly<Validators>): void {
+    this.receivedBytes = size
+    this.totalBytes = size
+    this.servedFrom = finalUrl
+    this.answeredWhole(validators.etag, validators.lastModified)
   }
 
   /**
@@ -128,21 +238,21 @@ export class Transfer {
    * where they stopped), otherwise starts over from byte 0.
    */
   readonly restart: Effect.Effect<void, DownloadError> = Effect.suspend(() =>
-    this.resumable && this.spec.scheme !== "file:" && this.temp.written() === this.received ? Effect.void : this.reset
+    this.resumable && this.spec.scheme !== "file:" && this.temp.written() === this.receivedBytes ? Effect.void : this.reset
   )
 
   /** Starts over from byte 0: a fresh hash and an empty temporary object. */
   readonly reset: Effect.Effect<void, DownloadError> = Effect.suspend(() => {
     this.resumable = false
-    if (this.received === 0 && this.temp.written() === 0) return Effect.void
-    this.received = 0
-    this.hash = new MultiHash(this.hasher, this.algorithms)
+    if (this.receivedBytes === 0 && this.temp.written() === 0) return Effect.void
+    this.receivedBytes = 0
+    this.bodyHash = new MultiHash(this.hasher, this.algorithms)
     return this.temp.reset
   })
 
   /** A `file://` source opened: its size is the total, and the idle timeout counts reads from now. */
   openedFile(size: number): void {
-    this.total = size
+    this.totalBytes = size
     this.touch("idle-read")
   }
 
@@ -154,14 +264,15 @@ export class Transfer {
     const watch = this.watch
     if (watch === undefined || now - watch.since < watchMs) return undefined
     this.watch = undefined
-    if ((this.received - watch.sinceBytes) / (now - watch.since) >= watch.fastBytesPerMs) return undefined
-    this.diverted = { ...watch.head, received: this.received }
-    return new TransferError({ url: this.finalUrl, received: this.received, reason: "a slow large body: the rest comes in segments" })
+    if ((this.receivedBytes - watch.sinceBytes) / (now - watch.since) >= watch.fastBytesPerMs) return undefined
+    this.divertedHead = { ...watch.head, received: this.receivedBytes }
+    return new TransferError({ url: this.servedFrom, received: this.receivedBytes, reason: "a slow large body: the rest comes in segments" })
   }
 
+  /** A request is sent ("response") or a body is being read ("idle-read"): the idle timeout counts from now. */
   touch(phase: "response" | "idle-read"): void {
-    this.phase = phase
-    this.lastActivity = Date.now()
+    this.currentPhase = phase
+    this.activityAt = Date.now()
   }
 
   /**
@@ -172,7 +283,7 @@ export class Transfer {
   readonly accept = (chunks: ReadonlyArray<Uint8Array>, quiet = false): Effect.Effect<void, DownloadError> => {
     let bytes = 0
     for (let i = 0; i < chunks.length; i++) bytes += chunks[i]!.length
-    const received = this.received + bytes
+    const received = this.receivedBytes + bytes
     const expected = this.spec.size
     if (expected !== undefined && received > expected) {
       return Effect.fail(new SizeMismatch({ url: this.spec.url, expected, actual: received }))
@@ -180,15 +291,15 @@ export class Transfer {
     if (received > this.maxSize) {
       return Effect.fail(new SizeLimitExceeded({ url: this.spec.url, limit: this.maxSize, actual: received }))
     }
-    for (let i = 0; i < chunks.length; i++) this.hash.update(chunks[i]!)
-    this.received = received
+    for (let i = 0; i < chunks.length; i++) this.bodyHash.update(chunks[i]!)
+    this.receivedBytes = received
     const now = Date.now()
-    this.lastActivity = now
+    this.activityAt = now
     const wait = this.throttle === undefined ? 0 : this.throttle(bytes)
     let write: Effect.Effect<void, DownloadError> = this.temp.write(chunks)
     if (wait > 0) {
       // a rate limit is not idleness: the watchdog counts from the end of the wait
-      this.lastActivity = now + wait
+      this.activityAt = now + wait
       write = Effect.zipRight(write, Effect.sleep(wait))
     }
     const stop = this.watch === undefined ? undefined : this.judged(now)
@@ -203,7 +314,7 @@ export class Transfer {
    * a rate limit), if any.
    */
   readonly sink: BodySink = (chunk) => {
-    const received = this.received + chunk.length
+    const received = this.receivedBytes + chunk.length
     const expected = this.spec.size
     if (expected !== undefined && received > expected) {
       throw new SizeMismatch({ url: this.spec.url, expected, actual: received })
@@ -211,10 +322,10 @@ export class Transfer {
     if (received > this.maxSize) {
       throw new SizeLimitExceeded({ url: this.spec.url, limit: this.maxSize, actual: received })
     }
-    this.hash.update(chunk)
-    this.received = received
+    this.bodyHash.update(chunk)
+    this.receivedBytes = received
     const now = Date.now()
-    this.lastActivity = now
+    this.activityAt = now
     const temp = this.temp
     let pending: Promise<void> | undefined =
       temp.append !== undefined
@@ -225,7 +336,7 @@ export class Transfer {
     const wait = this.throttle === undefined ? 0 : this.throttle(chunk.length)
     if (wait > 0) {
       // a rate limit is not idleness: the watchdog counts from the end of the wait
-      this.lastActivity = now + wait
+      this.activityAt = now + wait
       pending = pending === undefined ? sleep(wait) : pending.then(() => sleep(wait))
     }
     if (this.ticker.due(now)) Effect.runFork(this.bytesEvent)
@@ -246,8 +357,8 @@ export class Transfer {
       _tag: "Bytes",
       id: this.id,
       url: this.spec.url,
-      received: this.received,
-      size: this.total ?? this.spec.size
+      received: this.receivedBytes,
+      size: this.totalBytes ?? this.spec.size
     })
   }
 
@@ -259,8 +370,8 @@ export class Transfer {
   withIdleTimeout<A, R>(effect: Effect.Effect<A, DownloadError, R>, idleMs: number): Effect.Effect<A, DownloadError, R> {
     const tick = Math.max(10, Math.min(1000, Math.floor(idleMs / 4)))
     const watchdog: Effect.Effect<never, DownloadError> = Effect.suspend(() =>
-      Date.now() - this.lastActivity > idleMs
-        ? Effect.fail(new TimeoutError({ url: this.finalUrl, phase: this.phase, timeoutMs: idleMs }))
+      Date.now() - this.activityAt > idleMs
+        ? Effect.fail(new TimeoutError({ url: this.servedFrom, phase: this.currentPhase, timeoutMs: idleMs }))
         : Effect.sleep(tick)
     ).pipe(Effect.forever)
     return Effect.raceFirst(effect, watchdog)

@@ -1,7 +1,8 @@
 /**
  * How often a running hash or transfer reports its byte count: at most once per `progressIntervalMs`. One rule for
- * a download's transfer (pipeline/transfer.ts) and the re-hash of stored bytes (integrity/hashing.ts): often enough
- * for a live display, rare enough that the per-chunk path stays free of events.
+ * a download's transfer (pipeline/transfer.ts), each segment's lane (pipeline/segments/segmentTransfer.ts) and the
+ * re-hash of stored bytes (integrity/hashing.ts): often enough for a live display, rare enough that the per-chunk
+ * path stays free of events.
  */
 export const progressIntervalMs = 100
 

@@ -354,11 +354,7 @@ export const fetchSegmented = (
         }
       }
       const transfer = new Transfer(ctx.id, main.spec, ctx.temp, ctx.hasher, ctx.progress)
-      transfer.received = input.size
-      transfer.total = input.size
-      transfer.finalUrl = state.finalUrl
-      transfer.etag = state.validators.etag
-      transfer.lastModified = state.validators.lastModified
+      transfer.completedInSegments(input.size, state.finalUrl, state.validators)
       return { transfer, digests: digests as ComputedDigests, source: main } satisfies Delivered
     }
   })

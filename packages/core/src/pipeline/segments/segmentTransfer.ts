@@ -13,7 +13,7 @@ import type { BodySink } from "../../http/exchange.js"
 import type { ProgressService } from "../../progress/Progress.js"
 import type { TempObject } from "../../storage/Storage.js"
 import type { Candidate } from "../sources.js"
-import { Transfer } from "../transfer.js"
+import { Transfer, type Validators } from "../transfer.js"
 import type { Segment } from "./plan.js"
 
 /** Bytes a lane gathers before one positional write. */
@@ -35,7 +35,7 @@ export interface SegmentHost {
   readonly size: number
   readonly temp: TempObject
   /** ETag / Last-Modified of each source, set by its first answer and compared with every later one. */
-  readonly validators: (source: Candidate) => { etag: string | undefined; lastModified: string | undefined }
+  readonly validators: (source: Candidate) => Validators
   /** Called once bytes `[position, position + length)` are written (the prefix may grow). */
   readonly wrote: (transfer: SegmentTransfer, position: number, length: number) => void
   /** Writes not yet settled (awaited before the temp object is reset). */
@@ -45,12 +45,12 @@ export interface SegmentHost {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-const progressIntervalMs = 100
 
 export class SegmentTransfer extends Transfer {
   /** Set when the body was stopped because the segment's (moved) end was reached: a success. */
   reachedEnd = false
-  private lastTick = 0
+  /** The source's validators, shared by all its segments (httpAnswer.ts checks and sets them in one step). */
+  private readonly shared: Validators
   /** Bytes received and not yet handed to a write: `[gatheredAt, gatheredAt + fill)` of the file. */
   private gathered: Uint8Array | undefined = undefined
   private gatheredAt = 0
@@ -67,18 +67,20 @@ export class SegmentTransfer extends Transfer {
     progress: ProgressService
   ) {
     // no digests and no size on the segment's own spec: the whole file is hashed and sized in prefix.ts
-    super(id, source.spec, host.temp, hasher, progress)
-    const start = segment.pos
-    this.window = {
-      start,
-      get end() {
-        return segment.end
+    super(id, source.spec, host.temp, hasher, progress, undefined, {
+      window: {
+        start: segment.pos,
+        // the end moves when another lane takes the upper part over
+        get end() {
+          return segment.end
+        }
       }
-    }
-    // the source's validators, shared by all its segments (fetchHttp checks and sets them in one step)
-    const shared = host.validators(source)
-    Object.defineProperty(this, "etag", { get: () => shared.etag, set: (v) => (shared.etag = v) })
-    Object.defineProperty(this, "lastModified", { get: () => shared.lastModified, set: (v) => (shared.lastModified = v) })
+    })
+    this.shared = host.validators(source)
+  }
+
+  protected override get validators(): Validators {
+    return this.shared
   }
 
   /** Never starts over: the next attempt asks for the rest of the segment (a new transfer from `segment.pos`). */
@@ -142,9 +144,9 @@ export class SegmentTransfer extends Transfer {
     }
     const piece = chunk.length > room ? chunk.subarray(0, room) : chunk
     segment.pos += piece.length
-    this.received += piece.length
+    this.receivedBytes += piece.length
     const now = Date.now()
-    this.lastActivity = now
+    this.activityAt = now
     // gather into the buffer (a copy: the transport may reuse `chunk` once this returns); a full one is written
     let pending: Promise<void> | undefined
     for (let at = 0; at < piece.length; ) {
@@ -167,7 +169,7 @@ export class SegmentTransfer extends Transfer {
     }
     const wait = this.throttle === undefined ? 0 : this.throttle(piece.length)
     if (wait > 0) {
-      this.lastActivity = now + wait
+      this.activityAt = now + wait
       pending = (pending ?? Promise.resolve()).then(() => sleep(wait))
     }
     if (chunk.length > room) {
@@ -177,10 +179,7 @@ export class SegmentTransfer extends Transfer {
         throw new TransferError({ url: this.finalUrl, received: this.received, reason: "segment complete" })
       })
     }
-    if (now - this.lastTick >= progressIntervalMs) {
-      this.lastTick = now
-      Effect.runFork(this.host.bytesEvent)
-    }
+    if (this.ticker.due(now)) Effect.runFork(this.host.bytesEvent)
     return pending
   }
 
