@@ -3,7 +3,7 @@
  * healthy one first, equal priorities spread by weight, sources that failed recently held back for a cooldown.
  */
 import { Context, Effect } from "effect"
-import type { NonEmptyArray, NonEmptyReadonlyArray } from "effect/Array"
+import { isNonEmptyReadonlyArray, type NonEmptyArray, type NonEmptyReadonlyArray } from "effect/Array"
 import type { CatalogService } from "../catalog/Catalog.js"
 import { defaultPriority, type SourceRow } from "../catalog/schema.js"
 import type { Sha256 } from "../domain/digest.js"
@@ -197,18 +197,20 @@ export const rankCandidates = (
 /** The sources of one artifact, in the order to try them. */
 export const planSources = (
   input: DownloadRequestInput,
-  requested: ReadonlyArray<Candidate>,
+  requested: NonEmptyReadonlyArray<Candidate>,
   sha256: Sha256 | undefined,
   catalog: CatalogService,
   remotes: RemotesService,
   /** The catalog's sources for `sha256` when the caller already has them (a batch looked them up in a group). */
   prefetched?: ReadonlyArray<SourceRow> | undefined
-): Effect.Effect<ReadonlyArray<Candidate>, DownloadError> =>
+): Effect.Effect<NonEmptyReadonlyArray<Candidate>, DownloadError> =>
   Effect.gen(function* () {
     const policy = yield* SourcePolicy
     const health = yield* OriginHealth
     const now = Date.now()
     const known = sha256 === undefined ? [] : (prefetched ?? (yield* catalog.sourcesFor(sha256)))
     const joined = yield* joinCatalogSources(requested, known, remotes, input, policy.cooldownMs)
-    return rankCandidates(joined, health, now)
+    const ranked = rankCandidates(joined, health, now)
+    // the requested sources are always among the joined ones; the check only tells the type so
+    return isNonEmptyReadonlyArray(ranked) ? ranked : requested
   })

@@ -11,6 +11,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect } from "effect"
+import * as Arr from "effect/Array"
 import type { Algorithm } from "../../domain/digest.js"
 import type { DownloadError } from "../../domain/errors.js"
 import type { DownloadRequestInput } from "../../domain/request.js"
@@ -22,6 +23,7 @@ import { defaultSegmentBelowRate } from "../transfer.js"
 import { defaultSegments, defaultSegmentThreshold } from "./plan.js"
 import { usablePieces } from "./prefix.js"
 import { fetchSegmented, type SegmentedInput } from "./run.js"
+import { isPositional } from "./segmentTransfer.js"
 
 export { defaultSegments, defaultSegmentThreshold } from "./plan.js"
 
@@ -31,7 +33,7 @@ const oneStream = (sources: ReadonlyArray<Candidate>, ctx: FailoverContext) =>
 
 /** Gets verified bytes into `ctx.temp`: in segments where that pays, else from the first good source in one stream. */
 export const deliver = (
-  sources: ReadonlyArray<Candidate>,
+  sources: Arr.NonEmptyReadonlyArray<Candidate>,
   ctx: FailoverContext,
   input: DownloadRequestInput
 ): Effect.Effect<Delivered, DownloadError, HttpClient.HttpClient> =>
@@ -41,15 +43,11 @@ export const deliver = (
     const threshold = settings.segmentThreshold ?? defaultSegmentThreshold
     const maxSize = settings.maxSize ?? Number.POSITIVE_INFINITY
     const http = sources.filter((c) => c.spec.scheme !== "file:")
-    const able =
-      count > 1 &&
-      ctx.temp.writeAt !== undefined &&
-      ctx.temp.readAt !== undefined &&
-      http.length > 0 &&
-      ctx.revalidation === undefined
-    if (!able) return yield* oneStream(sources, ctx)
-    const spec = sources[0]!.spec
-    const segmented = (from: ReadonlyArray<Candidate>, size: number, seed?: SegmentedInput["seed"]) =>
+    if (count <= 1 || !isPositional(ctx.temp) || !Arr.isNonEmptyReadonlyArray(http) || ctx.revalidation !== undefined) {
+      return yield* oneStream(sources, ctx)
+    }
+    const spec = sources[0].spec
+    const segmented = (from: Arr.NonEmptyReadonlyArray<Candidate>, size: number, seed?: SegmentedInput["seed"]) =>
       Effect.gen(function* () {
         const outcome = yield* fetchSegmented(
           {
@@ -86,7 +84,7 @@ export const deliver = (
     const from = first.head.received
     if (from === 0) yield* ctx.temp.reset
     // the source that announced the body goes first; its validators guard every range (If-Range)
-    const ordered = [first.source, ...http.filter((c) => c !== first.source)]
+    const ordered: Arr.NonEmptyReadonlyArray<Candidate> = [first.source, ...http.filter((c) => c !== first.source)]
     const seed = {
       source: first.source,
       etag: first.head.etag,

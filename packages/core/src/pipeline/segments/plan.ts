@@ -153,13 +153,8 @@ export const takeOver = (segments: Array<Segment>, rate: number, align: number |
 }
 
 /** The newest segment holding byte `x` (a re-fetched piece is newer than the range it was first part of). */
-export const covering = (segments: ReadonlyArray<Segment>, x: number): Segment | undefined => {
-  for (let i = segments.length - 1; i >= 0; i--) {
-    const s = segments[i]!
-    if (s.start <= x && x < s.end) return s
-  }
-  return undefined
-}
+export const covering = (segments: ReadonlyArray<Segment>, x: number): Segment | undefined =>
+  segments.findLast((s) => s.start <= x && x < s.end)
 
 /** The end of the written run of bytes that starts at `from` (what can be hashed in order now). */
 export const contiguousFrom = (segments: ReadonlyArray<Segment>, from: number): number => {

@@ -8,7 +8,7 @@ import { type Algorithm, checkHexLength, isAlgorithm } from "../../domain/digest
 import { StorageError } from "../../domain/errors.js"
 import type { PieceDigests } from "../../domain/request.js"
 import { type HasherService, MultiHash } from "../../hash/Hasher.js"
-import type { TempObject } from "../../storage/Storage.js"
+import type { PositionalTemp } from "./segmentTransfer.js"
 
 /** One read back from the temp object. */
 const readBytes = 1024 * 1024
@@ -43,7 +43,7 @@ const readError = (cause: unknown) =>
  * `use` must be done with a chunk when it returns).
  */
 const readRange = (
-  temp: TempObject,
+  temp: PositionalTemp,
   from: number,
   to: number,
   use: (chunk: Uint8Array) => void,
@@ -52,7 +52,7 @@ const readRange = (
   Effect.tryPromise({
     try: async () => {
       for (let at = from; at < to; ) {
-        const chunk = await temp.readAt!(at, Math.min(readBytes, to - at), into)
+        const chunk = await temp.readAt(at, Math.min(readBytes, to - at), into)
         if (chunk.length === 0) throw new Error(`read back ${at}: no bytes (expected up to ${to})`)
         use(chunk)
         at += chunk.length
@@ -65,7 +65,16 @@ const readRange = (
 export type PrefixStep =
   | { readonly _tag: "Hashed" }
   | { readonly _tag: "Wait" }
-  | { readonly _tag: "BadPiece"; readonly index: number; readonly start: number; readonly end: number; readonly actual: string }
+  | {
+      readonly _tag: "BadPiece"
+      readonly index: number
+      readonly start: number
+      readonly end: number
+      /** The piece digest's algorithm, the digest the Metalink gave and the one the bytes have. */
+      readonly algorithm: string
+      readonly expected: string
+      readonly actual: string
+    }
 
 export class Prefix {
   /** The whole-file hashes have taken `[0, hashed)`. */
@@ -76,7 +85,7 @@ export class Prefix {
 
   constructor(
     readonly size: number,
-    private readonly temp: TempObject,
+    private readonly temp: PositionalTemp,
     private readonly hasher: HasherService,
     algorithms: Iterable<Algorithm>,
     readonly pieces: Pieces | undefined,
@@ -110,7 +119,8 @@ export class Prefix {
         held?.push(chunk)
       })
       const actual = piece.hex()
-      if (actual !== pieces.hashes[index]) return { _tag: "BadPiece", index, start, end, actual } as const
+      const expected = pieces.hashes[index] ?? ""
+      if (actual !== expected) return { _tag: "BadPiece", index, start, end, algorithm: pieces.algorithm, expected, actual } as const
       if (held !== undefined) for (const chunk of held) this.hash.update(chunk)
       else yield* readRange(this.temp, start, end, (chunk) => this.hash.update(chunk), this.readBuffer)
       this.hashed = end

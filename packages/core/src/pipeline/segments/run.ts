@@ -9,6 +9,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Duration, Effect, Either } from "effect"
+import * as Arr from "effect/Array"
 import type { Algorithm, ComputedDigests } from "../../domain/digest.js"
 import type { MultiHash } from "../../hash/Hasher.js"
 import { DigestMismatch, type DownloadError, TransferError } from "../../domain/errors.js"
@@ -20,8 +21,8 @@ import { isLocalFailure, isOriginFailure, isRetryable } from "../retryPolicy.js"
 import { type Candidate, OriginHealth, originOfSpec, SourcePolicy } from "../sources.js"
 import { Transfer } from "../transfer.js"
 import { contiguousFrom, type Segment, segment, steal, stripes, takeOver } from "./plan.js"
-import { type Pieces, Prefix } from "./prefix.js"
-import { type SegmentHost, SegmentTransfer, WriteBuffers } from "./segmentTransfer.js"
+import { type Pieces, Prefix, type PrefixStep } from "./prefix.js"
+import { isPositional, type SegmentHost, type SegmentSource, SegmentTransfer, WriteBuffers } from "./segmentTransfer.js"
 
 /** Whole-download restarts after a changed file before giving up on segments. */
 const maxRestarts = 2
@@ -43,8 +44,8 @@ class Abort {
   ) {}
 }
 
-interface SourceState {
-  readonly validators: { etag: string | undefined; lastModified: string | undefined }
+/** One source during one segmented run: what its segments share (SegmentSource) and what is known of it. */
+interface SourceState extends SegmentSource {
   ranges: "unknown" | "yes" | "no"
   /** Served a bad piece, or failed for good: no more ranges from it in this download. */
   out: boolean
@@ -57,14 +58,14 @@ interface SourceState {
 }
 
 interface Extent {
-  readonly source: Candidate
+  readonly source: SourceState
   readonly start: number
   end: number
   readonly seq: number
 }
 
 export interface SegmentedInput {
-  readonly sources: ReadonlyArray<Candidate>
+  readonly sources: Arr.NonEmptyReadonlyArray<Candidate>
   readonly size: number
   readonly count: number
   readonly pieces: Pieces | undefined
@@ -104,16 +105,18 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
     const limiter = yield* ConnectionLimits
     const health = yield* OriginHealth
     const { cooldownMs } = yield* SourcePolicy
-    const { size, pieces, sources } = input
+    const { size, pieces } = input
+    const temp = ctx.temp
+    if (!isPositional(temp)) return yield* Effect.fail(new Abort("fallback", "the store cannot write in place"))
     const start = input.seed?.start
     const from = start?.from ?? 0
     const segments: Array<Segment> = stripes(size, input.count, pieces?.length, from)
     const align = pieces?.length
     const wake = new Wake()
-    const states = new Map<Candidate, SourceState>()
-    for (const c of sources) {
+    const sources: Arr.NonEmptyReadonlyArray<SourceState> = Arr.map(input.sources, (c) => {
       const seeded = input.seed?.source === c ? input.seed : undefined
-      states.set(c, {
+      return {
+        candidate: c,
         validators: { etag: seeded?.etag, lastModified: seeded?.lastModified },
         ranges: seeded !== undefined ? "yes" : "unknown",
         out: false,
@@ -122,8 +125,9 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
         doneBytes: 0,
         laneMs: 0,
         finalUrl: c.spec.url
-      })
-    }
+      }
+    })
+    const url = sources[0].candidate.spec.url
     const extents: Array<Extent> = []
     let seq = 0
     const pieceSince = new Map<number, number>()
@@ -131,17 +135,16 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
     let lastError: DownloadError | undefined
     let settledBytes = from
     let finished = false
-    const prefix = new Prefix(size, ctx.temp, ctx.hasher, input.algorithms, pieces, start)
+    const prefix = new Prefix(size, temp, ctx.hasher, input.algorithms, pieces, start)
     const inflight = new Set<Promise<void>>()
-    const host: SegmentHost = {
+    const host: SegmentHost<SourceState> = {
       size,
-      temp: ctx.temp,
-      validators: (c) => states.get(c)!.validators,
+      temp,
       wrote: (transfer, position, length) => {
         const segment = transfer.segment
         if (position === segment.settled) segment.settled = position + length
         settledBytes += length
-        const state = states.get(transfer.source)!
+        const state = transfer.source
         state.bytes += length
         state.ranges = "yes"
         state.finalUrl = transfer.finalUrl
@@ -153,34 +156,30 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
       inflight,
       buffers: new WriteBuffers(),
       bytesEvent: Effect.suspend(() =>
-        ctx.progress.emit({ _tag: "Bytes", id: ctx.id, url: sources[0]!.spec.url, received: settledBytes, size })
+        ctx.progress.emit({ _tag: "Bytes", id: ctx.id, url, received: settledBytes, size })
       )
     }
 
     /** The source for a lane's next attempt: its own while it serves, else the best one left (rank order). */
-    const usable = (c: Candidate, s: Segment) => {
-      const state = states.get(c)!
-      return !state.out && state.ranges !== "no" && s.excluded?.has(c) !== true
-    }
+    const usable = (state: SourceState, s: Segment) =>
+      !state.out && state.ranges !== "no" && s.excluded?.has(state.candidate) !== true
     /** Bytes per ms one connection gets from `c`; undefined before a megabyte came from it. */
-    const speed = (c: Candidate): number | undefined => {
-      const state = states.get(c)!
-      return state.doneBytes >= 1024 * 1024 && state.laneMs > 0 ? state.doneBytes / state.laneMs : undefined
-    }
-    const pick = (s: Segment, current: Candidate | undefined): Candidate | undefined => {
+    const speed = (state: SourceState): number | undefined =>
+      state.doneBytes >= 1024 * 1024 && state.laneMs > 0 ? state.doneBytes / state.laneMs : undefined
+    const pick = (s: Segment, current: SourceState | undefined): SourceState | undefined => {
       const now = Date.now()
       const open = sources.filter((c) => usable(c, s))
-      const healthy = open.filter((c) => health.coolingUntil(originOfSpec(c.spec)) <= now)
+      const healthy = open.filter((c) => health.coolingUntil(originOfSpec(c.candidate.spec)) <= now)
       const pool = healthy.length > 0 ? healthy : open
       // a source a quarter as fast as another (per connection) gets no more work: its lanes move over
       let fastest = 0
       for (const c of pool) fastest = Math.max(fastest, speed(c) ?? 0)
-      const fastEnough = (c: Candidate) => (speed(c) ?? fastest) * 4 >= fastest
+      const fastEnough = (c: SourceState) => (speed(c) ?? fastest) * 4 >= fastest
       if (current !== undefined && pool.includes(current) && fastEnough(current)) return current
       const candidates = pool.filter(fastEnough)
       // the least busy of the best ones: spreads lanes over mirrors of one rank
-      let best: Candidate | undefined
-      for (const c of candidates) if (best === undefined || states.get(c)!.active < states.get(best)!.active) best = c
+      let best: SourceState | undefined
+      for (const c of candidates) if (best === undefined || c.active < best.active) best = c
       return best ?? pool[0]
     }
 
@@ -198,7 +197,7 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
       return claimed
     }
 
-    const lane = (first: Segment | undefined, initial: Candidate | undefined) =>
+    const lane = (first: Segment | undefined, initial: SourceState | undefined) =>
       Effect.gen(function* () {
         let s = first
         if (s !== undefined) s.active = true
@@ -217,8 +216,8 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
             }
           }
           source = pick(s, source)
-          if (source === undefined) return yield* lastError ?? new TransferError({ url: sources[0]!.spec.url, received: settledBytes, reason: "no source left for a segment" })
-          const state = states.get(source)!
+          if (source === undefined) return yield* lastError ?? new TransferError({ url, received: settledBytes, reason: "no source left for a segment" })
+          const state = source
           const transfer = new SegmentTransfer(host, s, source, ctx.id, ctx.hasher, ctx.progress)
           const started = Date.now()
           s.since = started
@@ -234,14 +233,14 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
           if (transfer.received >= 1024 * 1024) rate = transfer.received / Math.max(1, ms)
           if (Either.isRight(result) || transfer.reachedEnd) {
             failures = 0
-            if (Either.isRight(result)) health.succeeded(originOfSpec(source.spec))
+            if (Either.isRight(result)) health.succeeded(originOfSpec(source.candidate.spec))
             continue
           }
           const error = result.left
           if (transfer.rangeRefused === "changed") return yield* Effect.fail(new Abort("restart", error.message))
           if (transfer.rangeRefused === "unsupported") {
             state.ranges = "no"
-            if (sources.every((c) => states.get(c)!.ranges === "no")) {
+            if (sources.every((c) => c.ranges === "no")) {
               return yield* Effect.fail(new Abort("fallback", "the server does not serve ranges"))
             }
             wake.notify()
@@ -250,12 +249,12 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
           if (isLocalFailure(error)) return yield* error
           lastError = error
           failures = transfer.received > 0 ? 1 : failures + 1
-          if (isOriginFailure(error)) health.failed(originOfSpec(source.spec), Date.now() + cooldownMs)
+          if (isOriginFailure(error)) health.failed(originOfSpec(source.candidate.spec), Date.now() + cooldownMs)
           if (!isRetryable(error) || error._tag === "SizeMismatch" || failures >= settings.attempts) {
             state.out = true
-            yield* ctx.progress.emit({ _tag: "SourceFailed", id: ctx.id, url: source.spec.url, errorTag: error._tag, message: error.message, servedSha256: undefined })
+            yield* ctx.progress.emit({ _tag: "SourceFailed", id: ctx.id, url: source.candidate.spec.url, errorTag: error._tag, message: error.message, servedSha256: undefined })
             if (ctx.sha256 !== undefined) {
-              yield* Effect.ignore(ctx.catalog.recordFailure({ url: source.spec.url, sha256: ctx.sha256, errorTag: error._tag, at: new Date() }))
+              yield* Effect.ignore(ctx.catalog.recordFailure({ url: source.candidate.spec.url, sha256: ctx.sha256, errorTag: error._tag, at: new Date() }))
             }
             failures = 0
             wake.notify()
@@ -270,31 +269,31 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
       })
 
     /** A piece that does not match: its sources are out, its range is fetched again by the next idle lane. */
-    const badPiece = (index: number, start: number, end: number, actual: string) =>
+    const badPiece = ({ index, start, end, algorithm, expected, actual }: Extract<PrefixStep, { _tag: "BadPiece" }>) =>
       Effect.gen(function* () {
         const since = pieceSince.get(index) ?? 0
-        const blamed = new Set<Candidate>()
+        const blamed = new Set<SourceState>()
         for (const e of extents) if (e.seq > since && e.start < end && e.end > start) blamed.add(e.source)
         const times = (refetches.get(index) ?? 0) + 1
         refetches.set(index, times)
         const mismatch = new DigestMismatch({
-          url: [...blamed][0]?.spec.url ?? sources[0]!.spec.url,
-          algorithm: `${pieces!.algorithm} of piece ${index}`,
-          expected: pieces!.hashes[index]!,
+          url: [...blamed][0]?.candidate.spec.url ?? url,
+          algorithm: `${algorithm} of piece ${index}`,
+          expected,
           actual
         })
         for (const c of blamed) {
-          states.get(c)!.out = true
-          yield* ctx.progress.emit({ _tag: "SourceFailed", id: ctx.id, url: c.spec.url, errorTag: mismatch._tag, message: mismatch.message, servedSha256: undefined })
+          c.out = true
+          yield* ctx.progress.emit({ _tag: "SourceFailed", id: ctx.id, url: c.candidate.spec.url, errorTag: mismatch._tag, message: mismatch.message, servedSha256: undefined })
           if (ctx.sha256 !== undefined) {
-            yield* Effect.ignore(ctx.catalog.recordFailure({ url: c.spec.url, sha256: ctx.sha256, errorTag: mismatch._tag, at: new Date() }))
+            yield* Effect.ignore(ctx.catalog.recordFailure({ url: c.candidate.spec.url, sha256: ctx.sha256, errorTag: mismatch._tag, at: new Date() }))
           }
         }
         lastError = mismatch
         if (times > maxPieceRefetches) return yield* mismatch
         pieceSince.set(index, seq)
         settledBytes -= end - start
-        segments.push(segment(start, end, blamed))
+        segments.push(segment(start, end, new Set([...blamed].map((b) => b.candidate))))
         wake.notify()
       })
 
@@ -302,13 +301,13 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
       while (prefix.hashed < size) {
         const step = yield* prefix.step(contiguousFrom(segments, prefix.hashed))
         if (step._tag === "Wait") yield* wake.wait
-        else if (step._tag === "BadPiece") yield* badPiece(step.index, step.start, step.end, step.actual)
+        else if (step._tag === "BadPiece") yield* badPiece(step)
       }
       finished = true
       wake.notify()
     })
 
-    const open = sources.filter((c) => states.get(c)!.ranges !== "no")
+    const open = sources.filter((c) => c.ranges !== "no")
     const lanes = segments.slice(0, input.count).map((s, i) => lane(s, open[i % open.length]))
     yield* Effect.all([hashing, ...lanes], { concurrency: "unbounded", discard: true }).pipe(
       // writes still in flight belong to this run: settle them before anything resets the temp object
@@ -316,9 +315,9 @@ const once = (input: SegmentedInput, ctx: FailoverContext, settings: DownloadSet
     )
     yield* host.bytesEvent
     const digests = prefix.hash.digests()
-    let main = sources[0]!
-    for (const c of sources) if (states.get(c)!.bytes > states.get(main)!.bytes) main = c
-    return { digests, main, state: states.get(main)! }
+    let main = sources[0]
+    for (const c of sources) if (c.bytes > main.bytes) main = c
+    return { digests, main: main.candidate, state: main }
   })
 
 /**
@@ -342,13 +341,13 @@ export const fetchSegmented = (
         // the bytes a first stream brought are gone with the reset: a restart covers the whole file
         input = { ...input, seed: undefined }
         if (failure.kind === "fallback" || restart >= maxRestarts) return { _tag: "Fallback", reason: failure.reason } satisfies Fallback
-        yield* ctx.progress.emit({ _tag: "Retrying", id: ctx.id, url: input.sources[0]!.spec.url, attempt: restart + 2, reason: `${failure.reason}; starting over`, delayMs: 0 })
+        yield* ctx.progress.emit({ _tag: "Retrying", id: ctx.id, url: input.sources[0].spec.url, attempt: restart + 2, reason: `${failure.reason}; starting over`, delayMs: 0 })
         continue
       }
       const { digests, main, state } = outcome.right
       for (const [algorithm, expected] of Object.entries(input.expected) as Array<[Algorithm, string]>) {
         if (digests[algorithm] !== expected) {
-          const mismatch = new DigestMismatch({ url: main.spec.url, algorithm, expected, actual: digests[algorithm]! })
+          const mismatch = new DigestMismatch({ url: main.spec.url, algorithm, expected, actual: digests[algorithm] ?? "(not computed)" })
           if (input.pieces !== undefined) return yield* mismatch
           return { _tag: "Fallback", reason: mismatch.message } satisfies Fallback
         }

@@ -30,14 +30,27 @@ export class WriteBuffers {
   }
 }
 
-/** What the attempts of one download share: validators per source, the writes in flight, progress. */
-export interface SegmentHost {
+/** A temp object that writes and reads in place: what segments need (index.ts checks before choosing them). */
+export type PositionalTemp = TempObject & {
+  readonly writeAt: NonNullable<TempObject["writeAt"]>
+  readonly readAt: NonNullable<TempObject["readAt"]>
+}
+
+export const isPositional = (temp: TempObject): temp is PositionalTemp => temp.writeAt !== undefined && temp.readAt !== undefined
+
+/** A source as the segments of one download see it: the candidate, and the validators all its segments share. */
+export interface SegmentSource {
+  readonly candidate: Candidate
+  /** ETag / Last-Modified, set by its first answer and compared with every later one. */
+  readonly validators: Validators
+}
+
+/** What the attempts of one download share: the writes in flight, progress; `S` is the run's own source record. */
+export interface SegmentHost<S extends SegmentSource> {
   readonly size: number
-  readonly temp: TempObject
-  /** ETag / Last-Modified of each source, set by its first answer and compared with every later one. */
-  readonly validators: (source: Candidate) => Validators
+  readonly temp: PositionalTemp
   /** Called once bytes `[position, position + length)` are written (the prefix may grow). */
-  readonly wrote: (transfer: SegmentTransfer, position: number, length: number) => void
+  readonly wrote: (transfer: SegmentTransfer<S>, position: number, length: number) => void
   /** Writes not yet settled (awaited before the temp object is reset). */
   readonly inflight: Set<Promise<void>>
   readonly buffers: WriteBuffers
@@ -46,7 +59,7 @@ export interface SegmentHost {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-export class SegmentTransfer extends Transfer {
+export class SegmentTransfer<S extends SegmentSource> extends Transfer {
   /** Set when the body was stopped because the segment's (moved) end was reached: a success. */
   reachedEnd = false
   /** The source's validators, shared by all its segments (httpAnswer.ts checks and sets them in one step). */
@@ -59,15 +72,15 @@ export class SegmentTransfer extends Transfer {
   private writing: Promise<void> | undefined = undefined
 
   constructor(
-    readonly host: SegmentHost,
+    readonly host: SegmentHost<S>,
     readonly segment: Segment,
-    readonly source: Candidate,
+    readonly source: S,
     id: number,
     hasher: HasherService,
     progress: ProgressService
   ) {
     // no digests and no size on the segment's own spec: the whole file is hashed and sized in prefix.ts
-    super(id, source.spec, host.temp, hasher, progress, undefined, {
+    super(id, source.candidate.spec, host.temp, hasher, progress, undefined, {
       window: {
         start: segment.pos,
         // the end moves when another lane takes the upper part over
@@ -76,7 +89,7 @@ export class SegmentTransfer extends Transfer {
         }
       }
     })
-    this.shared = host.validators(source)
+    this.shared = source.validators
   }
 
   protected override get validators(): Validators {
@@ -90,15 +103,21 @@ export class SegmentTransfer extends Transfer {
   /** Hands the gathered bytes to one positional write (tracked in `inflight`); undefined when there are none. */
   private writeGathered(): Promise<void> | undefined {
     const buffer = this.gathered
+    if (buffer === undefined || this.fill === 0) return undefined
+    return this.writeOut(buffer)
+  }
+
+  /** One positional write of the `fill` bytes gathered in `buffer` (tracked in `inflight`). */
+  private writeOut(buffer: Uint8Array): Promise<void> {
     const bytes = this.fill
-    if (buffer === undefined || bytes === 0) return undefined
     const position = this.gatheredAt
     this.gathered = undefined
     this.fill = 0
     const host = this.host
+    const writeAt = () => host.temp.writeAt(position, buffer.subarray(0, bytes))
     // in order: a segment's bytes count as settled only from its start up (SegmentHost.wrote)
     const before = this.writing
-    const write = (before === undefined ? host.temp.writeAt!(position, buffer.subarray(0, bytes)) : before.then(() => host.temp.writeAt!(position, buffer.subarray(0, bytes)))).then(
+    const write = (before === undefined ? writeAt() : before.then(writeAt)).then(
       () => {
         host.buffers.give(buffer)
         host.wrote(this, position, bytes)
@@ -150,16 +169,18 @@ export class SegmentTransfer extends Transfer {
     // gather into the buffer (a copy: the transport may reuse `chunk` once this returns); a full one is written
     let pending: Promise<void> | undefined
     for (let at = 0; at < piece.length; ) {
-      if (this.gathered === undefined) {
-        this.gathered = this.host.buffers.take()
+      let gathered = this.gathered
+      if (gathered === undefined) {
+        gathered = this.host.buffers.take()
+        this.gathered = gathered
         this.gatheredAt = position + at
       }
       const n = Math.min(piece.length - at, writeBytes - this.fill)
-      this.gathered.set(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n), this.fill)
+      gathered.set(at === 0 && n === piece.length ? piece : piece.subarray(at, at + n), this.fill)
       this.fill += n
       at += n
       if (this.fill === writeBytes) {
-        const write = this.writeGathered()!
+        const write = this.writeOut(gathered)
         pending = pending === undefined ? write : pending.then(() => write)
       }
     }
