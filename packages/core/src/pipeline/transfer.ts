@@ -83,7 +83,8 @@ export class Transfer {
   private totalBytes: number | undefined = undefined
   private currentPhase: "response" | "idle-read" = "response"
   private servedFrom: string
-  private readonly ownValidators: Validators = { etag: undefined, lastModified: undefined }
+  /** ETag / Last-Modified as the answers named them; a segment's are its source's, shared by its segments. */
+  private readonly validators: Validators
   private servedBy: Peer | undefined = undefined
   private bodyHash: MultiHash
   /**
@@ -126,18 +127,17 @@ export class Transfer {
       readonly conditional?: Readonly<Record<string, string>> | undefined
       readonly divert?: Divert | undefined
       readonly window?: { readonly start: number; readonly end: number } | undefined
+      readonly validators?: Validators | undefined
     } = {}
   ) {
     this.servedFrom = spec.url
     this.conditional = start.conditional
     this.divert = start.divert
     this.window = start.window
+    this.validators = start.validators ?? { etag: undefined, lastModified: undefined }
     this.algorithms = ["sha256", ...digestEntries(spec.digests).map(([algorithm]) => algorithm)]
     this.bodyHash = new MultiHash(hasher, this.algorithms)
   }
-
-  /** Where the validators live: this transfer's own; a segment's are its source's, shared (segmentTransfer.ts). */
-  protected get validators(): Validators { return this.ownValidators }
 
   get received(): number { return this.receivedBytes }
   /** Total size announced for the current attempt, when known. */

@@ -62,8 +62,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class SegmentTransfer<S extends SegmentSource> extends Transfer {
   /** Set when the body was stopped because the segment's (moved) end was reached: a success. */
   reachedEnd = false
-  /** The source's validators, shared by all its segments (httpAnswer.ts checks and sets them in one step). */
-  private readonly shared: Validators
   /** Bytes received and not yet handed to a write: `[gatheredAt, gatheredAt + fill)` of the file. */
   private gathered: Uint8Array | undefined = undefined
   private gatheredAt = 0
@@ -80,7 +78,9 @@ export class SegmentTransfer<S extends SegmentSource> extends Transfer {
     progress: ProgressService
   ) {
     // no digests and no size on the segment's own spec: the whole file is hashed and sized in prefix.ts
+    // the source's validators are shared by all its segments (httpAnswer.ts checks and sets them in one step)
     super(id, source.candidate.spec, host.temp, hasher, progress, undefined, {
+      validators: source.validators,
       window: {
         start: segment.pos,
         // the end moves when another lane takes the upper part over
@@ -89,11 +89,6 @@ export class SegmentTransfer<S extends SegmentSource> extends Transfer {
         }
       }
     })
-    this.shared = source.validators
-  }
-
-  protected override get validators(): Validators {
-    return this.shared
   }
 
   /** Never starts over: the next attempt asks for the rest of the segment (a new transfer from `segment.pos`). */
