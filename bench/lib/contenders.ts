@@ -176,6 +176,16 @@ const mfh: Contender = {
 
 const cargoholdBin = (root: string) => join(root, "node_modules/.bin/cargohold")
 
+/**
+ * `BENCH_SEGMENTS=N npm run bench …`: the cargohold rows fetch a large artifact as N ranges (1: one stream), the
+ * CLI through `--segments N`, the library script reading the same variable (it inherits the bench's environment).
+ * Unset: the product's default. For measuring one stream apart from the choice of when to segment.
+ */
+const segmentsArgs = (): Array<string> => {
+  const n = process.env.BENCH_SEGMENTS
+  return n === undefined || n === "" ? [] : ["--segments", n]
+}
+
 const cliProbes = new Map<string, string | undefined>()
 /** The CLI must be built and know `fetch -i`. Probed once per tree (it costs a process start). */
 const cliUnavailable = (root: string): string | undefined => {
@@ -208,7 +218,8 @@ const cargoholdCli: Contender = {
       "--per-host",
       "64",
       "-i",
-      run.inputs.cargoholdManifest
+      run.inputs.cargoholdManifest,
+      ...segmentsArgs()
     ],
     env: run.cpuProfDir === undefined ? undefined : { NODE_OPTIONS: nodeArgs(run, "cargohold-cli").join(" ") }
   })
@@ -230,7 +241,7 @@ const cargoholdOne: Contender = {
     return {
       argv: [
         cargoholdBin(run.repoRoot), "fetch", job!.url, ...(mirror === undefined ? [] : ["--mirror", mirror]),
-        "--sha256", job!.sha256, "--size", String(job!.size), "--home", run.outDir
+        "--sha256", job!.sha256, "--size", String(job!.size), "--home", run.outDir, ...segmentsArgs()
       ],
       env: run.cpuProfDir === undefined ? undefined : { NODE_OPTIONS: nodeArgs(run, "cargohold-one").join(" ") }
     }

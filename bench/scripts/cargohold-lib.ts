@@ -4,7 +4,8 @@
  * bounds V8's heap growth with `limitHeapGrowth()` (a program fetching long batches should).
  * By default the job list is streamed from its file through `fetchMany` (batched catalog writes; the list is read
  * as the workers pull it, never held whole, as a program fetching a long list would); BENCH_CARGOHOLD_API=download
- * runs one `download` per job under `Effect.forEach` instead.
+ * runs one `download` per job under `Effect.forEach` instead. BENCH_SEGMENTS=N sets `settings.segments` (1: one
+ * stream for a large artifact), as the bench passes `--segments N` to the CLI.
  * usage: node cargohold-lib.mjs JOBS HOME       (exits 3 when the library is not built yet)
  */
 import * as Effect from "effect/Effect"
@@ -44,7 +45,17 @@ const requests = Stream.fromAsyncIterable(streamJobs(jobsPath), (error) => new E
 const { count: total, bytes: bytesExpected } = await countJobs(jobsPath)
 /** BENCH_CARGOHOLD_CATALOG=memory: swaps the SQLite catalog out (for profiling; the bench uses the default). */
 const catalog = process.env.BENCH_CARGOHOLD_CATALOG
-const layer = node.layerNode({ home, catalog, limits: { global: concurrency, perHost: concurrency } })
+const segments = process.env.BENCH_SEGMENTS ? Number(process.env.BENCH_SEGMENTS) : undefined
+if (segments !== undefined && !(Number.isInteger(segments) && segments >= 1)) {
+  console.error(`BENCH_SEGMENTS must be a positive integer, got '${process.env.BENCH_SEGMENTS}'`)
+  process.exit(2)
+}
+const layer = node.layerNode({
+  home,
+  catalog,
+  limits: { global: concurrency, perHost: concurrency },
+  ...(segments === undefined ? {} : { settings: { segments } })
+})
 
 const viaFetchMany = Effect.gen(function* () {
   let failed = 0
