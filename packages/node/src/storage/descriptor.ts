@@ -55,7 +55,8 @@ export class Descriptor {
       if (n === 0) break
       offset += n
     }
-    return offset === length ? buffer : buffer.subarray(0, offset)
+    // `into` may be longer than asked for: the result is exactly the bytes read, never the rest of the buffer
+    return offset === buffer.length ? buffer : buffer.subarray(0, offset)
   }
 
   sync(): Promise<void> {
