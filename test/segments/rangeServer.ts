@@ -17,6 +17,8 @@ export interface RangeServerOptions {
   readonly noRanges?: boolean | undefined
   /** Bytes per second per response (paced in 64 KiB writes); unlimited when absent. */
   readonly bytesPerSecond?: number | undefined
+  /** The first this many bytes of each response go out unpaced (a token bucket's burst), the rest at the rate. */
+  readonly burstBytes?: number | undefined
   /** The n-th request's body is cut (connection destroyed) after this many bytes; undefined: served whole. */
   readonly cutAfter?: ((n: number, start: number) => number | undefined) | undefined
   /** Bytes `[start, end)` of the file are served wrong (inverted). */
@@ -66,7 +68,8 @@ export const rangeServer = (options: RangeServerOptions): Handler => {
       }
       const slice = part.subarray(at, Math.min(limit, at + chunkBytes))
       at += slice.length
-      response.write(slice, () => (pause > 0 ? setTimeout(next, pause) : setImmediate(next)))
+      const paced = pause > 0 && at > (options.burstBytes ?? 0)
+      response.write(slice, () => (paced ? setTimeout(next, pause) : setImmediate(next)))
     }
     next()
   }

@@ -77,6 +77,40 @@ describe("segmented download", () => {
     }).pipe(Effect.provide(layerNetworkTest({ settings: { segments: 4, segmentThreshold: MiB, segmentBelowRate: 64 * MiB } })))
   )
 
+  it.scopedLive("by default a capped stream is watched and goes on in ranges, keeping its bytes", () =>
+    Effect.gen(function* () {
+      // 4 MiB/s per connection, far below the default 64 MiB/s (segments/watch.ts); no segmentBelowRate set
+      const server = yield* serverScoped(rangeServer({ version: () => v1, bytesPerSecond: 4 * MiB }))
+      const artifact = yield* download({ url: server.url("/big.iso"), sha256: sha256Hex(file), size })
+      expect(artifact.sha256).toBe(sha256Hex(file))
+      expect(server.stats.requests[0]!.headers.range).toBeUndefined()
+      const ranges = rangesAsked(server.stats.requests.slice(1))
+      expect(ranges.length).toBeGreaterThanOrEqual(4)
+      expect(Math.min(...ranges.map(([a]) => a))).toBeGreaterThan(0)
+      expect(server.stats.bytesServed).toBeLessThanOrEqual(size * 1.2)
+    }).pipe(Effect.provide(layerNetworkTest({ settings: { segments: 4, segmentThreshold: MiB } })))
+  )
+
+  it.scopedLive("a burst at full speed, then a cap: watched past the burst, the rest in ranges", () =>
+    Effect.gen(function* () {
+      const big = bytesOf(16 * MiB, 17)
+      // a token bucket's burst of 6 MiB, then 1 MiB/s: fast over the first window, slow over a later one
+      const server = yield* serverScoped(
+        rangeServer({ version: () => ({ body: big, etag: '"b1"' }), bytesPerSecond: MiB, burstBytes: 6 * MiB })
+      )
+      const artifact = yield* download({ url: server.url("/burst.iso"), sha256: sha256Hex(big), size: big.length })
+      expect(artifact.sha256).toBe(sha256Hex(big))
+      expect(server.stats.requests[0]!.headers.range).toBeUndefined()
+      const starts = server.stats.requests.slice(1).flatMap(({ headers: h }) => {
+        const m = /^bytes=(\d+)-/.exec(h.range ?? "")
+        return m === null ? [] : [Number(m[1])]
+      })
+      expect(starts.length).toBeGreaterThanOrEqual(2)
+      // the burst's bytes (and the first slow second's) were kept
+      expect(Math.min(...starts)).toBeGreaterThanOrEqual(6 * MiB)
+    }).pipe(Effect.provide(layerNetworkTest({ settings: { segments: 4, segmentThreshold: MiB, segmentBelowRate: 4 * MiB } })))
+  )
+
   it.scopedLive("a first stream fast enough (segmentBelowRate) stays one stream", () =>
     Effect.gen(function* () {
       const server = yield* serverScoped(rangeServer({ version: () => v1 }))

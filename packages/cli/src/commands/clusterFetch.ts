@@ -14,6 +14,9 @@ export interface RunnerSideFlags {
   readonly maxConnections: Option.Option<number>
   readonly perHost: Option.Option<number>
   readonly retries: Option.Option<number>
+  readonly segments: Option.Option<number>
+  readonly segmentBelowRate: Option.Option<string>
+  readonly maxSize: Option.Option<string>
   readonly fileRoot: ReadonlyArray<string>
 }
 
@@ -23,6 +26,9 @@ export const rejectRunnerSideFlags = (flags: RunnerSideFlags, networkFlags: bool
     Option.isSome(flags.maxConnections) ? "--max-connections" : undefined,
     Option.isSome(flags.perHost) ? "--per-host" : undefined,
     Option.isSome(flags.retries) ? "--retries" : undefined,
+    Option.isSome(flags.segments) ? "--segments" : undefined,
+    Option.isSome(flags.segmentBelowRate) ? "--segment-below-rate" : undefined,
+    Option.isSome(flags.maxSize) ? "--max-size" : undefined,
     flags.fileRoot.length > 0 ? "--file-root" : undefined,
     networkFlags ? "network flags" : undefined
   ].filter((flag) => flag !== undefined)

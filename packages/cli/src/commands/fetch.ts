@@ -59,6 +59,13 @@ export const fetchOptions = {
   perHost: count("per-host", `connections per host (default ${defaultLimits.perHost})`),
   retries: count("retries", "retries after the first attempt (default 3)"),
   segments: count("segments", "fetch an artifact of 64 MiB or more as N ranges at once (default 16; 1: one stream)"),
+  segmentBelowRate: Options.text("segment-below-rate").pipe(
+    Options.withPseudoName("RATE"),
+    Options.withDescription(
+      "go on in segments once one stream runs slower than RATE bytes/s (suffixes k, M, G; default 64M; 0: segments from the start)"
+    ),
+    Options.optional
+  ),
   maxSize: Options.text("max-size").pipe(
     Options.withPseudoName("SIZE"),
     Options.withDescription("fail an artifact whose body passes SIZE bytes (suffixes k, M, G), stopped as soon as it does"),
@@ -204,6 +211,9 @@ const plan = (flags: FetchFlags, remote: Remote | undefined): Effect.Effect<Fetc
     }
   })
 
+/** A byte rate, or 0 (`--segment-below-rate 0`: no watching). */
+const rateOrZero = (text: string): number | undefined => (/^0+$/.test(text.trim()) ? 0 : parseByteRate(text))
+
 export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Finished | CatalogError> =>
   Effect.gen(function* () {
     if (flags.urls.length === 0 && Option.isNone(flags.input)) {
@@ -213,6 +223,12 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
     const perHost = yield* atLeast("--per-host", flags.perHost, 1)
     const retries = yield* atLeast("--retries", flags.retries, 0)
     const segments = yield* atLeast("--segments", flags.segments, 1)
+    const segmentBelowRate = Option.isSome(flags.segmentBelowRate) ? rateOrZero(flags.segmentBelowRate.value) : undefined
+    if (Option.isSome(flags.segmentBelowRate) && segmentBelowRate === undefined) {
+      return yield* Effect.fail(
+        new UsageError({ message: `--segment-below-rate: not a byte rate: '${flags.segmentBelowRate.value}' (e.g. 32M, 0)` })
+      )
+    }
     const maxSize = Option.isSome(flags.maxSize) ? parseByteRate(flags.maxSize.value) : undefined
     if (Option.isSome(flags.maxSize) && maxSize === undefined) {
       return yield* Effect.fail(new UsageError({ message: `--max-size: not a size: '${flags.maxSize.value}' (e.g. 500M, 2G)` }))
@@ -253,12 +269,13 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
         fileRoots: flags.fileRoot,
         otlp: flags.otlp,
         settings:
-          retries === undefined && maxSize === undefined && segments === undefined
+          retries === undefined && maxSize === undefined && segments === undefined && segmentBelowRate === undefined
             ? undefined
             : {
                 ...(retries === undefined ? {} : { attempts: retries + 1 }),
                 ...(maxSize === undefined ? {} : { maxSize }),
-                ...(segments === undefined ? {} : { segments })
+                ...(segments === undefined ? {} : { segments }),
+                ...(segmentBelowRate === undefined ? {} : { segmentBelowRate })
               }
       })
     )

@@ -32,9 +32,9 @@ export interface DownloadSettings {
   /** The smallest body fetched in segments (default 64 MiB). */
   readonly segmentThreshold?: number | undefined
   /**
-   * Watch the first stream: one at least this fast (bytes/s, over its first 300 ms) stays one stream, a slower one
-   * goes on in segments keeping its bytes. Default 0: no watching, ranges from the first answer's head (see
-   * pipeline/transfer.ts `defaultSegmentBelowRate` for why).
+   * Watch a large body's one stream: while it runs at least this fast (bytes/s, over its first 300 ms, then each
+   * second) it stays one stream; once slower it goes on in segments, keeping its bytes. Default 64 MiB/s (see
+   * pipeline/segments/watch.ts for why); 0: no watching, ranges from the start.
    */
   readonly segmentBelowRate?: number | undefined
 }

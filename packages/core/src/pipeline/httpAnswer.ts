@@ -138,11 +138,8 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
         yield* answer.discard
         return yield* new TransferError({ url, received: 0, reason: "large body: fetched in segments instead" })
       }
-      // one stream while it is fast; the transfer stops it if it is not (transfer.ts `watchMs`)
-      if (typeof decision === "object") {
-        const fastBytesPerMs = decision.watchBelowBytesPerSecond / 1000
-        transfer.watchedFrom(head, fastBytesPerMs)
-      }
+      // one stream while it is fast; the transfer stops it once it is not (segments/watch.ts)
+      if (typeof decision === "object") transfer.watchedFrom(head, decision.watchBelowBytesPerSecond)
     }
     transfer.touch("idle-read")
     yield* answer.readBody(length)

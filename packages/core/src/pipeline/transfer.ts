@@ -11,6 +11,7 @@ import type { BodySink, Peer } from "../http/exchange.js"
 import type { ProgressService } from "../progress/Progress.js"
 import { ProgressTicker } from "../progress/ticker.js"
 import type { TempObject } from "../storage/Storage.js"
+import { judge, type StreamWatch, startWatch } from "./segments/watch.js"
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -30,28 +31,12 @@ export interface DivertHead {
 
 /**
  * What `divert` decides on a large body's head: go on in segments now, go on in one stream, or watch it — one
- * stream while it runs at least at the given rate, segments once it shows it does not (see `watchMs`).
+ * stream while it runs at least at the given rate, segments once it shows it does not (segments/watch.ts).
  */
 export type DivertDecision = "now" | { readonly watchBelowBytesPerSecond: number } | false
 
 /** The question asked on a large body's head (see `Transfer.divert`). */
 export type Divert = (head: Omit<DivertHead, "received">) => DivertDecision
-
-/**
- * A watched body is judged after this long: long enough to get past the first burst of the socket buffers,
- * short enough to cost little of a capped stream.
- */
-export const watchMs = 300
-
-/**
- * `segmentBelowRate` by default: 0, no watching — ranges from the first answer's head. Measured (README,
- * Performance): watching cost the capped case most of its gain, since nginx's `limit_rate` (like a CDN's token
- * bucket) lets the first second's worth through at once: the first 300 ms of a 16 MiB/s stream ran at ≈ 50 MiB/s
- * and it stayed one stream (19 s instead of 3). On a fast uncapped link (loopback: one stream of 1 GiB at
- * 165–270 MiB/s) segments cost ≈ 40% more wall time (the read-back for the in-order hashes on a CPU-bound client):
- * a program that knows its links are fast sets a rate, or `segments: 1`.
- */
-export const defaultSegmentBelowRate = 0
 
 /** A source's validators as its answers named them (ETag / Last-Modified). */
 export interface Validators {
@@ -59,12 +44,10 @@ export interface Validators {
   lastModified: string | undefined
 }
 
-/** A body being watched (`divert` said so): its head, when the watch started, the bytes then, the rate to keep. */
+/** A body being watched (`divert` said so): its head and the current window (segments/watch.ts). */
 interface Watch {
   readonly head: Omit<DivertHead, "received">
-  readonly since: number
-  readonly sinceBytes: number
-  readonly fastBytesPerMs: number
+  readonly window: StreamWatch
 }
 
 /**
@@ -78,6 +61,8 @@ export class Transfer {
   protected activityAt = Date.now()
   /** Bytes/s limits of this transfer's remote and of the process: milliseconds to wait for `bytes`. */
   protected throttle: ((bytes: number) => number) | undefined = undefined
+  /** Milliseconds this transfer waited on those limits (a watched stream held by them is not slow). */
+  protected throttledMs = 0
   /** When the next Bytes event is due (one interval for every transfer, progress/ticker.ts). */
   protected readonly ticker = new ProgressTicker()
   private totalBytes: number | undefined = undefined
@@ -220,9 +205,9 @@ export class Transfer {
     this.divertedHead = { ...head, received: 0 }
   }
 
-  /** `divert` said to watch: the body goes on in one stream while it keeps `fastBytesPerMs` (see `watchMs`). */
-  watchedFrom(head: Omit<DivertHead, "received">, fastBytesPerMs: number): void {
-    this.watch = { head, since: Date.now(), sinceBytes: this.receivedBytes, fastBytesPerMs }
+  /** `divert` said to watch: the body goes on in one stream while it keeps `bytesPerSecond` (segments/watch.ts). */
+  watchedFrom(head: Omit<DivertHead, "received">, bytesPerSecond: number): void {
+    this.watch = { head, window: startWatch(bytesPerSecond, Date.now(), this.receivedBytes, this.throttledMs) }
   }
 
   /** The whole file came in segments (pipeline/segments): its size, the URL and validators of the main source. */
@@ -257,14 +242,18 @@ export class Transfer {
   }
 
   /**
-   * The watch's verdict once `watchMs` passed: undefined (go on; one stream for good when it was fast), or the
-   * error that stops a slow body — `diverted` then says how far it got (those bytes stay hashed and written).
+   * The watch's verdict as a chunk arrives (segments/watch.ts): undefined (go on in one stream), or the error
+   * that stops a slow body — `diverted` then says how far it got (those bytes stay hashed and written).
    */
-  private judged(now: number): TransferError | undefined {
-    const watch = this.watch
-    if (watch === undefined || now - watch.since < watchMs) return undefined
+  private judged(watch: Watch, now: number): TransferError | undefined {
+    const verdict = judge(watch.window, now, this.receivedBytes, watch.head.total, this.throttledMs)
+    if (verdict._tag === "Pending") return undefined
+    if (verdict._tag === "Fast") {
+      this.watch = { head: watch.head, window: verdict.next }
+      return undefined
+    }
     this.watch = undefined
-    if ((this.receivedBytes - watch.sinceBytes) / (now - watch.since) >= watch.fastBytesPerMs) return undefined
+    if (verdict._tag === "Done") return undefined
     this.divertedHead = { ...watch.head, received: this.receivedBytes }
     return new TransferError({ url: this.servedFrom, received: this.receivedBytes, reason: "a slow large body: the rest comes in segments" })
   }
@@ -300,9 +289,10 @@ export class Transfer {
     if (wait > 0) {
       // a rate limit is not idleness: the watchdog counts from the end of the wait
       this.activityAt = now + wait
+      this.throttledMs += wait
       write = Effect.zipRight(write, Effect.sleep(wait))
     }
-    const stop = this.watch === undefined ? undefined : this.judged(now)
+    const stop = this.watch === undefined ? undefined : this.judged(this.watch, now)
     if (stop !== undefined) write = Effect.zipRight(write, Effect.fail(stop))
     if (quiet || !this.ticker.due(now)) return write
     return Effect.zipRight(write, this.bytesEvent)
@@ -337,10 +327,11 @@ export class Transfer {
     if (wait > 0) {
       // a rate limit is not idleness: the watchdog counts from the end of the wait
       this.activityAt = now + wait
+      this.throttledMs += wait
       pending = pending === undefined ? sleep(wait) : pending.then(() => sleep(wait))
     }
     if (this.ticker.due(now)) Effect.runFork(this.bytesEvent)
-    const stop = this.watch === undefined ? undefined : this.judged(now)
+    const stop = this.watch === undefined ? undefined : this.judged(this.watch, now)
     if (stop !== undefined) {
       // this chunk is taken (hashed, handed to the store); the body stops after it
       if (pending === undefined) throw stop

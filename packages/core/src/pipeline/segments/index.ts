@@ -3,11 +3,12 @@
  * the store can write in place (`TempObject.writeAt`/`readAt`; S3 temps cannot: one stream), some source is
  * HTTP, the body is at least `segmentThreshold` bytes (the request's size, or the first answer's) with
  * `Accept-Ranges: bytes` and a validator (or a declared size). A declared size needs no first request; else the
- * first answer's body is dropped at its head. With `segmentBelowRate` set, that body is watched for `watchMs`
- * (transfer.ts) instead and stays one stream when it runs at that rate or more (on a fast link the client's CPU
- * is the limit and segments only add the read-back); a slower one keeps the bytes it brought (hashed and
- * written) and the rest comes in ranges. With Metalink pieces it is always dropped at its head (pieces are
- * checked from their start). Anything segments cannot finish goes on in one stream.
+ * first answer's body is dropped at its head. By default (`segmentBelowRate`, segments/watch.ts) that body is
+ * watched instead and stays one stream while it runs at that rate or more (on a fast link the client's CPU is
+ * the limit and segments only add the read-back); once it runs slower it keeps the bytes it brought (hashed and
+ * written) and the rest comes in ranges. `segmentBelowRate: 0`, or Metalink pieces, drop it at its head (pieces
+ * are checked from their start) — and with a declared size no first request is made at all. Anything segments
+ * cannot finish goes on in one stream.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect } from "effect"
@@ -19,13 +20,14 @@ import { ifRangeValidator } from "../../http/resume.js"
 import { DownloadConfig } from "../config.js"
 import { type Delivered, type FailoverContext, fromFirstGoodSource } from "../failover.js"
 import type { Candidate } from "../sources.js"
-import { defaultSegmentBelowRate } from "../transfer.js"
 import { defaultSegments, defaultSegmentThreshold } from "./plan.js"
 import { usablePieces } from "./prefix.js"
 import { fetchSegmented, type SegmentedInput } from "./run.js"
 import { isPositional } from "./segmentTransfer.js"
+import { defaultSegmentBelowRate } from "./watch.js"
 
 export { defaultSegments, defaultSegmentThreshold } from "./plan.js"
+export { defaultSegmentBelowRate } from "./watch.js"
 
 /** One stream, source after source (no more diverting). */
 const oneStream = (sources: ReadonlyArray<Candidate>, ctx: FailoverContext) =>
