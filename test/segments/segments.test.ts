@@ -111,6 +111,20 @@ describe("segmented download", () => {
     }).pipe(Effect.provide(layerNetworkTest({ settings: { segments: 4, segmentThreshold: MiB, segmentBelowRate: 4 * MiB } })))
   )
 
+  it.scopedLive("by default two mirrors of a declared size are spread over in ranges from the start, unwatched", () =>
+    Effect.gen(function* () {
+      const a = yield* serverScoped(rangeServer({ version: () => v1 }))
+      const b = yield* serverScoped(rangeServer({ version: () => v1 }))
+      const artifact = yield* download({ url: a.url("/big.iso"), sources: [{ url: b.url("/big.iso") }], sha256: sha256Hex(file), size })
+      expect(artifact.sha256).toBe(sha256Hex(file))
+      const requests = [...a.stats.requests, ...b.stats.requests]
+      // no whole-body request to watch: every request asks for a range
+      expect(requests.every((r) => r.headers.range !== undefined)).toBe(true)
+      expect(a.stats.requests.length).toBeGreaterThan(0)
+      expect(b.stats.requests.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(layerNetworkTest({ settings: { segments: 4, segmentThreshold: MiB } })))
+  )
+
   it.scopedLive("a first stream fast enough (segmentBelowRate) stays one stream", () =>
     Effect.gen(function* () {
       const server = yield* serverScoped(rangeServer({ version: () => v1 }))

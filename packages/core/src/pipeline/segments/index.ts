@@ -3,12 +3,12 @@
  * the store can write in place (`TempObject.writeAt`/`readAt`; S3 temps cannot: one stream), some source is
  * HTTP, the body is at least `segmentThreshold` bytes (the request's size, or the first answer's) with
  * `Accept-Ranges: bytes` and a validator (or a declared size). A declared size needs no first request; else the
- * first answer's body is dropped at its head. By default (`segmentBelowRate`, segments/watch.ts) that body is
- * watched instead and stays one stream while it runs at that rate or more (on a fast link the client's CPU is
- * the limit and segments only add the read-back); once it runs slower it keeps the bytes it brought (hashed and
- * written) and the rest comes in ranges. `segmentBelowRate: 0`, or Metalink pieces, drop it at its head (pieces
- * are checked from their start) — and with a declared size no first request is made at all. Anything segments
- * cannot finish goes on in one stream.
+ * first answer's body is dropped at its head. By default (`segmentBelowRate`, segments/watch.ts) the body of a
+ * single HTTP source is watched instead and stays one stream while it runs at that rate or more (on a fast link
+ * the client's CPU is the limit and segments only add the read-back); once it runs slower it keeps the bytes it
+ * brought (hashed and written) and the rest comes in ranges. Several HTTP sources (mirrors), `segmentBelowRate: 0`
+ * or Metalink pieces (checked from their start) go on in ranges from the head — with a declared size, without a
+ * first request at all. Anything segments cannot finish goes on in one stream.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect } from "effect"
@@ -69,7 +69,10 @@ export const deliver = (
       })
     if (spec.size !== undefined && (spec.size < threshold || spec.size > maxSize)) return yield* oneStream(sources, ctx)
     const belowRate = settings.segmentBelowRate ?? defaultSegmentBelowRate
-    const watch = input.pieces !== undefined || belowRate <= 0 ? "now" : { watchBelowBytesPerSecond: belowRate }
+    // several HTTP sources: ranges from the start, spread over them (a slow mirror's share is taken over by a
+    // faster one, plan.ts) — watching the first would judge one mirror and cost its window for nothing
+    const watch =
+      input.pieces !== undefined || belowRate <= 0 || http.length > 1 ? "now" : { watchBelowBytesPerSecond: belowRate }
     // nothing to watch and the size known: ranges from the start, no first request
     if (spec.size !== undefined && watch === "now") return yield* segmented(http, spec.size)
     const first = yield* fromFirstGoodSource(sources, {
