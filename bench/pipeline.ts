@@ -2,13 +2,15 @@
  * The pipeline's own CPU per artifact, without network, disk or SQLite: `fetchMany` over an in-memory HttpClient
  * (16 KiB bodies with a content-length), in-memory Storage and Catalog, the node:crypto hasher. What is left is
  * the Effect machinery of one download, which this measures in µs of CPU per artifact.
- * usage: npx tsx bench/pipeline.ts [artifacts=20000] [bodyBytes=16384] [fetchMany|download] [fibers]
+ * usage: npx tsx bench/pipeline.ts [artifacts=20000] [bodyBytes=16384] [fetchMany|download] [fibers] [platform]
  * `fibers` also counts the fibers started per artifact (a supervisor sees every start; it costs a little CPU).
+ * Bodies come through a stub of the lean exchange (`HttpExchange`, what layerNode provides) unless `platform` is
+ * given: then through the platform HttpClient (web Response bodies, a watchdog fiber per attempt).
  */
 import { createHash } from "node:crypto"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { download, fetchMany, layerSilent } from "@cargohold/core"
+import { download, type Exchange, fetchMany, HttpExchange, layerSilent } from "@cargohold/core"
 import { layerMemoryBackends } from "@cargohold/core/testing"
 import { layerNodeHasher } from "@cargohold/node"
 import { Effect, Layer, Stream, Supervisor } from "effect"
@@ -16,7 +18,8 @@ import { Effect, Layer, Stream, Supervisor } from "effect"
 const count = Number(process.argv[2] ?? 20000)
 const bodyBytes = Number(process.argv[3] ?? 16384)
 const api = process.argv[4] ?? "fetchMany"
-const countFibers = process.argv[5] === "fibers"
+const countFibers = process.argv.slice(5).includes("fibers")
+const platform = process.argv.slice(5).includes("platform")
 
 /** Counts fiber starts. */
 class FiberCounter extends Supervisor.AbstractSupervisor<number> {
@@ -50,7 +53,31 @@ const client = HttpClient.make((request, url) =>
     )
   })
 )
-const layer = Layer.mergeAll(Layer.succeed(HttpClient.HttpClient, client), layerMemoryBackends, layerSilent, layerNodeHasher)
+/** The lean exchange's contract over the same bodies: one chunk, as a 16 KiB body arrives from a socket. */
+const exchange: Exchange = {
+  send: (request) =>
+    Effect.sync(() => {
+      const body = bodyOf(Number(new URL(request.url).pathname.slice(2)))
+      const length = String(body.length)
+      return {
+        status: 200,
+        header: (name: string) => (name === "content-length" ? length : undefined),
+        pipe: (sink) =>
+          Effect.promise(async () => {
+            await sink(body)
+          }),
+        discard: () => Effect.void
+      }
+    })
+}
+const lean = Layer.succeed(HttpExchange, { forConnection: () => exchange })
+const layer = Layer.mergeAll(
+  Layer.succeed(HttpClient.HttpClient, client),
+  platform ? Layer.empty : lean,
+  layerMemoryBackends,
+  layerSilent,
+  layerNodeHasher
+)
 
 const work =
   api === "download"
@@ -63,7 +90,7 @@ await Effect.runPromise(Effect.provide(run, layer))
 const cpu = process.cpuUsage(before)
 const ms = performance.now() - started
 console.log(
-  `${api}, ${count} artifacts: ${ms.toFixed(0)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU, ` +
+  `${api}${platform ? " (platform HttpClient)" : ""}, ${count} artifacts: ${ms.toFixed(0)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU, ` +
     `${((cpu.user + cpu.system) / count).toFixed(1)} µs CPU per artifact`
 )
 if (countFibers) console.log(`fibers started: ${fibers.started} (${(fibers.started / count).toFixed(2)} per artifact)`)
