@@ -1,7 +1,8 @@
 /**
  * cargohold through its library API with `layerNode({ home })`: full verification, content-addressed storage and
  * the SQLite catalog; 64 downloads and 64 connections (in all and per host), like the peers. Like the CLI, it
- * bounds V8's heap growth with `limitHeapGrowth()` (a program fetching long batches should).
+ * bounds V8's heap growth with `limitHeapGrowth()` and raises V8's tiering budget with `raiseTieringBudget()` (a
+ * program fetching long batches should).
  * By default the job list is streamed from its file through `fetchMany` (batched catalog writes; the list is read
  * as the workers pull it, never held whole, as a program fetching a long list would); BENCH_CARGOHOLD_API=download
  * runs one `download` per job under `Effect.forEach` instead. BENCH_SEGMENTS=N sets `settings.segments` (1: one
@@ -36,6 +37,9 @@ const { download, fetchMany } = core
 // as the CLI does at start-up: V8's heap grows to at most 2× what is live between full GCs (see limitHeapGrowth);
 // BENCH_CARGOHOLD_HEAP=default leaves V8's own factor (up to 4×)
 if (process.env.BENCH_CARGOHOLD_HEAP !== "default") node.limitHeapGrowth?.()
+// as the CLI does too: fewer functions sent to TurboFan (see @cargohold/node's tiering.ts);
+// BENCH_CARGOHOLD_TIERING=default leaves V8's own interrupt budget
+if (process.env.BENCH_CARGOHOLD_TIERING !== "default") node.raiseTieringBudget?.()
 const useFetchMany = process.env.BENCH_CARGOHOLD_API !== "download" && fetchMany !== undefined
 const requests = Stream.fromAsyncIterable(streamJobs(jobsPath), (error) => new Error(`reading ${jobsPath}: ${String(error)}`)).pipe(
   Stream.map((j) => ({ url: j.url, sha256: j.sha256, size: j.size })),

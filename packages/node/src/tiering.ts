@@ -6,7 +6,10 @@
  * store): in a 2,000-artifact fetch (`perf record` over `cargohold fetch -i`) about 740 functions are optimized and
  * TurboFan's background jobs took a quarter of the process's CPU, with some functions optimized, deoptimized and
  * optimized again. A larger budget leaves the lukewarm functions to the baseline tiers and optimizes the ones that
- * stay hot: measured on workload 1 of the bench, user CPU 3.21 s → 2.63 s (median of 5) with 1 MB, the same wall.
+ * stay hot. Measured on workload 1 of the bench with 1 MB, A/B in one run (`npm run bench -- --workload 1
+ * --repeats 3 --only undici,cargohold-cli,cargohold-lib --baseline DIR`, load 4–5): CLI 372 → 422 files/s, CPU
+ * (user+sys) 7.67 → 5.92 s; library 374 → 456 files/s, 7.04 → 6.46 s. Alone, 6 alternating CLI runs: user CPU
+ * 2.85 → 2.22 s (median).
  *
  * It sets a process-wide V8 flag, so the library never does it on its own: the CLI does at start-up (before the
  * command's code runs), and a program embedding the library may call it too. Functions already given a budget keep
