@@ -110,6 +110,8 @@ export interface FetchPlan {
   readonly requests: () => Iterable<DownloadRequestInput>
   /** The manifest line a request came from (undefined for the command line's URLs). */
   readonly lineOf: (request: DownloadRequestInput) => number | undefined
+  /** Set when the manifest file changed after it was validated (its requests stopped there). */
+  readonly changed: () => string | undefined
 }
 
 /** Runs the batch, one stdout line per artifact as it finishes; returns how many artifacts failed. */
@@ -185,7 +187,7 @@ const plan = (flags: FetchFlags, remote: Remote | undefined): Effect.Effect<Fetc
   Effect.gen(function* () {
     const fromArgs = yield* planFromUrls(flags.urls, flags, remote)
     if (Option.isNone(flags.input)) {
-      return { count: fromArgs.length, bytesExpected: sizesOf(fromArgs), requests: () => fromArgs, lineOf: () => undefined }
+      return { count: fromArgs.length, bytesExpected: sizesOf(fromArgs), requests: () => fromArgs, lineOf: () => undefined, changed: () => undefined }
     }
     const manifest = yield* readManifest(flags.input.value)
     // the line of each manifest request while the batch holds it (a request object is the batch's own until done)
@@ -207,7 +209,8 @@ const plan = (flags: FetchFlags, remote: Remote | undefined): Effect.Effect<Fetc
         yield* fromArgs
         yield* fromManifest()
       },
-      lineOf: (request) => lines.get(request)
+      lineOf: (request) => lines.get(request),
+      changed: manifest.changed
     }
   })
 
@@ -261,7 +264,12 @@ export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Fi
         failFast: flags.failFast,
         print
       })
-      return yield* onClusterAt === undefined ? batch : onCluster(onClusterAt)(batch)
+      const failedArtifacts = yield* onClusterAt === undefined ? batch : onCluster(onClusterAt)(batch)
+      // the manifest file changed under the batch: what was fetched stands, the rest was not read
+      const changed = planned.changed()
+      if (changed === undefined) return failedArtifacts
+      yield* Effect.sync(() => renderer.printAbove(() => process.stderr.write(`cargohold: ${changed}\n`)))
+      return failedArtifacts + 1
     }).pipe(
       withServices(onClusterAt === undefined ? flags : submitterLocation(flags, onClusterAt), {
         progress: Layer.succeed(Progress, renderer.progress),

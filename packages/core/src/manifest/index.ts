@@ -11,4 +11,4 @@ export {
   scanManifest
 } from "./parse.js"
 export { JsonlEntry } from "./jsonl.js"
-export type { ManifestEntry, ManifestFormat } from "./types.js"
+export type { ManifestEntry, ManifestFormat, ManifestText } from "./types.js"

@@ -6,7 +6,7 @@
 import { Either, Schema } from "effect"
 import type { SourceInput } from "../domain/request.js"
 import { describeIssues } from "../domain/schemaIssues.js"
-import { collectRaw, contentLines, type ManifestItem, type RawManifest, sizeMessage } from "./types.js"
+import { collectRaw, contentLines, type ManifestItem, type ManifestText, type RawManifest, sizeMessage } from "./types.js"
 
 const Url = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 const Priority = Schema.Number.pipe(Schema.finite())
@@ -33,7 +33,7 @@ export type JsonlEntry = typeof JsonlEntry.Type
 const decode = Schema.decodeUnknownEither(JsonlEntry, { onExcessProperty: "error", errors: "all" })
 
 /** The manifest's entries and problems one line at a time, as they are read (nothing kept). */
-export function* jsonlItems(text: string): Generator<ManifestItem> {
+export function* jsonlItems(text: ManifestText): Generator<ManifestItem> {
   for (const { line, content } of contentLines(text)) {
     let value: unknown
     try {

@@ -4,13 +4,13 @@
  */
 import { Either, Schema } from "effect"
 import { parseDigestSpec } from "../domain/request.js"
-import { contentLines, collectRaw, type ManifestItem, type RawManifest } from "./types.js"
+import { contentLines, collectRaw, type ManifestItem, type ManifestText, type RawManifest } from "./types.js"
 
 const Size = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative(), Schema.lessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
 const decodeSize = Schema.decodeUnknownEither(Size)
 
 /** The manifest's entries and problems one line at a time, as they are read (nothing kept). */
-export function* linesItems(text: string): Generator<ManifestItem> {
+export function* linesItems(text: ManifestText): Generator<ManifestItem> {
   for (const { line, content } of contentLines(text)) {
     const [url, ...rest] = content.split(/\s+/)
     const digests: Record<string, string> = {}

@@ -1,7 +1,8 @@
 /**
  * `parseManifest`: reads a whole manifest and validates every request in it before anything is downloaded.
  * Either all requests come back, or a `ManifestError` listing every bad line or element with its line number.
- * `scanManifest` and `manifestEntries`: the same check keeping nothing, then the requests read again lazily.
+ * `scanManifest` and `manifestEntries`: the same check keeping nothing, then the requests read again lazily —
+ * from the text, or from a way to read it again in chunks (`ManifestText`), so not even the text is held.
  */
 import { Effect } from "effect"
 import { ManifestError, type ManifestProblem } from "../domain/errors.js"
@@ -10,7 +11,16 @@ import { requestedCandidates } from "../pipeline/sources.js"
 import { jsonlItems } from "./jsonl.js"
 import { linesItems } from "./lines.js"
 import { parseMetalink } from "./metalink.js"
-import { itemsOf, type ManifestEntry, type ManifestFormat, type ManifestItem, printable } from "./types.js"
+import {
+  contentLines,
+  itemsOf,
+  type ManifestEntry,
+  type ManifestFormat,
+  type ManifestItem,
+  type ManifestText,
+  printable,
+  wholeText
+} from "./types.js"
 
 export interface ParsedManifest {
   readonly format: ManifestFormat
@@ -34,6 +44,12 @@ export const detectFormat = (text: string): ManifestFormat => {
   return first === "<" ? "metalink" : first === "{" ? "jsonl" : "lines"
 }
 
+/** `detectFormat` for a text read in chunks: reads only up to its first line with content. */
+const detectFormatIn = (text: ManifestText): ManifestFormat => {
+  for (const { content } of contentLines(text)) return content.startsWith("<") ? "metalink" : content.startsWith("{") ? "jsonl" : "lines"
+  return "lines"
+}
+
 /** The format a file name suggests, if any (`.meta4`/`.metalink`, `.jsonl`/`.ndjson`). */
 export const formatFromName = (name: string): ManifestFormat | undefined => {
   const lower = name.toLowerCase()
@@ -43,14 +59,14 @@ export const formatFromName = (name: string): ManifestFormat | undefined => {
 }
 
 /** A parser's items, read as they are pulled (Metalink is one XML document: parsed whole, then handed out). */
-const readItems = (text: string, format: ManifestFormat): Iterable<ManifestItem> => {
+const readItems = (text: ManifestText, format: ManifestFormat): Iterable<ManifestItem> => {
   switch (format) {
     case "lines":
       return linesItems(text)
     case "jsonl":
       return jsonlItems(text)
     case "metalink":
-      return itemsOf(parseMetalink(text))
+      return itemsOf(parseMetalink(wholeText(text).replace(/^\uFEFF/, "")))
   }
 }
 
@@ -71,19 +87,18 @@ export interface ManifestScan {
  * there is any (after reading everything); `keep` may then have seen some entries.
  */
 const validateEach = (
-  text: string,
+  text: ManifestText,
   format: ManifestFormat | "auto",
   keep: (entry: ManifestEntry) => void
 ): Effect.Effect<ManifestScan, ManifestError> =>
   Effect.gen(function* () {
-    const body = text.replace(/^\uFEFF/, "")
-    const chosen = format === "auto" ? detectFormat(body) : format
+    const chosen = format !== "auto" ? format : typeof text === "string" ? detectFormat(text) : detectFormatIn(text)
     const problems: Array<ManifestProblem> = []
     const warnings: Array<ManifestProblem> = []
     let count = 0
     let totalBytes = 0
     let allSized = true
-    for (const item of readItems(body, chosen)) {
+    for (const item of readItems(text, chosen)) {
       if (item._tag === "problem") problems.push(item.problem)
       else if (item._tag === "warning") warnings.push({ line: item.warning.line, message: printable(item.warning.message) })
       else {
@@ -133,13 +148,13 @@ export const parseManifest = (
  * Validates a whole manifest like `parseManifest`, but keeps none of its requests: for a caller that then reads
  * them again with `manifestEntries` as it needs them (memory stays flat however long the manifest).
  */
-export const scanManifest = (text: string, format: ManifestFormat | "auto" = "auto"): Effect.Effect<ManifestScan, ManifestError> =>
+export const scanManifest = (text: ManifestText, format: ManifestFormat | "auto" = "auto"): Effect.Effect<ManifestScan, ManifestError> =>
   validateEach(text, format, () => undefined)
 
 /**
  * The entries of a manifest `scanManifest` found valid, read again lazily as they are pulled (`format`: the one
  * the scan chose). Line-oriented formats keep nothing; Metalink is parsed whole.
  */
-export function* manifestEntries(text: string, format: ManifestFormat): Generator<ManifestEntry> {
-  for (const item of readItems(text.replace(/^\uFEFF/, ""), format)) if (item._tag === "entry") yield item.entry
+export function* manifestEntries(text: ManifestText, format: ManifestFormat): Generator<ManifestEntry> {
+  for (const item of readItems(text, format)) if (item._tag === "entry") yield item.entry
 }

@@ -28,21 +28,37 @@ export type ManifestItem =
   | { readonly _tag: "warning"; readonly warning: ManifestProblem }
 
 /**
+ * A manifest's text: the whole string, or a way to read it again in chunks (a file read from its start at each
+ * call, so a long manifest need not be held while its batch runs). Chunks split anywhere, lines included.
+ */
+export type ManifestText = string | (() => Iterable<string>)
+
+/** The text in one string (Metalink is one XML document, parsed whole). */
+export const wholeText = (text: ManifestText): string => (typeof text === "string" ? text : Array.from(text()).join(""))
+
+/**
  * The lines of a line-oriented manifest that carry content, with their 1-based numbers (blank and `#` lines
  * skipped). Read as they are pulled: no array of every line (a long manifest is read more than once, see
- * parse.ts).
+ * parse.ts). A leading byte-order mark is whitespace to `trim`.
  */
-export function* contentLines(text: string): Generator<{ readonly line: number; readonly content: string }> {
+export function* contentLines(text: ManifestText): Generator<{ readonly line: number; readonly content: string }> {
   let line = 0
-  for (let start = 0; start <= text.length; ) {
-    const end = text.indexOf("\n", start)
-    const stop = end === -1 ? text.length : end
-    line += 1
-    const content = text.slice(start, stop).trim()
-    if (content !== "" && !content.startsWith("#")) yield { line, content }
-    if (end === -1) break
-    start = end + 1
+  let carry = ""
+  for (const chunk of typeof text === "string" ? [text] : text()) {
+    let start = 0
+    for (let end = chunk.indexOf("\n"); end !== -1; end = chunk.indexOf("\n", start)) {
+      line += 1
+      const content = (carry + chunk.slice(start, end)).trim()
+      carry = ""
+      if (content !== "" && !content.startsWith("#")) yield { line, content }
+      start = end + 1
+    }
+    carry += chunk.slice(start)
   }
+  // the last line, with or without its newline (a text ending in one has an empty last line, as before)
+  line += 1
+  const content = carry.trim()
+  if (content !== "" && !content.startsWith("#")) yield { line, content }
 }
 
 export const emptyRaw = (): RawManifest => ({ entries: [], problems: [], warnings: [] })

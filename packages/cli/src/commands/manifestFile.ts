@@ -1,0 +1,83 @@
+/**
+ * A manifest file read again from its start each time the batch needs its requests, in 1 MiB chunks, instead of
+ * holding its text for the whole run (100,000 lines are ≈ 12 MB). Every read is checked chunk by chunk against the
+ * first one (a sha256 per chunk): what the batch gets is exactly what was validated. A file changed in between
+ * ends the read there, and `changed` says so — the caller reports it; nothing read after the change is used.
+ */
+import { createHash } from "node:crypto"
+import { closeSync, openSync, readSync } from "node:fs"
+import { StringDecoder } from "node:string_decoder"
+
+const chunkBytes = 1024 * 1024
+
+export class ManifestFile {
+  /** sha256 of each chunk as first read; complete once a read reached the end (`chunks` known). */
+  private readonly digests: Array<string> = []
+  private chunkCount: number | undefined = undefined
+  private change: string | undefined = undefined
+
+  constructor(readonly path: string) {}
+
+  /** Set once a read found the file not as it was first read. */
+  get changed(): string | undefined {
+    return this.change
+  }
+
+  /** The text from its start, chunk by chunk (UTF-8); ends early, `changed` set, where the file differs. */
+  readonly chunks = (): Iterable<string> => this.read()
+
+  private *read(): Generator<string> {
+    if (this.change !== undefined) return
+    let fd: number
+    try {
+      fd = openSync(this.path, "r")
+    } catch (error) {
+      this.change = `it can no longer be read (${error instanceof Error ? error.message : String(error)})`
+      return
+    }
+    try {
+      const buffer = Buffer.allocUnsafe(chunkBytes)
+      const decoder = new StringDecoder("utf8")
+      for (let index = 0; ; index++) {
+        const length = readFull(fd, buffer)
+        if (length < 0) {
+          this.change = "it can no longer be read"
+          return
+        }
+        if (length === 0) {
+          if (this.chunkCount === undefined) this.chunkCount = index
+          else if (index !== this.chunkCount) this.change = "it is shorter than when it was validated"
+          if (this.change !== undefined) return
+          const tail = decoder.end()
+          if (tail !== "") yield tail
+          return
+        }
+        const digest = createHash("sha256").update(buffer.subarray(0, length)).digest("hex")
+        const known = this.digests[index]
+        if (known === undefined && this.chunkCount === undefined) this.digests.push(digest)
+        else if (known !== digest) {
+          this.change = `its bytes from ${index * chunkBytes} on are not those validated`
+          return
+        }
+        yield decoder.write(buffer.subarray(0, length))
+      }
+    } finally {
+      closeSync(fd)
+    }
+  }
+}
+
+/** Fills `buffer` unless the file ends first; the bytes read, or -1 when reading fails. */
+const readFull = (fd: number, buffer: Buffer): number => {
+  let length = 0
+  try {
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null)
+      if (n === 0) break
+      length += n
+    }
+  } catch {
+    return -1
+  }
+  return length
+}
