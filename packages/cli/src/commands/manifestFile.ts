@@ -27,57 +27,51 @@ export class ManifestFile {
   readonly chunks = (): Iterable<string> => this.read()
 
   private *read(): Generator<string> {
-    if (this.change !== undefined) return
-    let fd: number
-    try {
-      fd = openSync(this.path, "r")
-    } catch (error) {
-      this.change = `it can no longer be read (${error instanceof Error ? error.message : String(error)})`
-      return
-    }
-    try {
-      const buffer = Buffer.allocUnsafe(chunkBytes)
-      const decoder = new StringDecoder("utf8")
-      for (let index = 0; ; index++) {
-        const length = readFull(fd, buffer)
-        if (length < 0) {
-          this.change = "it can no longer be read"
-          return
-        }
-        if (length === 0) {
-          if (this.chunkCount === undefined) this.chunkCount = index
-          else if (index !== this.chunkCount) this.change = "it is shorter than when it was validated"
-          if (this.change !== undefined) return
-          const tail = decoder.end()
-          if (tail !== "") yield tail
-          return
-        }
-        const digest = createHash("sha256").update(buffer.subarray(0, length)).digest("hex")
-        const known = this.digests[index]
-        if (known === undefined && this.chunkCount === undefined) this.digests.push(digest)
-        else if (known !== digest) {
-          this.change = `its bytes from ${index * chunkBytes} on are not those validated`
-          return
-        }
-        yield decoder.write(buffer.subarray(0, length))
+    const buffer = Buffer.allocUnsafe(chunkBytes)
+    const decoder = new StringDecoder("utf8")
+    for (let index = 0; this.change === undefined; index++) {
+      // opened for each chunk: no descriptor is held while the batch works on a chunk's requests (a batch that
+      // stops early need not close anything)
+      const length = readChunk(this.path, buffer, index * chunkBytes)
+      if (typeof length === "string") {
+        this.change = `it can no longer be read (${length})`
+        return
       }
-    } finally {
-      closeSync(fd)
+      if (length === 0) {
+        if (this.chunkCount === undefined) this.chunkCount = index
+        else if (index !== this.chunkCount) this.change = "it is shorter than when it was validated"
+        if (this.change !== undefined) return
+        const tail = decoder.end()
+        if (tail !== "") yield tail
+        return
+      }
+      const digest = createHash("sha256").update(buffer.subarray(0, length)).digest("hex")
+      const known = this.digests[index]
+      if (known === undefined && this.chunkCount === undefined) this.digests.push(digest)
+      else if (known !== digest) {
+        this.change = `its bytes from ${index * chunkBytes} on are not those validated`
+        return
+      }
+      yield decoder.write(buffer.subarray(0, length))
     }
   }
 }
 
-/** Fills `buffer` unless the file ends first; the bytes read, or -1 when reading fails. */
-const readFull = (fd: number, buffer: Buffer): number => {
-  let length = 0
+/** Reads up to `buffer.length` bytes at `position` (fewer only at the end of the file); the error's text if it fails. */
+const readChunk = (path: string, buffer: Buffer, position: number): number | string => {
+  let fd: number | undefined
   try {
+    fd = openSync(path, "r")
+    let length = 0
     while (length < buffer.length) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null)
+      const n = readSync(fd, buffer, length, buffer.length - length, position + length)
       if (n === 0) break
       length += n
     }
-  } catch {
-    return -1
+    return length
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
-  return length
 }
