@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type ByteSize, type Sha256, Storage, StorageError } from "@cargohold/core"
 import { layerStorageFromUrl, layerTempStorage, makeFileStorage, makeTempStorage, registerStoreScheme } from "@cargohold/node"
@@ -60,6 +60,46 @@ describe("filesystem Storage", () => {
     }
     expect(filesUnder(root).length).toBe(5)
     expect(filesUnder(join(root, ".tmp"))).toEqual([])
+    expect(fdsUnder(root)).toEqual([])
+  })
+
+  it("a shard folder it made, removed behind its back, is made again: the next commit there succeeds", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    const data = bytes(5000, 41)
+    const sha = sha256Hex(data)
+    const first = await Effect.runPromise(put(storage, data))
+    expect(first.created).toBe(true)
+    // someone cleans up: the object and both shard folders go, while this store remembers having made them
+    rmSync(join(root, sha.slice(0, 2)), { recursive: true, force: true })
+    const second = await Effect.runPromise(put(storage, data))
+    expect(second.created).toBe(true)
+    expect((await Effect.runPromise(readBack(storage, sha))).equals(Buffer.from(data))).toBe(true)
+    expect(filesUnder(join(root, ".tmp"))).toEqual([])
+    expect(fdsUnder(root)).toEqual([])
+  })
+
+  it("a deferred folder fsync is left as a step with a promise form that resolves, or names its failure", async () => {
+    const root = freshRoot()
+    const storage = await Effect.runPromise(makeFileStorage({ root }))
+    const data = bytes(3000, 43)
+    const sha = sha256Hex(data)
+    const result = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const temp = yield* storage.begin
+          yield* temp.write([data])
+          return yield* temp.commit(sha as Sha256, data.length as ByteSize, { deferSync: true })
+        })
+      )
+    )
+    const [step] = result.pending ?? []
+    expect(step?.key).toBe(join(root, sha.slice(0, 2), sha.slice(2, 4)))
+    expect(await step?.start?.()).toBeUndefined()
+    // the folder gone before its step ran: the step's failure is a StorageError, never a rejection
+    rmSync(join(root, sha.slice(0, 2)), { recursive: true, force: true })
+    const failure = await step?.start?.()
+    expect(failure).toBeInstanceOf(StorageError)
     expect(fdsUnder(root)).toEqual([])
   })
 

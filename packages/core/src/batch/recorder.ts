@@ -28,6 +28,7 @@ import { Deferred, Effect, Exit } from "effect"
 import type { CatalogService } from "../catalog/Catalog.js"
 import type { CatalogError, StorageError } from "../domain/errors.js"
 import type { FinishedCommit, RecordDownload } from "../pipeline/download.js"
+import type { PendingSync } from "../storage/Storage.js"
 
 type Signal = "written" | "lead"
 
@@ -36,20 +37,39 @@ interface Pending {
   readonly signal: Deferred.Deferred<Signal, CatalogError | StorageError>
 }
 
-/** Runs the distinct store steps of a group at once; the failure of each step that failed, by key. */
+/**
+ * Runs the distinct store steps of a group at once; the failure of each step that failed, by key. When every step
+ * has its promise form (a filesystem store's folder fsyncs), they run in one effect: no fiber per step.
+ */
 const runSteps = (group: ReadonlyArray<Pending>): Effect.Effect<ReadonlyMap<string, StorageError>> => {
-  const steps = new Map<string, Effect.Effect<void, StorageError>>()
-  for (const p of group) for (const step of p.finished.pending) steps.set(step.key, step.run)
+  const steps = new Map<string, PendingSync>()
+  for (const p of group) for (const step of p.finished.pending) steps.set(step.key, step)
   if (steps.size === 0) return Effect.succeed(new Map())
   const failures = new Map<string, StorageError>()
+  if (every(steps.values(), (step) => step.start !== undefined)) {
+    return Effect.promise(() =>
+      Promise.all(
+        Array.from(steps.values(), (step) =>
+          (step.start?.() ?? Promise.resolve(undefined)).then((failure) => {
+            if (failure !== undefined) failures.set(step.key, failure)
+          })
+        )
+      ).then(() => failures)
+    )
+  }
   return Effect.as(
     Effect.forEach(
       steps,
-      ([key, run]) => Effect.catchAll(run, (error) => Effect.sync(() => void failures.set(key, error))),
+      ([key, step]) => Effect.catchAll(step.run, (error) => Effect.sync(() => void failures.set(key, error))),
       { concurrency: "unbounded", discard: true }
     ),
     failures
   )
+}
+
+const every = <A>(items: Iterable<A>, test: (a: A) => boolean): boolean => {
+  for (const item of items) if (!test(item)) return false
+  return true
 }
 
 export interface BatchRecorder {

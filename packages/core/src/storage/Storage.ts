@@ -27,6 +27,11 @@ export interface PendingSync {
   /** Steps with the same key are the same step: a group runs it once, after every commit that listed it. */
   readonly key: string
   readonly run: Effect.Effect<void, StorageError>
+  /**
+   * The same step as a promise (optional): resolves with its failure, or undefined once done; never rejects. A
+   * group whose steps all have it runs them in one effect, without a fiber per step (see batch/recorder.ts).
+   */
+  readonly start?: (() => Promise<StorageError | undefined>) | undefined
 }
 
 /** What a commit did. */

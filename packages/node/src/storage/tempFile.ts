@@ -352,7 +352,14 @@ export class TempFile implements TempObject {
   /** The fsync of the shard folder that holds a new object's name, as a step left to the caller. */
   private folderSync(folder: string, key: string): PendingSync {
     const sync = this.layout.syncDirectory
-    return { key: folder, run: this.io("commit", () => sync(folder), key) }
+    return {
+      key: folder,
+      run: this.io("commit", () => sync(folder), key),
+      start: () => sync(folder).then(
+        () => undefined,
+        (cause: unknown) => this.fail("commit", cause, key)
+      )
+    }
   }
 
   /**
