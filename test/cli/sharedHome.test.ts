@@ -30,8 +30,8 @@ describe("a batch beside another process on the same home", () => {
       // the batch's own process makes the home (and its catalog) first
       await Effect.runPromise(Effect.provide(Effect.void, layerNode({ home })))
       const otherProcess = Effect.promise(() => {
-        const b = request("/b")
-        return runCli(["fetch", b.url, "--sha256", b.sha256 ?? "", "--size", String(b.size), "--home", home])
+        const body = files.get("/b") ?? new Uint8Array()
+        return runCli(["fetch", server.url("/b"), "--sha256", sha256Hex(body), "--size", String(body.length), "--home", home])
       })
       // first chunk: /a; then the other process stores /b; then the second chunk: /b and /c
       const requests = Stream.fromIterable([request("/a")]).pipe(
