@@ -13,7 +13,7 @@ export interface BenchOptions {
   readonly outDir: string
   /** Corpus, nginx prefix and scratch space. */
   readonly dataDir: string
-  /** Profile the cargohold library contender with `node --cpu-prof` (profiles in DATA/profiles). */
+  /** Profile the cargohold contenders (library and CLI) with `node --cpu-prof` (profiles in DATA/profiles). */
   readonly cpuProf: boolean
   /** Records for the catalog bench (workload 4); its own default when undefined. */
   readonly catalogN: number | undefined
@@ -34,7 +34,7 @@ export const usage = `usage: npm run bench -- [options]
   --data DIR           corpus and scratch directory (default .bench; smoke: .bench/smoke)
   --w3-files N         workload 3's artifact count (default 100000; 3a runs a fifth)
   --catalog-n N        records for the catalog bench, workload 4 (default: its own, 1,000,000)
-  --cpu-prof           also write a CPU profile of each cargohold-lib run
+  --cpu-prof           also write a CPU profile of each cargohold run (library and CLI rows)
   --baseline DIR       also run DIR's build of cargohold (another checkout, built) as cargohold-cli@base and
                        cargohold-lib@base: A/B in one run (with --only, naming cargohold-cli also runs
                        cargohold-cli@base: an A/B asked for is never silently one-sided)`

@@ -181,6 +181,13 @@ const cargoholdBin = (root: string) => join(root, "node_modules/.bin/cargohold")
  * CLI through `--segments N`, the library script reading the same variable (it inherits the bench's environment).
  * Unset: the product's default. For measuring one stream apart from the choice of when to segment.
  */
+/**
+ * How a CLI row starts: the installed bin, or — with `--cpu-prof` — node with the profiling flags before it (Node
+ * refuses `--cpu-prof` in NODE_OPTIONS, so passing it there made every profiled CLI run exit 9).
+ */
+const cliArgv = (run: RunSpec, name: string): Array<string> =>
+  run.cpuProfDir === undefined ? [cargoholdBin(run.repoRoot)] : [process.execPath, ...nodeArgs(run, name), cargoholdBin(run.repoRoot)]
+
 const segmentsArgs = (): Array<string> => {
   const n = process.env.BENCH_SEGMENTS
   return n === undefined || n === "" ? [] : ["--segments", n]
@@ -209,7 +216,7 @@ const cargoholdCli: Contender = {
   unavailable: cliUnavailable,
   command: (run) => ({
     argv: [
-      cargoholdBin(run.repoRoot),
+      ...cliArgv(run, "cargohold-cli"),
       "fetch",
       "--home",
       run.outDir,
@@ -220,8 +227,7 @@ const cargoholdCli: Contender = {
       "-i",
       run.inputs.cargoholdManifest,
       ...segmentsArgs()
-    ],
-    env: run.cpuProfDir === undefined ? undefined : { NODE_OPTIONS: nodeArgs(run, "cargohold-cli").join(" ") }
+    ]
   })
 }
 
@@ -240,10 +246,9 @@ const cargoholdOne: Contender = {
     const mirror = run.inputs.mirrors[0]
     return {
       argv: [
-        cargoholdBin(run.repoRoot), "fetch", job!.url, ...(mirror === undefined ? [] : ["--mirror", mirror]),
+        ...cliArgv(run, "cargohold-one"), "fetch", job!.url, ...(mirror === undefined ? [] : ["--mirror", mirror]),
         "--sha256", job!.sha256, "--size", String(job!.size), "--home", run.outDir, ...segmentsArgs()
-      ],
-      env: run.cpuProfDir === undefined ? undefined : { NODE_OPTIONS: nodeArgs(run, "cargohold-one").join(" ") }
+      ]
     }
   }
 }
