@@ -5,7 +5,7 @@
  * (read once, held).
  */
 import { spawn } from "node:child_process"
-import { appendFileSync, createWriteStream, writeFileSync } from "node:fs"
+import { appendFileSync, createWriteStream, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -57,6 +57,25 @@ describe("a manifest file read again in chunks", () => {
     appendFileSync(path, "not a url at all\n")
     const entries = Array.from(manifest.entries())
     // the first chunk is as validated, the second is not: only what the first holds is handed out
+    expect(entries.map((e) => String(e.request.url))).toEqual([server.url("/a.bin")])
+    expect(manifest.changed()).toMatch(/changed after it was validated/)
+  })
+
+  it("a change just past a line cut by a chunk boundary: that line is not handed out, truncated, as a whole one", async () => {
+    const path = join(work.path, "cut.txt")
+    const b = line("/b.bin").replace("\n", " 5\n")
+    // chunk 0 ends inside b's line, right after its URL: a truncated line would be b's URL with no digest, no size
+    const head = line("/a.bin") + padding(1024 * 1024 - line("/a.bin").length - server.url("/b.bin").length - 3)
+    const cutAt = Buffer.byteLength(head) + Buffer.byteLength(server.url("/b.bin"))
+    expect(cutAt).toBeLessThanOrEqual(1024 * 1024)
+    writeFileSync(path, head + b + line("/c.bin"))
+    const manifest = await Effect.runPromise(readManifest(path))
+    expect(Array.from(manifest.entries()).map((e) => e.request.size)).toEqual([undefined, 5, undefined])
+    // one byte of chunk 1 changes
+    const bytes = readFileSync(path)
+    bytes[1024 * 1024 + 2] = bytes[1024 * 1024 + 2] === 0x61 ? 0x62 : 0x61
+    writeFileSync(path, bytes)
+    const entries = Array.from(manifest.entries())
     expect(entries.map((e) => String(e.request.url))).toEqual([server.url("/a.bin")])
     expect(manifest.changed()).toMatch(/changed after it was validated/)
   })

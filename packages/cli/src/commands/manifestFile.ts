@@ -23,12 +23,18 @@ export class ManifestFile {
     return this.change
   }
 
-  /** The text from its start, chunk by chunk (UTF-8); ends early, `changed` set, where the file differs. */
+  /**
+   * The text from its start, chunk by chunk (UTF-8), each ending on a line's end (the rest goes with the next
+   * chunk); ends early, `changed` set, where the file differs — without the line it was in the middle of, which a
+   * reader would otherwise take for a whole (truncated) last line.
+   */
   readonly chunks = (): Iterable<string> => this.read()
 
   private *read(): Generator<string> {
     const buffer = Buffer.allocUnsafe(chunkBytes)
     const decoder = new StringDecoder("utf8")
+    // the text after the last newline so far: handed out only with its end (or at a clean end of the file)
+    let partial = ""
     for (let index = 0; this.change === undefined; index++) {
       // opened for each chunk: no descriptor is held while the batch works on a chunk's requests (a batch that
       // stops early need not close anything)
@@ -41,7 +47,7 @@ export class ManifestFile {
         if (this.chunkCount === undefined) this.chunkCount = index
         else if (index !== this.chunkCount) this.change = "it is shorter than when it was validated"
         if (this.change !== undefined) return
-        const tail = decoder.end()
+        const tail = partial + decoder.end()
         if (tail !== "") yield tail
         return
       }
@@ -52,7 +58,10 @@ export class ManifestFile {
         this.change = `its bytes from ${index * chunkBytes} on are not those validated`
         return
       }
-      yield decoder.write(buffer.subarray(0, length))
+      const text = partial + decoder.write(buffer.subarray(0, length))
+      const end = text.lastIndexOf("\n") + 1
+      partial = text.slice(end)
+      if (end > 0) yield text.slice(0, end)
     }
   }
 }
