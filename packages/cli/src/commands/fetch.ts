@@ -215,7 +215,8 @@ const plan = (flags: FetchFlags, remote: Remote | undefined): Effect.Effect<Fetc
   })
 
 /** A byte rate, or 0 (`--segment-below-rate 0`: no watching). */
-const rateOrZero = (text: string): number | undefined => (/^0+$/.test(text.trim()) ? 0 : parseByteRate(text))
+const rateOrZero = (text: string): number | undefined =>
+  /^0+(?:\.0*)?\s*[kKmMgG]?(?:i?B)?$/.test(text.trim()) ? 0 : parseByteRate(text)
 
 export const runFetch = (flags: FetchFlags): Effect.Effect<void, UsageError | Finished | CatalogError> =>
   Effect.gen(function* () {

@@ -93,7 +93,7 @@ export const fromFirstGoodSource = (
       // the source's remote may have its own retry policy; fetchHttp applies its timeouts itself
       // built only after a first failure (see retryAfterFirstFailure)
       const retryHere = (error: DownloadError) =>
-        transfer.diverted === undefined && retryAtSameSource(error, { lastSource: single || last, mismatches })
+        transfer.divertedBy(error) === undefined && retryAtSameSource(error, { lastSource: single || last, mismatches })
       const schedule = () =>
         retrySchedule(settingsForRemote(settings, source.spec.remote), (_attempt, error, delay) =>
           // the schedule steps before the retry predicate is asked: announce only a retry that will happen
@@ -139,8 +139,9 @@ export const fromFirstGoodSource = (
         health.succeeded(origin)
         return { transfer, digests: result.right, source }
       }
-      if (transfer.diverted !== undefined) {
-        return { _tag: "Diverted", head: transfer.diverted, source, finalUrl: transfer.finalUrl, hash: transfer.hash } satisfies Diverted
+      const divertedHead = transfer.divertedBy(result.left)
+      if (divertedHead !== undefined) {
+        return { _tag: "Diverted", head: divertedHead, source, finalUrl: transfer.finalUrl, hash: transfer.hash } satisfies Diverted
       }
       const error = result.left
       if (isLocalFailure(error)) return yield* error

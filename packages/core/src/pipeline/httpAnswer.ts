@@ -134,9 +134,9 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
       const decision = transfer.divert(head)
       if (decision === "now") {
         // the download goes on in segments: this body is dropped (aborted with the attempt)
-        transfer.divertedAtHead(head)
+        const stop = transfer.divertedAtHead(head)
         yield* answer.discard
-        return yield* new TransferError({ url, received: 0, reason: "large body: fetched in segments instead" })
+        return yield* stop
       }
       // one stream while it is fast; the transfer stops it once it is not (segments/watch.ts)
       if (typeof decision === "object") transfer.watchedFrom(head, decision.watchBelowBytesPerSecond)

@@ -81,6 +81,8 @@ export class Transfer {
   private refusedRange: "changed" | "unsupported" | undefined = undefined
   private rangeTotalBytes: number | undefined = undefined
   private divertedHead: DivertHead | undefined = undefined
+  /** The error that stopped the body `divertedHead` describes: only that failure is a diversion. */
+  private divertStop: TransferError | undefined = undefined
   private watch: Watch | undefined = undefined
   private readonly algorithms: ReadonlyArray<Algorithm>
   /**
@@ -142,8 +144,17 @@ export class Transfer {
   get rangeRefused(): "changed" | "unsupported" | undefined { return this.refusedRange }
   /** The total size a 206's Content-Range named (segments). */
   get rangeTotal(): number | undefined { return this.rangeTotalBytes }
-  /** The head of a body `divert` stopped, and how far it got. */
-  get diverted(): DivertHead | undefined { return this.divertedHead }
+  /**
+   * The head of the body `divert` stopped and how far it got, when `error` is what stopped it and every byte it
+   * counts is written; undefined for any other failure (a write that failed as the body was stopped included:
+   * its bytes are hashed but not all in the temp object).
+   */
+  divertedBy(error: DownloadError): DivertHead | undefined {
+    const head = this.divertedHead
+    if (head === undefined || error !== this.divertStop) return undefined
+    // stopped at its head, nothing is kept (segments/index.ts empties the temp object); midway, all of it is
+    return head.received === 0 || this.temp.written() === head.received ? head : undefined
+  }
 
   /** An attempt starts under its remote's and the process's rate limits. */
   limitedBy(throttle: ((bytes: number) => number) | undefined): void {
@@ -153,6 +164,8 @@ export class Transfer {
   /** An HTTP attempt sends its request: whether it could resume is decided by how the last one ended. */
   attemptStarts(): void {
     this.resumable = false
+    this.divertedHead = undefined
+    this.divertStop = undefined
   }
 
   /** An attempt failed; `resumable`: its body broke off after bytes from a server that named a validator. */
@@ -200,9 +213,11 @@ export class Transfer {
     this.watch = undefined
   }
 
-  /** `divert` said "now": this body is dropped at its head, the download goes on in segments. */
-  divertedAtHead(head: Omit<DivertHead, "received">): void {
+  /** `divert` said "now": this body is dropped at its head, the download goes on in segments; the error to stop it with. */
+  divertedAtHead(head: Omit<DivertHead, "received">): TransferError {
     this.divertedHead = { ...head, received: 0 }
+    this.divertStop = new TransferError({ url: this.servedFrom, received: 0, reason: "large body: fetched in segments instead" })
+    return this.divertStop
   }
 
   /** `divert` said to watch: the body goes on in one stream while it keeps `bytesPerSecond` (segments/watch.ts). */
@@ -255,7 +270,8 @@ export class Transfer {
     this.watch = undefined
     if (verdict._tag === "Done") return undefined
     this.divertedHead = { ...watch.head, received: this.receivedBytes }
-    return new TransferError({ url: this.servedFrom, received: this.receivedBytes, reason: "a slow large body: the rest comes in segments" })
+    this.divertStop = new TransferError({ url: this.servedFrom, received: this.receivedBytes, reason: "a slow large body: the rest comes in segments" })
+    return this.divertStop
   }
 
   /** A request is sent ("response") or a body is being read ("idle-read"): the idle timeout counts from now. */

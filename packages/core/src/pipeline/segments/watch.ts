@@ -8,6 +8,8 @@
  * fast uncapped link the client's CPU is the limit and segments only add the read-back of the in-order hashes
  * (measured on loopback, 1 GiB: one stream 2.7–4.0 s, 16 segments 3.4–5.3 s).
  *
+ * A stream that waited on this client's own rate limits is never slow: those limits bind, and segments share them.
+ *
  * Why windows to the end, not one verdict: a token bucket lets a burst through first (a CDN's; nginx lets one
  * `sendfile_max_chunk` through at once, 2 MiB per 125 ms at `limit_rate 16m`), so a capped stream can look fast
  * at first and slow only later.
@@ -30,11 +32,6 @@ export const laterWindowMs = 1000
 /** With less than this left, one stream finishes about as soon as ranges would be planned and answered. */
 export const minRemainingBytes = 4 * 1024 * 1024
 
-/**
- * A window whose rate-limit waits (the remote's or the process's own `bytesPerSecond`) took this share of it was
- * held by this client, not by the server: more connections would wait the same.
- */
-export const ownLimitShare = 0.2
 
 /** The watch of one stream: the current window's start, the bytes and own rate-limit waits then, the rate to keep. */
 export interface StreamWatch {
@@ -78,7 +75,8 @@ export const judge = (watch: StreamWatch, now: number, received: number, total: 
     next: { ...watch, since: now, sinceBytes: received, sinceWaitedMs: waitedMs, windowMs: laterWindowMs }
   }
   if ((received - watch.sinceBytes) / elapsed >= watch.fastBytesPerMs) return next
-  // held back by its own limits: the stream is as fast as it may be
-  if (waitedMs - watch.sinceWaitedMs >= elapsed * ownLimitShare) return next
+  // it waited on this client's own rate limits (the remote's or the process's `bytesPerSecond`) in this window:
+  // those limits bind, not the server, and segments share them — more connections would only wait the same
+  if (waitedMs > watch.sinceWaitedMs) return next
   return slow
 }
