@@ -134,11 +134,12 @@ export const makePgHostSlots = (options: PgHostSlotsOptions): Effect.Effect<PgHo
         const state = stateOf(host)
         const waiter = Deferred.unsafeMake<number>(FiberId.none)
         state.waiters.push(waiter)
-        // only the wait can be interrupted: a slot handed over is lent in the same uninterruptible step, else an
-        // interrupt landing between the two would keep it held in PostgreSQL, neither lent nor given back
+        // run uninterruptibly (HostGate.acquire): only the wait is interruptible, and a slot handed over is lent
+        // in the same step — an interruptible region ending after the hand-over would keep the slot held in
+        // PostgreSQL, neither lent nor given back
         return Effect.zipRight(
           pump(state),
-          Effect.uninterruptibleMask((restore) => restore(Deferred.await(waiter)).pipe(
+          Effect.interruptible(Deferred.await(waiter)).pipe(
             Effect.onInterrupt(() =>
               Effect.suspend(() => {
                 const index = state.waiters.indexOf(waiter)
@@ -154,7 +155,7 @@ export const makePgHostSlots = (options: PgHostSlotsOptions): Effect.Effect<PgHo
                 state.lent.push(slot)
               })
             )
-          ))
+          )
         )
       })
 

@@ -32,16 +32,18 @@ export class HostPermit {
   /** Holds a connection of `gate`'s host, giving back the one held before (if another host's). */
   moveTo(gate: HostGate): Effect.Effect<void> {
     if (gate === this.gate) return Effect.void
-    return Effect.uninterruptibleMask((restore) => {
+    return Effect.uninterruptible(Effect.suspend(() => {
       const previous = this.gate
       this.gate = undefined
+      // not restored: gate.acquire's waits are interruptible by themselves, and what it takes is recorded here
+      // before any interrupt is seen (see HostGate.acquire)
       return Effect.zipRight(
         previous === undefined ? Effect.void : previous.release,
-        Effect.tap(restore(gate.acquire), () => {
+        Effect.tap(gate.acquire, () => {
           this.gate = gate
         })
       )
-    })
+    }))
   }
 
   /** Gives the held connection back (nothing when none is held). */
@@ -57,7 +59,11 @@ export class HostPermit {
  * the host's slots for each connection it lends, after its own permit.
  */
 export interface HostSlots {
-  /** Takes one of `host`'s slots, waiting while all are taken; interrupted while waiting, it takes nothing. */
+  /**
+   * Takes one of `host`'s slots, waiting while all are taken; interrupted while waiting, it takes nothing. It is
+   * run uninterruptibly (see `HostGate.acquire`): only its waits may be made interruptible (`Effect.interruptible`),
+   * so that a slot once taken is the caller's in the same step.
+   */
   readonly acquire: (host: string) => Effect.Effect<void>
   /** Gives back a slot of `host` taken with `acquire`. */
   readonly release: (host: string) => Effect.Effect<void>
@@ -97,12 +103,10 @@ export class HostGate {
       const shared = slots
       this.acquire = Effect.suspend(() =>
         Effect.zipRight(
-          this.waitPause,
-          Effect.uninterruptibleMask((restore) =>
-            Effect.zipRight(
-              restore(this.semaphore.take(1)),
-              restore(shared.acquire(host)).pipe(Effect.onInterrupt(() => this.semaphore.release(1)))
-            ).pipe(Effect.tap(() => void this.inFlight++))
+          this.waitPermit,
+          Effect.map(
+            shared.acquire(host).pipe(Effect.onInterrupt(() => this.semaphore.release(1))),
+            () => void this.inFlight++
           )
         )
       )
@@ -163,17 +167,21 @@ export class HostGate {
     return Effect.acquireUseRelease(this.acquire, () => effect, () => this.release)
   }
 
+  /** Waits out any pause, then takes one of the semaphore's permits: both waits interruptible, nothing taken then. */
+  private readonly waitPermit: Effect.Effect<void> = Effect.suspend(() =>
+    Effect.zipRight(Effect.interruptible(this.waitPause), Effect.asVoid(Effect.interruptible(this.semaphore.take(1))))
+  )
+
   /**
-   * Takes one of the host's connections after any pause; give it back with `release`. Interrupted while waiting,
-   * it takes nothing. (`withPermit` when one effect is the whole use; `HostPermit` when a redirect may move it.)
+   * Takes one of the host's connections after any pause; give it back with `release`. Run it uninterruptibly
+   * (`withPermit`, `HostPermit`): only its waits can be interrupted, and then it takes nothing — once a connection
+   * is taken, the caller has it in the same step (an interruptible region ending after the take would lose it).
+   * (`withPermit` when one effect is the whole use; `HostPermit` when a redirect may move it.)
    */
   readonly acquire: Effect.Effect<void> = Effect.suspend(() =>
-    Effect.zipRight(
-      this.waitPause,
-      Effect.map(this.semaphore.take(1), () => {
-        this.inFlight++
-      })
-    )
+    Effect.map(this.waitPermit, () => {
+      this.inFlight++
+    })
   )
 
   /** Gives back a connection taken with `acquire`. */
