@@ -11,7 +11,7 @@ import { StringDecoder } from "node:string_decoder"
 const chunkBytes = 1024 * 1024
 
 export class ManifestFile {
-  /** sha256 of each chunk as first read; complete once a read reached the end (`chunks` known). */
+  /** sha256 of each chunk as first read; complete once a read reached the end (`chunkCount` known). */
   private readonly digests: Array<string> = []
   private chunkCount: number | undefined = undefined
   private change: string | undefined = undefined

@@ -81,6 +81,8 @@ export class HostGate {
   private inFlight = 0
   private streak = 0
   private pausedUntil = 0
+  /** The host's budget shared beyond this process: a slot of it is held with each connection lent. */
+  private readonly slots: HostSlots | undefined
 
   /**
    * @param max connections the host may use when it is healthy
@@ -99,22 +101,7 @@ export class HostGate {
     this.latency = latency === false || max <= 1 ? undefined : new LatencyLimit({ ...latency, max })
     this.applied = this.effective()
     this.semaphore = Effect.unsafeMakeSemaphore(this.applied)
-    if (slots !== undefined) {
-      const shared = slots
-      this.acquire = Effect.suspend(() =>
-        Effect.zipRight(
-          this.waitPermit,
-          Effect.map(
-            shared.acquire(host).pipe(Effect.onInterrupt(() => this.semaphore.release(1))),
-            () => void this.inFlight++
-          )
-        )
-      )
-      this.release = Effect.suspend(() => {
-        this.inFlight--
-        return Effect.zipRight(shared.release(host), Effect.asVoid(this.semaphore.release(1)))
-      })
-    }
+    this.slots = slots
   }
 
   private effective(): number {
@@ -178,16 +165,19 @@ export class HostGate {
    * is taken, the caller has it in the same step (an interruptible region ending after the take would lose it).
    * (`withPermit` when one effect is the whole use; `HostPermit` when a redirect may move it.)
    */
-  readonly acquire: Effect.Effect<void> = Effect.suspend(() =>
-    Effect.map(this.waitPermit, () => {
+  readonly acquire: Effect.Effect<void> = Effect.suspend(() => {
+    const slots = this.slots
+    const slot = slots === undefined ? Effect.void : slots.acquire(this.host).pipe(Effect.onInterrupt(() => this.semaphore.release(1)))
+    return Effect.map(Effect.zipRight(this.waitPermit, slot), () => {
       this.inFlight++
     })
-  )
+  })
 
-  /** Gives back a connection taken with `acquire`. */
+  /** Gives back a connection taken with `acquire` (and its shared slot). */
   readonly release: Effect.Effect<void> = Effect.suspend(() => {
     this.inFlight--
-    return Effect.asVoid(this.semaphore.release(1))
+    const permit = Effect.asVoid(this.semaphore.release(1))
+    return this.slots === undefined ? permit : Effect.zipRight(this.slots.release(this.host), permit)
   })
 
 

@@ -62,7 +62,7 @@ export class Transfer {
   /** Bytes/s limits of this transfer's remote and of the process: milliseconds to wait for `bytes`. */
   protected throttle: ((bytes: number) => number) | undefined = undefined
   /** Milliseconds this transfer waited on those limits (a watched stream held by them is not slow). */
-  protected throttledMs = 0
+  private throttledMs = 0
   /** When the next Bytes event is due (one interval for every transfer, progress/ticker.ts). */
   protected readonly ticker = new ProgressTicker()
   private totalBytes: number | undefined = undefined
@@ -92,7 +92,7 @@ export class Transfer {
   readonly conditional: Readonly<Record<string, string>> | undefined
   /**
    * Asked once the head of a whole body from byte 0 is in (status 200, length announced): true stops this body
-   * (the download goes on in segments, see pipeline/segments), recorded in `diverted`.
+   * (the download goes on in segments, see pipeline/segments), recorded for `divertedBy`.
    */
   readonly divert: Divert | undefined
   /**
@@ -258,7 +258,7 @@ export class Transfer {
 
   /**
    * The watch's verdict as a chunk arrives (segments/watch.ts): undefined (go on in one stream), or the error
-   * that stops a slow body — `diverted` then says how far it got (those bytes stay hashed and written).
+   * that stops a slow body — `divertedBy` then says how far it got (those bytes stay hashed and written).
    */
   private judged(watch: Watch, now: number): TransferError | undefined {
     const verdict = judge(watch.window, now, this.receivedBytes, watch.head.total, this.throttledMs)

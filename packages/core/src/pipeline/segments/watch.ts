@@ -32,7 +32,6 @@ export const laterWindowMs = 1000
 /** With less than this left, one stream finishes about as soon as ranges would be planned and answered. */
 export const minRemainingBytes = 4 * 1024 * 1024
 
-
 /** The watch of one stream: the current window's start, the bytes and own rate-limit waits then, the rate to keep. */
 export interface StreamWatch {
   readonly fastBytesPerMs: number
