@@ -7,8 +7,19 @@
  * stream reads: a few allocations per element. Same contract: results as they finish, input pulled only as
  * workers free up, an input failure fails the output, and closing the output early (e.g. `takeUntil`)
  * interrupts the workers and whatever they run.
+ *
+ * The output takes every result waiting in the queue at once and emits them as one chunk: a chunk per result
+ * (what `Take.of` per result gave) made every later stream step run once per element.
  */
-import { Chunk, Effect, Option, Queue, Stream, Take } from "effect"
+import { Cause, Chunk, Effect, Option, Queue, Stream } from "effect"
+
+/** The last item of the queue: the workers ended (no cause) or failed. Module-private, so never a result. */
+class End<E> {
+  constructor(readonly cause: Cause.Cause<E> | undefined) {}
+}
+
+/** Most results in one output chunk (the queue holds at most `concurrency`, plus workers waiting to offer). */
+const maxChunk = 4096
 
 export const workerPool = <A, B, E, R, R2>(
   input: Stream.Stream<A, E, R>,
@@ -17,14 +28,15 @@ export const workerPool = <A, B, E, R, R2>(
 ): Stream.Stream<B, E, R | R2> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
+      const workers = Math.max(1, concurrency)
       const pull = yield* Stream.toPull(input)
       const lock = yield* Effect.makeSemaphore(1)
-      const out = yield* Queue.bounded<Take.Take<B, E>>(Math.max(1, concurrency))
+      const out = yield* Queue.bounded<B | End<E>>(workers)
       let buffered: Array<A> = []
       let ended = false
 
-      /** The next input element, or none when the input has ended (fails when the input fails). */
-      const next: Effect.Effect<Option.Option<A>, E, R> = lock.withPermits(1)(
+      /** Under the lock: the next element, pulling a chunk from the input when none is buffered. */
+      const locked: Effect.Effect<Option.Option<A>, E, R> = lock.withPermits(1)(
         Effect.suspend(function loop(): Effect.Effect<Option.Option<A>, E, R> {
           if (buffered.length > 0) return Effect.succeed(Option.some(buffered.shift()!))
           if (ended) return Effect.succeed(Option.none())
@@ -46,24 +58,49 @@ export const workerPool = <A, B, E, R, R2>(
           )
         })
       )
+      /**
+       * The next input element, or none when the input has ended (fails when the input fails). A buffered element
+       * is taken without the lock: `buffered` is filled only after a pull completes, so while a worker holds the
+       * lock to pull it is empty, and taking one is a synchronous step no other worker can interleave with.
+       */
+      const next: Effect.Effect<Option.Option<A>, E, R> = Effect.suspend(() =>
+        buffered.length > 0 ? Effect.succeed(Option.some(buffered.shift()!)) : locked
+      )
 
       const worker: Effect.Effect<void, E, R | R2> = Effect.flatMap(next, (element) =>
         Option.match(element, {
           onNone: () => Effect.void,
-          onSome: (a) => Effect.zipRight(Effect.flatMap(f(a), (b) => out.offer(Take.of(b))), worker)
+          onSome: (a) => Effect.zipRight(Effect.flatMap(f(a), (b) => out.offer(b)), worker)
         })
       )
 
-      yield* Effect.forEach(Array.from({ length: Math.max(1, concurrency) }), () => worker, {
+      yield* Effect.forEach(Array.from({ length: workers }), () => worker, {
         concurrency: "unbounded",
         discard: true
       }).pipe(
         Effect.matchCauseEffect({
-          onSuccess: () => out.offer(Take.end),
-          onFailure: (cause) => out.offer(Take.failCause(cause))
+          onSuccess: () => out.offer(new End<E>(undefined)),
+          onFailure: (cause) => out.offer(new End(cause))
         }),
         Effect.forkScoped
       )
-      return Stream.fromQueue(out).pipe(Stream.flattenTake)
+
+      // what ends the output once the results before it are emitted
+      let last: Effect.Effect<never, Option.Option<E>> | undefined
+      const endWith = (end: End<E>): Effect.Effect<never, Option.Option<E>> =>
+        end.cause === undefined ? Effect.fail(Option.none()) : Effect.failCause(Cause.map(end.cause, Option.some))
+      const results: Effect.Effect<Chunk.Chunk<B>, Option.Option<E>> = Effect.suspend(() =>
+        last !== undefined
+          ? last
+          : Effect.flatMap(Queue.takeBetween(out, 1, maxChunk), (items) => {
+              const values: Array<B> = []
+              for (const item of items) {
+                if (item instanceof End) last = endWith(item)
+                else values.push(item)
+              }
+              return last !== undefined && values.length === 0 ? last : Effect.succeed(Chunk.unsafeFromArray(values))
+            })
+      )
+      return Stream.repeatEffectChunkOption(results)
     })
   )
