@@ -14,7 +14,7 @@
  * - Progress: every per-download event is forwarded, and `BatchProgress` events carry the totals.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Context, Effect, Stream } from "effect"
+import { Cause, Context, Effect, Stream } from "effect"
 import { workerPool } from "./workerPool.js"
 import { Catalog } from "../catalog/Catalog.js"
 import type { Artifact } from "../domain/artifact.js"
@@ -128,25 +128,38 @@ const fetchHere = <E, R>(
         const request = item.request
         const size = typeof request.size === "number" && request.size >= 0 ? request.size : unknownSize
         const permits = Math.max(1, Math.min(maxBytes, Math.ceil(size)))
-        const run = Effect.suspend(() => {
-          tracker.active += 1
-          return downloadWith(request, { record: recorder.record, known: item.known }).pipe(
-            Effect.ensuring(
-              Effect.sync(() => {
-                tracker.active -= 1
-                prefetcher.finished(item)
-              })
-            )
-          )
-        })
-        return bytes.withPermits(permits)(run).pipe(
-          Effect.matchEffect({
-            onSuccess: (artifact): Effect.Effect<BatchResult> =>
-              Effect.as(tracker.finished(true, artifact.cached), { _tag: "Ok", index, request, artifact }),
-            onFailure: (error): Effect.Effect<BatchResult> =>
-              Effect.as(tracker.finished(false, false), { _tag: "Failed", index, request, error })
+        const settle = () => {
+          tracker.active -= 1
+          prefetcher.finished(item)
+        }
+        const release = bytes.release(permits)
+        // One region for the byte permits and the bookkeeping: the permits are taken interruptibly, the download runs
+        // interruptibly, and whatever ends it (success, failure, interruption, defect) settles the request and gives
+        // the permits back, in that order — what `withPermits` around an `ensuring` did, in fewer steps. The result
+        // is counted after the region, as before: not when the batch is interrupted as it ends.
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(restore(bytes.take(permits)), () => {
+            tracker.active += 1
+            return Effect.matchCauseEffect(restore(downloadWith(request, { record: recorder.record, known: item.known })), {
+              onSuccess: (artifact): Effect.Effect<BatchResult> => {
+                settle()
+                return Effect.as(release, { _tag: "Ok", index, request, artifact })
+              },
+              onFailure: (cause): Effect.Effect<BatchResult> => {
+                settle()
+                const failure = Cause.failureOrCause(cause)
+                return failure._tag === "Left"
+                  ? Effect.as(release, { _tag: "Failed", index, request, error: failure.left })
+                  : Effect.zipRight(release, Effect.failCause(failure.right))
+              }
+            })
           })
-        )
+        ).pipe(Effect.flatMap(finish))
+      }
+      /** Counts a result, and emits the progress event it makes due (if any). */
+      const finish = (result: BatchResult): Effect.Effect<BatchResult> => {
+        const due = result._tag === "Ok" ? tracker.finishedNow(true, result.artifact.cached) : tracker.finishedNow(false, false)
+        return due === undefined ? Effect.succeed(result) : Effect.as(due, result)
       }
 
       let aborted = true

@@ -49,7 +49,11 @@ export class BatchTracker {
     emit: (event) => {
       this.observe(event)
       const forwarded = this.downstream.emit(event)
-      return event._tag === "Bytes" ? Effect.zipRight(forwarded, this.maybeEmit()) : forwarded
+      // an emit is built as the event happens and run at once: when no batch event is due now, none is checked
+      // for after forwarding (the next event or result checks again)
+      return event._tag === "Bytes" && Date.now() - this.lastEmit >= this.intervalMs
+        ? Effect.zipRight(forwarded, this.maybeEmit())
+        : forwarded
     }
   }
 
@@ -88,6 +92,19 @@ export class BatchTracker {
       if (cached) this.cached += 1
     } else this.failed += 1
     return this.maybeEmit()
+  }
+
+  /**
+   * `finished`, for a caller at the moment the request finished (not building an effect to run later): the event
+   * due now, or undefined when none is (no effect to run).
+   */
+  finishedNow(ok: boolean, cached: boolean): Effect.Effect<void> | undefined {
+    if (ok) {
+      this.done += 1
+      if (cached) this.cached += 1
+    } else this.failed += 1
+    const now = Date.now()
+    return now - this.lastEmit < this.intervalMs ? undefined : this.downstream.emit(this.snapshot(now, false, false))
   }
 
   maybeEmit(): Effect.Effect<void> {
