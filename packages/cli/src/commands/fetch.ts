@@ -5,6 +5,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import {
+  type BatchResult,
   type CatalogError,
   type DownloadRequestInput,
   defaultLimits,
@@ -15,7 +16,7 @@ import {
   Storage
 } from "@cargohold/core"
 import type { NodeServices } from "@cargohold/node"
-import { Effect, Layer, Option, Stream } from "effect"
+import { type Either, Effect, Layer, Option, Stream } from "effect"
 import { stderrRenderer, withServices } from "../env.js"
 import { Finished, UsageError } from "../errors.js"
 import { cluster, clusterUrl, requireClusterUrl } from "../options/cluster.js"
@@ -23,7 +24,7 @@ import { fileRoot, json, location, otlp } from "../options/common.js"
 import { anyNetworkFlag, makeRemote, networkFields, networkOptions, parseByteRate } from "../options/network.js"
 import { onCluster, rejectRunnerSideFlags, submitterLocation } from "./clusterFetch.js"
 import { planFromUrls, validateAll } from "./fetchPlan.js"
-import { outputTargets, saveCopy } from "./fetchOutput.js"
+import { type OutputError, outputTargets, saveCopy } from "./fetchOutput.js"
 import { type Reported, resultJson, resultLine, storedPath } from "./fetchResults.js"
 import { readManifest } from "./manifest.js"
 
@@ -121,7 +122,7 @@ export const fetchAll = (
     readonly json: boolean
     readonly concurrency: number
     readonly failFast: boolean
-    /** Writes a result line without tearing the live display. */
+    /** Writes result lines (one or more, joined by newlines) without tearing the live display. */
     readonly print: (line: string) => Effect.Effect<void>
     /** Where to save a copy of each request's artifact (-o / --output-dir). */
     readonly output?: ((index: number) => string | undefined) | undefined
@@ -130,6 +131,30 @@ export const fetchAll = (
   Effect.gen(function* () {
     const storage = yield* Storage
     let failed = 0
+    /** The result as reported, counting it as failed when it (or its copy) failed. */
+    const reported = (result: BatchResult, saved: Either.Either<string, OutputError> | undefined): Reported => {
+      const report: Reported = { result, line: plan.lineOf(result.request) }
+      if (result._tag === "Ok") {
+        Object.assign(report, {
+          path: storedPath(storage, result),
+          output: saved?._tag === "Right" ? saved.right : undefined,
+          outputError: saved?._tag === "Left" ? { _tag: saved.left._tag, message: saved.left.message } : undefined
+        })
+      }
+      if (result._tag === "Failed" || report.outputError !== undefined) failed++
+      return report
+    }
+    const lineOf = (report: Reported) => (options.json ? JSON.stringify(resultJson(report)) : resultLine(report))
+    const reportOne = (result: BatchResult) =>
+      Effect.gen(function* () {
+        let saved: Either.Either<string, OutputError> | undefined
+        if (result._tag === "Ok") {
+          const target = options.output?.(result.index)
+          const local = Option.getOrUndefined(storage.localPath(result.artifact.sha256))
+          saved = target === undefined ? undefined : yield* Effect.either(saveCopy(result.artifact, local, target))
+        }
+        yield* options.print(lineOf(reported(result, saved)))
+      })
     // in chunks: fetchMany looks the catalog up per input chunk
     const requests = Stream.fromIterable(plan.requests()).pipe(Stream.rechunk(1024))
     yield* fetchMany(requests, {
@@ -138,23 +163,13 @@ export const fetchAll = (
       total: plan.count,
       bytesExpected: plan.bytesExpected
     }).pipe(
-      Stream.runForEach((result) =>
-        Effect.gen(function* () {
-          const reported: Reported = { result, line: plan.lineOf(result.request) }
-          if (result._tag === "Ok") {
-            const target = options.output?.(result.index)
-            const local = Option.getOrUndefined(storage.localPath(result.artifact.sha256))
-            const saved = target === undefined ? undefined : yield* Effect.either(saveCopy(result.artifact, local, target))
-            Object.assign(reported, {
-              path: storedPath(storage, result),
-              output: saved?._tag === "Right" ? saved.right : undefined,
-              outputError: saved?._tag === "Left" ? { _tag: saved.left._tag, message: saved.left.message } : undefined
-            })
-          }
-          if (result._tag === "Failed" || reported.outputError !== undefined) failed++
-          yield* options.print(options.json ? JSON.stringify(resultJson(reported)) : resultLine(reported))
-        })
-      )
+      Stream.runForEachChunk((chunk) => {
+        if (options.output !== undefined) return Effect.forEach(chunk, reportOne, { discard: true })
+        // no copies to save: the chunk's lines are made at once and written in one go
+        const lines: Array<string> = []
+        for (const result of chunk) lines.push(lineOf(reported(result, undefined)))
+        return lines.length === 0 ? Effect.void : options.print(lines.join("\n"))
+      })
     )
     return failed
   })
