@@ -167,4 +167,28 @@ describe("fetchMany", () => {
       }).pipe(Effect.scoped, Effect.provide(layerBatchNull(counter))),
     240_000
   )
+
+  it.live("maxInFlightBytes: no more expected bytes in flight than the limit, however many workers", () =>
+    Effect.gen(function* () {
+      let inFlight = 0
+      let most = 0
+      const server = yield* serve(files, {
+        route: (path, response) => {
+          inFlight += 1
+          most = Math.max(most, inFlight)
+          setTimeout(() => {
+            inFlight -= 1
+            const body = files(path)!
+            response.writeHead(200, { "content-length": body.length }).end(body)
+          }, 30)
+        }
+      })
+      const paths = Array.from({ length: 8 }, (_, i) => `/limited${i}`)
+      const requests = paths.map((p) => ({ url: server.url(p), sha256: sha256(files(p)!), size: 2048 }))
+      // two of 2,048 bytes fit in 5,000, three do not
+      const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 8, maxInFlightBytes: 5000 }))
+      expect(results.filter((r) => r._tag === "Ok").length).toBe(8)
+      expect(most).toBe(2)
+    }).pipe(Effect.scoped, Effect.provide(layerBatchTest()))
+  )
 })

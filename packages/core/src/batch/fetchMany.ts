@@ -16,6 +16,7 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Cause, Context, Effect, Stream } from "effect"
 import { workerPool } from "./workerPool.js"
+import { ByteBudget } from "./byteBudget.js"
 import { Catalog } from "../catalog/Catalog.js"
 import type { Artifact } from "../domain/artifact.js"
 import type { DownloadError } from "../domain/errors.js"
@@ -118,7 +119,7 @@ const fetchHere = <E, R>(
       yield* tracker.start()
       const recorder = makeBatchRecorder(catalog, { maxBatch: options.maxRecordsPerWrite })
       const prefetcher = makePrefetcher(catalog)
-      const bytes = yield* Effect.makeSemaphore(maxBytes)
+      const bytes = new ByteBudget(maxBytes)
 
       const one = ([item, index]: readonly [Prefetched, number]): Effect.Effect<
         BatchResult,
@@ -131,26 +132,27 @@ const fetchHere = <E, R>(
         const settle = () => {
           tracker.active -= 1
           prefetcher.finished(item)
+          bytes.release(permits)
         }
-        const release = bytes.release(permits)
         // One region for the byte permits and the bookkeeping: the permits are taken interruptibly, the download runs
         // interruptibly, and whatever ends it (success, failure, interruption, defect) settles the request and gives
-        // the permits back, in that order — what `withPermits` around an `ensuring` did, in fewer steps. The result
-        // is counted after the region, as before: not when the batch is interrupted as it ends.
+        // the bytes back (a synchronous step of ByteBudget), in that order — what a semaphore's `withPermits` around an
+        // `ensuring` did, in fewer steps. The result is counted after the region, as before: not when the batch is
+        // interrupted as it ends.
         return Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(restore(bytes.take(permits)), () => {
             tracker.active += 1
             return Effect.matchCauseEffect(restore(downloadWith(request, { record: recorder.record, known: item.known })), {
               onSuccess: (artifact): Effect.Effect<BatchResult> => {
                 settle()
-                return Effect.as(release, { _tag: "Ok", index, request, artifact })
+                return Effect.succeed({ _tag: "Ok", index, request, artifact })
               },
               onFailure: (cause): Effect.Effect<BatchResult> => {
                 settle()
                 const failure = Cause.failureOrCause(cause)
                 return failure._tag === "Left"
-                  ? Effect.as(release, { _tag: "Failed", index, request, error: failure.left })
-                  : Effect.zipRight(release, Effect.failCause(failure.right))
+                  ? Effect.succeed({ _tag: "Failed", index, request, error: failure.left })
+                  : Effect.failCause(failure.right)
               }
             })
           })
