@@ -24,7 +24,7 @@
  * it leaves an uncatalogued (but complete, content-addressed) object, exactly as a crash between commit and
  * `recordDownload` does for a single download. The next download of those bytes adopts it (commit is idempotent).
  */
-import { Deferred, Effect, Exit } from "effect"
+import { Deferred, Effect, Exit, FiberId } from "effect"
 import type { CatalogService } from "../catalog/Catalog.js"
 import type { CatalogError, StorageError } from "../domain/errors.js"
 import type { FinishedCommit, RecordDownload } from "../pipeline/download.js"
@@ -121,15 +121,15 @@ export const makeBatchRecorder = (
     })
 
   const record: RecordDownload = (finished) =>
-    Effect.gen(function* () {
-      const self: Pending = { finished, signal: yield* Deferred.make<Signal, CatalogError | StorageError>() }
+    Effect.suspend(() => {
+      // made in place (no fiber id to name it by: that is only what a fiber dump shows a waiter blocked on)
+      const self: Pending = { finished, signal: Deferred.unsafeMake<Signal, CatalogError | StorageError>(FiberId.none) }
       pending.push(self)
       if (!writing) {
         writing = true
-        return yield* lead(self)
+        return lead(self)
       }
-      const signal = yield* Deferred.await(self.signal)
-      if (signal === "lead") return yield* lead(self)
+      return Effect.flatMap(Deferred.await(self.signal), (signal) => (signal === "lead" ? lead(self) : Effect.void))
     }).pipe(Effect.uninterruptible)
 
   return { record, stats: () => ({ records, writes }) }

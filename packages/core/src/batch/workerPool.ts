@@ -59,20 +59,17 @@ export const workerPool = <A, B, E, R, R2>(
         })
       )
       /**
-       * The next input element, or none when the input has ended (fails when the input fails). A buffered element
-       * is taken without the lock: `buffered` is filled only after a pull completes, so while a worker holds the
-       * lock to pull it is empty, and taking one is a synchronous step no other worker can interleave with.
+       * Runs the input's elements until it ends (fails when the input fails). A buffered element is taken without
+       * the lock: `buffered` is filled only after a pull completes, so while a worker holds the lock to pull it is
+       * empty, and taking one is a synchronous step no other worker can interleave with.
        */
-      const next: Effect.Effect<Option.Option<A>, E, R> = Effect.suspend(() =>
-        buffered.length > 0 ? Effect.succeed(Option.some(buffered.shift()!)) : locked
+      const worker: Effect.Effect<void, E, R | R2> = Effect.suspend(() =>
+        buffered.length > 0
+          ? run(buffered.shift()!)
+          : Effect.flatMap(locked, (element) => (Option.isSome(element) ? run(element.value) : Effect.void))
       )
-
-      const worker: Effect.Effect<void, E, R | R2> = Effect.flatMap(next, (element) =>
-        Option.match(element, {
-          onNone: () => Effect.void,
-          onSome: (a) => Effect.zipRight(Effect.flatMap(f(a), (b) => out.offer(b)), worker)
-        })
-      )
+      const run = (a: A): Effect.Effect<void, E, R | R2> =>
+        Effect.flatMap(f(a), (b) => Effect.zipRight(out.offer(b), worker))
 
       yield* Effect.forEach(Array.from({ length: workers }), () => worker, {
         concurrency: "unbounded",
