@@ -44,4 +44,14 @@ describe("ByteBudget", () => {
       yield* Fiber.joinAll(waiters)
     })
   )
+
+  it("tryTake takes only what is free now", () => {
+    const budget = new ByteBudget(10)
+    expect(budget.tryTake(7)).toBe(true)
+    expect(budget.tryTake(4)).toBe(false) // nothing taken
+    expect(budget.tryTake(3)).toBe(true)
+    budget.release(7)
+    expect(budget.tryTake(8)).toBe(false)
+    expect(budget.tryTake(7)).toBe(true)
+  })
 })

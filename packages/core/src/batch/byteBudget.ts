@@ -18,10 +18,7 @@ export class ByteBudget {
    */
   take(n: number): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.limit - this.taken >= n) {
-        this.taken += n
-        return Effect.void
-      }
+      if (this.tryTake(n)) return Effect.void
       return Effect.async<void>((resume) => {
         const waiter = () => {
           if (this.limit - this.taken < n) return
@@ -33,6 +30,13 @@ export class ByteBudget {
         return Effect.sync(() => void this.waiters.delete(waiter))
       })
     })
+  }
+
+  /** Takes `n` when they are free now; false (nothing taken) when not. */
+  tryTake(n: number): boolean {
+    if (this.limit - this.taken < n) return false
+    this.taken += n
+    return true
   }
 
   /** Gives back `n` taken with `take`; waiters whose count is now free go on. */

@@ -134,13 +134,13 @@ const fetchHere = <E, R>(
           prefetcher.finished(item)
           bytes.release(permits)
         }
-        // One region for the byte permits and the bookkeeping: the permits are taken interruptibly, the download runs
-        // interruptibly, and whatever ends it (success, failure, interruption, defect) settles the request and gives
+        // One region for the byte permits and the bookkeeping: the permits are taken (waiting for them interruptibly),
+        // the download runs interruptibly, and whatever ends it (success, failure, interruption, defect) settles the request and gives
         // the bytes back (a synchronous step of ByteBudget), in that order — what a semaphore's `withPermits` around an
         // `ensuring` did, in fewer steps. The result is counted after the region, as before: not when the batch is
         // interrupted as it ends.
-        return Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(bytes.take(permits)), () => {
+        return Effect.uninterruptibleMask((restore) => {
+          const started = () => {
             tracker.active += 1
             return Effect.matchCauseEffect(restore(downloadWith(request, { record: recorder.record, known: item.known })), {
               onSuccess: (artifact): Effect.Effect<BatchResult> => {
@@ -155,8 +155,10 @@ const fetchHere = <E, R>(
                   : Effect.failCause(failure.right)
               }
             })
-          })
-        ).pipe(Effect.flatMap(finish))
+          }
+          // bytes free now are taken at once; otherwise the wait for them is interruptible (and takes nothing then)
+          return bytes.tryTake(permits) ? started() : Effect.flatMap(restore(bytes.take(permits)), started)
+        }).pipe(Effect.flatMap(finish))
       }
       /** Counts a result, and emits the progress event it makes due (if any). */
       const finish = (result: BatchResult): Effect.Effect<BatchResult> => {
