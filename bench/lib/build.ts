@@ -7,7 +7,7 @@ import { join } from "node:path"
 import type { BuiltScripts } from "./contenders.js"
 
 export const buildScripts = async (repoRoot: string, outDir: string): Promise<BuiltScripts> => {
-  const entries = { rawUndici: "raw-undici", mfh: "mfh", cargoholdLib: "cargohold-lib" } as const
+  const entries = { rawUndici: "raw-undici", mfh: "mfh", cargoholdLib: "cargohold-lib", storagePath: "storage-path" } as const
   await build({
     entryPoints: Object.values(entries).map((name) => join(repoRoot, "bench/scripts", `${name}.ts`)),
     outdir: outDir,
@@ -22,6 +22,7 @@ export const buildScripts = async (repoRoot: string, outDir: string): Promise<Bu
   return {
     rawUndici: join(outDir, `${entries.rawUndici}.mjs`),
     mfh: join(outDir, `${entries.mfh}.mjs`),
-    cargoholdLib: join(outDir, `${entries.cargoholdLib}.mjs`)
+    cargoholdLib: join(outDir, `${entries.cargoholdLib}.mjs`),
+    storagePath: join(outDir, `${entries.storagePath}.mjs`)
   }
 }

@@ -11,6 +11,7 @@ export interface BuiltScripts {
   readonly rawUndici: string
   readonly mfh: string
   readonly cargoholdLib: string
+  readonly storagePath: string
 }
 
 export interface RunSpec {
@@ -281,7 +282,21 @@ const cargoholdMemoryCatalog: Contender = {
   command: (run) => ({ ...cargoholdLib.command(run), env: { BENCH_CARGOHOLD_CATALOG: "memory:" } })
 }
 
-export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, pulpcoreAiohttp, aria2c, aria2cSegments, mfh, cargoholdCli, cargoholdOne, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog]
+/**
+ * Diagnostic (opt-in via --only): undici into cargohold's file Storage through `layerNode`, no pipeline and no
+ * catalog writes (bench/scripts/storage-path.ts): between `undici-fsync` and `cargohold-lib`, it shows what the
+ * store's path costs and what the rest of the pipeline adds.
+ */
+const cargoholdStorage: Contender = {
+  ...cargoholdLib,
+  id: "cargohold-storage",
+  label: "undici into cargohold's Storage only (diagnostic)",
+  command: (run) => ({
+    argv: [process.execPath, ...nodeArgs(run, "cargohold-storage"), run.scripts.storagePath, run.inputs.jobsFile, run.outDir]
+  })
+}
+
+export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, pulpcoreAiohttp, aria2c, aria2cSegments, mfh, cargoholdCli, cargoholdOne, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog, cargoholdStorage]
 
 export const contenderById = (id: string): Contender | undefined => allContenders.find((c) => c.id === id)
 

@@ -49,7 +49,7 @@ export const workloads = (smoke: boolean, w3Files?: number): ReadonlyArray<Workl
       subset: undefined,
       reference: "undici",
       contenders: smoke ? all : [...all, "undici-fsync"],
-      optional: ["undici-fsync", "cargohold-download", "cargohold-lib-memcat"],
+      optional: ["undici-fsync", "cargohold-download", "cargohold-lib-memcat", "cargohold-storage"],
       defaultRepeats: 5,
       timeoutMs: minutes(3)
     },

@@ -2,18 +2,17 @@
  * One rung of workload 1 between raw undici and the whole pipeline: undici `request()` → sha256 → cargohold's own
  * file Storage (`storage.begin`, `write`, `commit`: temp file, fdatasync, link, shard folder fsyncs) through
  * `layerNode({ home })`, 64 at once, with no pipeline, no catalog writes and no progress. Run beside `cargohold-lib`
- * and `undici-fsync` (same job list) it splits what an artifact costs between the store's path and the rest.
- * usage: npx tsx bench/storage-path.ts JOBS HOME     (JOBS: a bench job list, e.g. .bench/inputs/1/jobs.tsv)
- * For whole-process CPU, run it as plain JavaScript (`npx esbuild bench/storage-path.ts --bundle --platform=node
- * --format=esm --packages=external --outfile=X.mjs`, then `/usr/bin/time -v node X.mjs JOBS HOME`): tsx adds its
- * own start-up.
+ * and `undici-fsync` (the bench's opt-in contender `cargohold-storage`: `npm run bench -- --workload 1 --only
+ * undici-fsync,cargohold-storage,cargohold-lib`) it splits what an artifact costs between the store's path and
+ * the rest of the pipeline.
+ * usage: node storage-path.mjs JOBS HOME
  */
 import { createHash } from "node:crypto"
 import { ByteSize, Sha256, Storage, type StorageError } from "@cargohold/core"
 import { layerNode, limitHeapGrowth, raiseTieringBudget } from "@cargohold/node"
 import { Data, Effect } from "effect"
 import { Agent, request } from "undici"
-import { type Job, readJobs, scriptArgs } from "./scripts/jobs.js"
+import { type Job, readJobs, scriptArgs } from "./jobs.js"
 
 class RungFailure extends Data.TaggedError("RungFailure")<{ readonly message: string }> {}
 
