@@ -28,7 +28,8 @@ export const usage = `usage: npm run bench -- [options]
                        limit_rate 16m per connection, then from two mirrors (2m and 16m)
   --repeats N          runs per contender (default per workload: 5, 3, 2, -, 3; smoke: 1)
   --only a,b           contenders: curl, curl-o, undici, undici-fsync, pulpcore-aiohttp, aria2c, aria2c-x8, mfh, cargohold-cli,
-                       cargohold-one, cargohold-lib, cargohold-download, cargohold-storage (opt-in)
+                       cargohold-one, cargohold-lib, cargohold-download, cargohold-storage,
+                       undici-protocol (opt-in)
   --smoke              tiny corpus, one repeat (what the test suite runs)
   --out DIR            results directory (default bench/results; smoke: DATA/results)
   --data DIR           corpus and scratch directory (default .bench; smoke: .bench/smoke)

@@ -114,6 +114,16 @@ const undiciFsync: Contender = {
   command: (run) => ({ ...undici.command(run), env: { BENCH_FSYNC: "1" } })
 }
 
+/** Diagnostic (opt-in via --only): raw undici making the store's system calls for each artifact (see raw-undici.ts). */
+const undiciProtocol: Contender = {
+  ...undici,
+  id: "undici-protocol",
+  label: "raw undici + cargohold's store protocol (diagnostic)",
+  // objects land under ab/cd/ by content address, as in cargohold's store
+  writesFiles: false,
+  command: (run) => ({ ...undici.command(run), env: { BENCH_STORE_PROTOCOL: "1" } })
+}
+
 const aria2c: Contender = {
   id: "aria2c",
   label: "aria2c -j 64 (checksum=sha-256)",
@@ -296,7 +306,7 @@ const cargoholdStorage: Contender = {
   })
 }
 
-export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, pulpcoreAiohttp, aria2c, aria2cSegments, mfh, cargoholdCli, cargoholdOne, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog, cargoholdStorage]
+export const allContenders: ReadonlyArray<Contender> = [curlAlone, curl, undici, undiciFsync, pulpcoreAiohttp, aria2c, aria2cSegments, mfh, cargoholdCli, cargoholdOne, cargoholdLib, cargoholdDownload, cargoholdMemoryCatalog, cargoholdStorage, undiciProtocol]
 
 export const contenderById = (id: string): Contender | undefined => allContenders.find((c) => c.id === id)
 

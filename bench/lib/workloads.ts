@@ -49,7 +49,7 @@ export const workloads = (smoke: boolean, w3Files?: number): ReadonlyArray<Workl
       subset: undefined,
       reference: "undici",
       contenders: smoke ? all : [...all, "undici-fsync"],
-      optional: ["undici-fsync", "cargohold-download", "cargohold-lib-memcat", "cargohold-storage"],
+      optional: ["undici-fsync", "cargohold-download", "cargohold-lib-memcat", "cargohold-storage", "undici-protocol"],
       defaultRepeats: 5,
       timeoutMs: minutes(3)
     },
@@ -73,7 +73,7 @@ export const workloads = (smoke: boolean, w3Files?: number): ReadonlyArray<Workl
       subset: Math.floor(w3.count / 5),
       reference: "undici",
       contenders: memory,
-      optional: ["curl", "cargohold-download", "cargohold-lib-memcat"],
+      optional: ["curl", "undici-fsync", "cargohold-download", "cargohold-lib-memcat", "cargohold-storage", "undici-protocol"],
       defaultRepeats: 1,
       timeoutMs: minutes(5)
     },
@@ -85,7 +85,7 @@ export const workloads = (smoke: boolean, w3Files?: number): ReadonlyArray<Workl
       subset: undefined,
       reference: "undici",
       contenders: memory,
-      optional: ["curl", "cargohold-download", "cargohold-lib-memcat"],
+      optional: ["curl", "undici-fsync", "cargohold-download", "cargohold-lib-memcat", "cargohold-storage", "undici-protocol"],
       defaultRepeats: 2,
       timeoutMs: minutes(15)
     },
