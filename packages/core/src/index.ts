@@ -67,6 +67,7 @@ export type { HostSignal, HostSlots } from "./http/hostGate.js"
 export {
   type CommitOptions,
   type CommitResult,
+  type OpenedTemp,
   type PendingSync,
   Storage,
   type StorageService,

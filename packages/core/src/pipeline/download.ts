@@ -16,7 +16,7 @@ import { Hasher } from "../hash/Hasher.js"
 import { redactUrl } from "../http/userinfo.js"
 import { Progress, type ProgressService } from "../progress/Progress.js"
 import { Remotes, type RemotesService } from "../remote/Remotes.js"
-import { type PendingSync, Storage, type StorageService } from "../storage/Storage.js"
+import { type PendingSync, Storage, type StorageService, type TempObject } from "../storage/Storage.js"
 import { annotate, recordOutcome, Telemetry, traced } from "../telemetry/telemetry.js"
 import { coalesce } from "./coalesce.js"
 import { revalidationFor } from "./revalidate.js"
@@ -152,9 +152,8 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
     const hasher = yield* Hasher
     // no digest pinned: ask the URL whether what the catalog has from it changed (a 304 reads no body)
     const revalidation = pinned === undefined ? Option.getOrUndefined(yield* revalidationFor(spec, catalog, storage)) : undefined
-    return yield* Effect.scoped(
+    const body = (temp: TempObject) =>
       Effect.gen(function* () {
-        const temp = yield* storage.begin
         yield* progress.emit({ _tag: "Started", id, url: spec.url, size: spec.size })
         const delivered = yield* deliver(sources, { id, temp, hasher, progress, catalog, sha256: pinned, revalidation }, ctx.input)
         if (delivered.transfer.notModified && revalidation !== undefined) return revalidation.artifact
@@ -217,7 +216,11 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
           true
         )
       })
-    )
+    // a bracket where the store offers one: a scope per download costs several times as much (see Storage.open)
+    const open = storage.open
+    return yield* open !== undefined
+      ? Effect.acquireUseRelease(open, ({ temp }) => body(temp), ({ release }) => release)
+      : Effect.scoped(Effect.flatMap(storage.begin, body))
   })
 
 /**

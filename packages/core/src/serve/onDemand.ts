@@ -17,7 +17,7 @@ import { type DownloadError, TransferError } from "../domain/errors.js"
 import { downloadWith } from "../pipeline/download.js"
 import type { Progress } from "../progress/Progress.js"
 import type { Remotes } from "../remote/Remotes.js"
-import { Storage, type StorageService, type TempObject } from "../storage/Storage.js"
+import { type OpenedTemp, Storage, type StorageService, type TempObject } from "../storage/Storage.js"
 import { type FetchLeases, soleLeases } from "./lease.js"
 import { LiveBody } from "./live.js"
 
@@ -68,9 +68,8 @@ export interface OnDemandFetches {
  * (no `write` at all), so an `append` not passed on would leave the readers waiting for the end of the fetch; the
  * positional `writeAt` is hidden, since the readers follow one stream in order (the pipeline then fetches in one).
  */
-const teeStorage = (storage: StorageService, live: LiveBody): StorageService => ({
-  ...storage,
-  begin: Effect.map(storage.begin, (temp): TempObject => {
+const teeStorage = (storage: StorageService, live: LiveBody): StorageService => {
+  const tee = (temp: TempObject): TempObject => {
     const append = temp.append
     return {
       ...temp,
@@ -88,8 +87,15 @@ const teeStorage = (storage: StorageService, live: LiveBody): StorageService => 
       readAt: undefined,
       reset: Effect.zipRight(temp.reset, Effect.sync(() => live.reset()))
     }
-  })
-})
+  }
+  const open = storage.open
+  return {
+    ...storage,
+    begin: Effect.map(storage.begin, tee),
+    // both ways to a temporary object go through the tee: the pipeline takes `open` when there is one
+    open: open === undefined ? undefined : Effect.map(open, ({ temp, release }): OpenedTemp => ({ temp: tee(temp), release }))
+  }
+}
 
 /**
  * On-demand fetches running in `scope` (closing it interrupts those in flight; their temporary objects go with them).

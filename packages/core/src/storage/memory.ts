@@ -5,7 +5,7 @@ import { Effect, Layer, Option, Ref, Stream } from "effect"
 import type { StoredObject } from "../domain/artifact.js"
 import { ByteSize, type Sha256, shardedKey } from "../domain/digest.js"
 import { StorageError } from "../domain/errors.js"
-import { type CommitOptions, Storage, type StorageService } from "./Storage.js"
+import { type CommitOptions, type OpenedTemp, Storage, type StorageService } from "./Storage.js"
 
 export interface MemoryStorage extends StorageService {
   /** Every committed object, by key. */
@@ -42,8 +42,7 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
             : Option.some<StoredObject>({ store: id, key, size: ByteSize.make(bytes.length) })
         })
       )
-    const begin = Effect.acquireRelease(
-      Ref.update(temps, (n) => n + 1).pipe(
+    const openTemp = Ref.update(temps, (n) => n + 1).pipe(
         Effect.map(() => {
           let chunks: Array<Uint8Array> = []
           let flat: Uint8Array | undefined
@@ -109,13 +108,13 @@ export const makeMemoryStorage = (id = "memory:"): Effect.Effect<MemoryStorage> 
               })
           }
         })
-      ),
-      () => Ref.update(temps, (n) => n - 1)
-    )
+      )
+    const release = Ref.update(temps, (n) => n - 1)
     const service: MemoryStorage = {
       id,
       keyFor: shardedKey,
-      begin,
+      begin: Effect.acquireRelease(openTemp, () => release),
+      open: Effect.map(openTemp, (temp): OpenedTemp => ({ temp, release })),
       stat,
       read: (sha256) =>
         Stream.unwrap(

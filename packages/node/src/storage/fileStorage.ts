@@ -7,6 +7,7 @@ import { join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import {
   ByteSize,
+  type OpenedTemp,
   type Sha256,
   Storage,
   StorageError,
@@ -149,6 +150,7 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
       tmpDir,
       keyFor: shardedKey,
       begin: Effect.acquireRelease(openTempFile(layout, tmpDir), (temp) => temp.release),
+      open: Effect.map(openTempFile(layout, tmpDir), (temp): OpenedTemp => ({ temp, release: temp.release })),
       stat: statObject,
       read,
       remove,
