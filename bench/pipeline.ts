@@ -2,8 +2,10 @@
  * The pipeline's own CPU per artifact, without network, disk or SQLite: `fetchMany` over an in-memory HttpClient
  * (16 KiB bodies with a content-length), in-memory Storage and Catalog, the node:crypto hasher. What is left is
  * the Effect machinery of one download, which this measures in µs of CPU per artifact.
- * usage: npx tsx bench/pipeline.ts [artifacts=20000] [bodyBytes=16384] [fetchMany|download] [fibers] [platform]
+ * usage: npx tsx bench/pipeline.ts [artifacts=20000] [bodyBytes=16384] [fetchMany|download] [fibers] [ops] [platform]
  * `fibers` also counts the fibers started per artifact (a supervisor sees every start; it costs a little CPU).
+ * `ops` counts the Effect instructions the runtime evaluates per artifact, by kind and site (a supervisor with op
+ * supervision: slow, so its timings mean nothing). Unlike CPU time it does not swing with the machine's load.
  * Bodies come through a stub of the lean exchange (`HttpExchange`, what layerNode provides) unless `platform` is
  * given: then through the platform HttpClient (web Response bodies, a watchdog fiber per attempt).
  */
@@ -13,12 +15,13 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { download, type Exchange, fetchMany, HttpExchange, layerSilent } from "@cargohold/core"
 import { layerMemoryBackends } from "@cargohold/core/testing"
 import { layerNodeHasher } from "@cargohold/node"
-import { Effect, Layer, Stream, Supervisor } from "effect"
+import { Effect, Layer, RuntimeFlags, RuntimeFlagsPatch, Stream, Supervisor } from "effect"
 
 const count = Number(process.argv[2] ?? 20000)
 const bodyBytes = Number(process.argv[3] ?? 16384)
 const api = process.argv[4] ?? "fetchMany"
 const countFibers = process.argv.slice(5).includes("fibers")
+const countOps = process.argv.slice(5).includes("ops")
 const platform = process.argv.slice(5).includes("platform")
 
 /** Counts fiber starts. */
@@ -32,6 +35,41 @@ class FiberCounter extends Supervisor.AbstractSupervisor<number> {
   }
 }
 const fibers = new FiberCounter()
+
+/** The fields of Effect's instructions this reads (they are plain own properties of every primitive). */
+interface Instruction {
+  readonly _op?: string
+  readonly effect_instruction_i0?: unknown
+  readonly effect_instruction_i1?: unknown
+  readonly key?: unknown
+}
+
+/** What an instruction is and where it comes from: its kind, and the start of its function's source or its value. */
+const siteOf = (effect: Instruction): string => {
+  const op = String(effect._op)
+  const fn = typeof effect.effect_instruction_i1 === "function" ? effect.effect_instruction_i1 : effect.effect_instruction_i0
+  if (op === "Tag") return `${op} ${String(effect.key)}`
+  if (op === "Success") {
+    const value = effect.effect_instruction_i0
+    return `${op} ${value === null || typeof value !== "object" ? typeof value : (value.constructor?.name ?? "object")}`
+  }
+  return typeof fn === "function" ? `${op} ${String(fn).replace(/\s+/g, " ").slice(0, 100)}` : op
+}
+
+/** Counts the instructions evaluated, by site. */
+class OpCounter extends Supervisor.AbstractSupervisor<number> {
+  ops = 0
+  readonly sites = new Map<string, number>()
+  get value() {
+    return Effect.sync(() => this.ops)
+  }
+  override onEffect(_fiber: unknown, effect: Effect.Effect<unknown, unknown, unknown>) {
+    this.ops += 1
+    const site = siteOf(effect as Instruction)
+    this.sites.set(site, (this.sites.get(site) ?? 0) + 1)
+  }
+}
+const ops = new OpCounter()
 
 const bodyOf = (i: number): Uint8Array<ArrayBuffer> => {
   const body = new Uint8Array(bodyBytes)
@@ -83,7 +121,11 @@ const work =
   api === "download"
     ? Effect.forEach(requests, (request) => download(request), { concurrency: 64, discard: true })
     : Stream.runDrain(fetchMany(Stream.fromIterable(requests), { concurrency: 64, total: count }))
-const run = countFibers ? Effect.supervised(work, fibers) : work
+const run = countOps
+  ? Effect.withRuntimeFlagsPatch(Effect.supervised(work, ops), RuntimeFlagsPatch.enable(RuntimeFlags.OpSupervision))
+  : countFibers
+    ? Effect.supervised(work, fibers)
+    : work
 const before = process.cpuUsage()
 const started = performance.now()
 await Effect.runPromise(Effect.provide(run, layer))
@@ -94,3 +136,9 @@ console.log(
     `${((cpu.user + cpu.system) / count).toFixed(1)} µs CPU per artifact`
 )
 if (countFibers) console.log(`fibers started: ${fibers.started} (${(fibers.started / count).toFixed(2)} per artifact)`)
+if (countOps) {
+  console.log(`Effect instructions per artifact: ${(ops.ops / count).toFixed(1)}; the most frequent sites:`)
+  for (const [site, n] of [...ops.sites].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+    console.log(`${(n / count).toFixed(2).padStart(8)}  ${site}`)
+  }
+}
