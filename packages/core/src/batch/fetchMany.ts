@@ -22,6 +22,7 @@ import type { Artifact } from "../domain/artifact.js"
 import type { DownloadError } from "../domain/errors.js"
 import type { DownloadRequestInput } from "../domain/request.js"
 import { downloadWith } from "../pipeline/download.js"
+import { makeFastLane } from "../pipeline/fastLane.js"
 import { Progress } from "../progress/Progress.js"
 import type { Remotes } from "../remote/Remotes.js"
 import type { Storage } from "../storage/Storage.js"
@@ -119,6 +120,8 @@ const fetchHere = <E, R>(
       yield* tracker.start()
       const recorder = makeBatchRecorder(catalog, { maxBatch: options.maxRecordsPerWrite })
       const prefetcher = makePrefetcher(catalog)
+      // the common small download skips the pipeline's machinery (see pipeline/fastLane.ts)
+      const lane = yield* makeFastLane(tracker.progress, recorder.record)
       const bytes = new ByteBudget(maxBytes)
 
       const one = ([item, index]: readonly [Prefetched, number]): Effect.Effect<
@@ -142,7 +145,8 @@ const fetchHere = <E, R>(
         return Effect.uninterruptibleMask((restore) => {
           const started = () => {
             tracker.active += 1
-            return Effect.matchCauseEffect(restore(downloadWith(request, { record: recorder.record, known: item.known })), {
+            const download = lane?.download(request, item.known) ?? downloadWith(request, { record: recorder.record, known: item.known })
+            return Effect.matchCauseEffect(restore(download), {
               onSuccess: (artifact): Effect.Effect<BatchResult> => {
                 settle()
                 return Effect.succeed({ _tag: "Ok", index, request, artifact })

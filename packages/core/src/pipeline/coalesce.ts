@@ -6,7 +6,7 @@
  * others; when the last requester leaves, it is interrupted (and cleans up as any interrupted download does).
  * The entry leaves the map as soon as the download ends, so the map only ever holds downloads in flight.
  */
-import { Deferred, Effect, Exit, Fiber } from "effect"
+import { Deferred, Effect, Exit, Fiber, FiberId } from "effect"
 import type { Artifact } from "../domain/artifact.js"
 import type { DownloadError } from "../domain/errors.js"
 
@@ -72,7 +72,36 @@ export const coalesce = <R>(
       const exit = yield* Effect.exit(restore(Deferred.await(entry.deferred)))
       if (Exit.isInterrupted(exit) && !(yield* Deferred.isDone(entry.deferred))) yield* leave
       else entry.waiters -= 1
+      // a claimed download (no shared run) ended by its owner's interruption: this requester was not interrupted,
+      // so it starts over (running it, or joining whoever did first)
+      if (Exit.isInterrupted(exit) && entry.fiber === undefined && joined) return yield* restore(coalesce(store, sha256, download))
       const artifact = yield* exit
       return { artifact, joined }
     })
   )
+
+/** A caller's hold on a sha256 it downloads on its own fiber (see `claim`). */
+export interface Claim {
+  /** Hands the outcome to every requester that joined meanwhile and frees the sha256. */
+  readonly settle: (exit: Exit.Exit<Artifact, DownloadError>) => void
+}
+
+/**
+ * Claims `sha256` for a download the caller runs on its own fiber, with no shared run forked (a batch's fast lane,
+ * fastLane.ts): undefined when a download of it is in flight already (the caller then joins it through
+ * `coalesce`). Requesters arriving meanwhile join as they would join a shared run. The difference: if the caller
+ * is interrupted, so are they — acceptable where every requester belongs to one batch, which is interrupted as a
+ * whole. `settle` must run whatever ends the download.
+ */
+export const claim = (store: object, sha256: string): Claim | undefined => {
+  const table = tableFor(store)
+  if (table.has(sha256)) return undefined
+  const entry: Shared = { deferred: Deferred.unsafeMake<Artifact, DownloadError>(FiberId.none), waiters: 0, fiber: undefined }
+  table.set(sha256, entry)
+  return {
+    settle: (exit) => {
+      if (table.get(sha256) === entry) table.delete(sha256)
+      Deferred.unsafeDone(entry.deferred, exit)
+    }
+  }
+}

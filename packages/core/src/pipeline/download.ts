@@ -8,6 +8,7 @@ import { Effect, Option } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { type ArtifactKnowledge, Catalog, type CatalogService } from "../catalog/Catalog.js"
 import type { CatalogEntry, DownloadRecord } from "../catalog/schema.js"
+import { commitAndRecord } from "./commit.js"
 import { Artifact } from "../domain/artifact.js"
 import { ByteSize, digestEntries, Sha256 } from "../domain/digest.js"
 import type { CatalogError, DownloadError, StorageError } from "../domain/errors.js"
@@ -17,7 +18,7 @@ import { redactUrl } from "../http/userinfo.js"
 import { Progress, type ProgressService } from "../progress/Progress.js"
 import { Remotes, type RemotesService } from "../remote/Remotes.js"
 import { type PendingSync, Storage, type StorageService, type TempObject } from "../storage/Storage.js"
-import { annotate, recordOutcome, Telemetry, traced } from "../telemetry/telemetry.js"
+import { annotate, recordOutcome, Telemetry } from "../telemetry/telemetry.js"
 import { coalesce } from "./coalesce.js"
 import { revalidationFor } from "./revalidate.js"
 import { deliver } from "./segments/index.js"
@@ -116,6 +117,16 @@ export interface DownloadOptions {
    * `lookup` and a `sourcesFor` of this download's own. Only for a request that names its sha256.
    */
   readonly known?: ArtifactKnowledge | undefined
+  /**
+   * The progress id of a download the batch's fast lane started and hands over (fastLane.ts): its events go on
+   * under that id, and `Queued` is not announced again.
+   */
+  readonly id?: number | undefined
+  /**
+   * The caller holds the sha256's coalescing claim (fastLane.ts) and settles it: this download runs on the
+   * caller's fiber instead of joining or starting a shared run.
+   */
+  readonly claimed?: boolean | undefined
 }
 
 interface Context {
@@ -128,6 +139,8 @@ interface Context {
   readonly progress: ProgressService
   readonly record: RecordDownload
   readonly known: ArtifactKnowledge | undefined
+  /** Telemetry is on: spans around the commit and the record. */
+  readonly tracing: boolean
 }
 
 /** Everything after validation: reuse, fetch from the best source, commit and record. */
@@ -160,37 +173,23 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
         const { transfer, digests, source } = delivered
         const sha256 = digests.sha256
         const size = ByteSize.make(transfer.received)
-        // Commit and record together: if the catalog refuses, an object this download created is removed again.
-        const object = yield* Effect.uninterruptible(
-          Effect.gen(function* () {
-            // the store's last durability steps (a folder fsync) go with the record: a group shares them
-            const { object, created, kept, pending } = yield* temp
-              .commit(sha256, size, { replace, deferSync: true })
-              .pipe(traced("cargohold.commit", { "cargohold.sha256": sha256, "cargohold.size": size }))
-            const record: DownloadRecord = {
-              sha256,
-              size,
-              digests,
-              store: object.store,
-              key: object.key,
-              kept,
-              url: source.spec.url,
-              finalUrl: transfer.finalUrl,
-              remote: source.remote?.name,
-              priority: source.declaredPriority,
-              etag: transfer.etag,
-              lastModified: transfer.lastModified,
-              peerAddress: transfer.peer?.address,
-              tlsFingerprint: transfer.peer?.tlsFingerprint,
-              protocol: transfer.peer?.protocol,
-              at: new Date()
-            }
-            yield* ctx.record({ record, pending: pending ?? [] }).pipe(
-              traced("cargohold.catalog.record", { "cargohold.sha256": sha256 }),
-              Effect.tapError(() => (created ? Effect.ignore(storage.remove(sha256)) : Effect.void))
-            )
-            return object
-          })
+        const object = yield* commitAndRecord(
+          storage,
+          temp,
+          {
+            sha256,
+            size,
+            digests,
+            url: source.spec.url,
+            finalUrl: transfer.finalUrl,
+            remote: source.remote?.name,
+            priority: source.declaredPriority,
+            etag: transfer.etag,
+            lastModified: transfer.lastModified,
+            peer: transfer.peer
+          },
+          ctx.record,
+          { replace, tracing: ctx.tracing }
         )
         // the request's other sources become known to the catalog: the next download of this artifact can use them
         const others = ctx.sources.filter((c) => c !== source)
@@ -233,11 +232,13 @@ export const downloadWith = (
   options: DownloadOptions = {}
 ): Effect.Effect<Artifact, DownloadError, HttpClient.HttpClient | Storage | Catalog | Remotes | Progress> =>
   Effect.gen(function* () {
-    const id = nextDownloadId()
+    const id = options.id ?? nextDownloadId()
     const progress = yield* Progress
+    const telemetry = yield* Telemetry
     const url = redactUrl(input.url)
     const run = Effect.gen(function* () {
-      yield* progress.emit({ _tag: "Queued", id, url })
+      // a download the fast lane handed over was announced there already
+      if (options.id === undefined) yield* progress.emit({ _tag: "Queued", id, url })
       const sources = yield* requestedCandidates(input)
       const storage = yield* Storage
       const catalog = yield* Catalog
@@ -251,11 +252,12 @@ export const downloadWith = (
         remotes,
         progress,
         record: options.record ?? recordAlone(catalog),
-        known: options.known
+        known: options.known,
+        tracing: telemetry.enabled
       }
       const pinned = sources[0].spec.digests.sha256
       const artifact =
-        pinned === undefined
+        pinned === undefined || options.claimed === true
           ? yield* fetchAndStore(ctx)
           : yield* Effect.map(coalesce(storage, pinned, fetchAndStore(ctx)), ({ artifact, joined }) =>
               joined ? new Artifact({ ...artifact, url: sources[0].spec.url, cached: true }, true) : artifact
@@ -267,7 +269,6 @@ export const downloadWith = (
         progress.emit({ _tag: "Failed", id, url, error: { _tag: error._tag, message: error.message } })
       )
     )
-    const telemetry = yield* Telemetry
     return yield* telemetry.enabled ? instrumented(run, url) : run
   })
 
