@@ -49,6 +49,10 @@ const siteOf = (effect: Instruction): string => {
   const op = String(effect._op)
   const fn = typeof effect.effect_instruction_i1 === "function" ? effect.effect_instruction_i1 : effect.effect_instruction_i0
   if (op === "Tag") return `${op} ${String(effect.key)}`
+  if (op === "Commit" && typeof fn !== "function") {
+    const commit = (effect as { readonly commit?: unknown }).commit
+    return `${op} ${effect.constructor?.name ?? ""} ${String(commit).replace(/\s+/g, " ").slice(0, 90)}`
+  }
   if (op === "Success") {
     const value = effect.effect_instruction_i0
     return `${op} ${value === null || typeof value !== "object" ? typeof value : (value.constructor?.name ?? "object")}`
@@ -138,7 +142,7 @@ console.log(
 if (countFibers) console.log(`fibers started: ${fibers.started} (${(fibers.started / count).toFixed(2)} per artifact)`)
 if (countOps) {
   console.log(`Effect instructions per artifact: ${(ops.ops / count).toFixed(1)}; the most frequent sites:`)
-  for (const [site, n] of [...ops.sites].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+  for (const [site, n] of [...ops.sites].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.OPS_TOP ?? 40))) {
     console.log(`${(n / count).toFixed(2).padStart(8)}  ${site}`)
   }
 }

@@ -1,0 +1,174 @@
+/**
+ * A batch's fast lane (pipeline/fastLane.ts) over real sockets: whatever the lane takes or hands over, a batch's
+ * results, store, catalog and events are the pipeline's. Run over both transfer paths (vitest.config.ts): over the
+ * platform HttpClient there is no lane and the same expectations hold, except the one request a declining host
+ * costs the lane.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { type BatchResult, download, fetchMany, type ProgressEvent, type Sha256 } from "@cargohold/core"
+import { Chunk, Effect, Fiber, Stream } from "effect"
+import { sha256Hex } from "../support/downloads.js"
+import { CollectedProgress, expectNothingLeft, layerNetworkTest, MemoryBackends, transferPath } from "../support/layers.js"
+import { bytesOf, serverScoped } from "../support/servers.js"
+
+const nothingLeft = { objects: 0, temps: 0, catalogued: 0 }
+const files = Array.from({ length: 24 }, (_, i) => bytesOf(4096 + i, i + 1))
+const lean = transferPath === "lean"
+
+const collect = <E, R>(stream: Stream.Stream<BatchResult, E, R>) =>
+  Effect.map(Stream.runCollect(stream), (chunk) => Chunk.toReadonlyArray(chunk).slice().sort((a, b) => a.index - b.index))
+
+const requestsFor = (url: (path: string) => string) =>
+  files.map((bytes, i) => ({ url: url(`/f${i}`), sha256: sha256Hex(bytes), size: bytes.length }))
+
+const fileOf = (url: string | undefined) => files[Number((url ?? "").replace(/^.*\/f/, ""))]
+
+describe("a batch's fast lane", () => {
+  it.scopedLive("pinned small files: each stored and catalogued after one request, its events in order", () =>
+    Effect.gen(function* () {
+      const server = yield* serverScoped((req, res) => {
+        const bytes = fileOf(req.url)
+        res.writeHead(200, { "content-length": bytes!.length, etag: '"v1"' }).end(bytes)
+      })
+      const results = yield* collect(fetchMany(Stream.fromIterable(requestsFor(server.url)), { concurrency: 8 }))
+      expect(results.map((r) => r._tag)).toEqual(files.map(() => "Ok"))
+      expect(server.stats.requests.length).toBe(files.length)
+      const { storage, catalog } = yield* MemoryBackends
+      expect((yield* storage.objects).size).toBe(files.length)
+      expect(yield* storage.openTemps).toBe(0)
+      const entry = yield* catalog.lookup(sha256Hex(files[3]!) as Sha256)
+      expect(entry._tag).toBe("Some")
+      const sources = yield* catalog.sourcesFor(sha256Hex(files[3]!) as Sha256)
+      expect(sources.map((s) => [s.url, s.etag])).toEqual([[server.url("/f3"), '"v1"']])
+      const events = yield* (yield* CollectedProgress).events
+      const perDownload = new Map<number, Array<string>>()
+      for (const event of events) {
+        if (!("id" in event) || event._tag === "Bytes") continue
+        perDownload.set(event.id, [...(perDownload.get(event.id) ?? []), event._tag])
+      }
+      expect(perDownload.size).toBe(files.length)
+      for (const tags of perDownload.values()) expect(tags).toEqual(["Queued", "Started", "Done"])
+      const bytes = events.filter((e): e is Extract<ProgressEvent, { _tag: "Bytes" }> => e._tag === "Bytes")
+      expect(bytes.length).toBeGreaterThanOrEqual(files.length)
+    }).pipe(Effect.provide(layerNetworkTest()))
+  )
+
+  it.scopedLive("a redirecting host: every artifact arrives through the redirect; the lane asks it once", () =>
+    Effect.gen(function* () {
+      const target = yield* serverScoped((req, res) => {
+        const bytes = fileOf(req.url)
+        res.writeHead(200, { "content-length": bytes!.length }).end(bytes)
+      })
+      const mirror = yield* serverScoped((req, res) => res.writeHead(302, { location: target.url(req.url ?? "/") }).end())
+      const results = yield* collect(fetchMany(Stream.fromIterable(requestsFor(mirror.url)), { concurrency: 1 }))
+      expect(results.every((r) => r._tag === "Ok" && r.artifact.finalUrl.startsWith(target.origin))).toBe(true)
+      expect(target.stats.requests.length).toBe(files.length)
+      // the lane's own request to the redirecting host, then the host is the pipeline's
+      expect(mirror.stats.requests.length).toBe(files.length + (lean ? 1 : 0))
+    }).pipe(Effect.provide(layerNetworkTest()))
+  )
+
+  it.scopedLive("wrong bytes: a typed DigestMismatch for each, nothing stored, the disagreement recorded", () =>
+    Effect.gen(function* () {
+      const server = yield* serverScoped((req, res) => {
+        const bytes = Buffer.from(fileOf(req.url)!)
+        bytes[0] = bytes[0]! ^ 0xff
+        res.writeHead(200, { "content-length": bytes.length }).end(bytes)
+      })
+      const requests = requestsFor(server.url).slice(0, 4)
+      const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 4 }))
+      expect(results.map((r) => (r._tag === "Failed" ? r.error._tag : r._tag))).toEqual(requests.map(() => "DigestMismatch"))
+      const { catalog } = yield* MemoryBackends
+      const sources = yield* catalog.sourcesFor(requests[0]!.sha256 as Sha256)
+      expect(sources[0]?.lastErrorTag).toBe("DigestMismatch")
+      expect(sources[0]?.servedSha256).toMatch(/^[0-9a-f]{64}$/)
+      expect(yield* expectNothingLeft).toEqual({ ...nothingLeft, catalogued: 0 })
+      const events = yield* (yield* CollectedProgress).events
+      expect(events.filter((e) => e._tag === "Failed").length).toBe(requests.length)
+    }).pipe(Effect.provide(layerNetworkTest()))
+  )
+
+  it.scopedLive("a 503 before each file, then the file: stored, within the retry budget", () =>
+    Effect.gen(function* () {
+      const seen = new Set<string>()
+      const server = yield* serverScoped((req, res) => {
+        const path = req.url ?? "/"
+        if (!seen.has(path)) {
+          seen.add(path)
+          res.writeHead(503, { "content-length": 0 }).end()
+          return
+        }
+        const bytes = fileOf(path)
+        res.writeHead(200, { "content-length": bytes!.length }).end(bytes)
+      })
+      const requests = requestsFor(server.url).slice(0, 6)
+      const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 2 }))
+      expect(results.every((r) => r._tag === "Ok")).toBe(true)
+      expect(server.stats.requests.length).toBe(2 * requests.length)
+      const { storage } = yield* MemoryBackends
+      expect(yield* storage.openTemps).toBe(0)
+    }).pipe(Effect.provide(layerNetworkTest()))
+  )
+
+  it.scopedLive("a body cut short once: the artifact is stored whole, no temp object left", () =>
+    Effect.gen(function* () {
+      let cut = false
+      const server = yield* serverScoped((req, res) => {
+        const bytes = fileOf(req.url)!
+        res.writeHead(200, { "content-length": bytes.length })
+        if (!cut) {
+          cut = true
+          res.write(bytes.subarray(0, 1000))
+          setTimeout(() => res.destroy(), 20)
+          return
+        }
+        res.end(bytes)
+      })
+      const requests = requestsFor(server.url).slice(0, 3)
+      const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 1 }))
+      expect(results.every((r) => r._tag === "Ok")).toBe(true)
+      const { storage } = yield* MemoryBackends
+      expect((yield* storage.objects).size).toBe(3)
+      expect(yield* storage.openTemps).toBe(0)
+    }).pipe(Effect.provide(layerNetworkTest()))
+  )
+
+  it.scopedLive("the same sha256 twice in one batch: one request, both results", () =>
+    Effect.gen(function* () {
+      const bytes = files[0]!
+      const server = yield* serverScoped((_req, res) => {
+        setTimeout(() => res.writeHead(200, { "content-length": bytes.length }).end(bytes), 100)
+      })
+      const one = { url: server.url("/a"), sha256: sha256Hex(bytes), size: bytes.length }
+      const two = { ...one, url: server.url("/b") }
+      const results = yield* collect(fetchMany(Stream.make(one, two), { concurrency: 2 }))
+      expect(results.map((r) => r._tag)).toEqual(["Ok", "Ok"])
+      expect(server.stats.requests.length).toBe(1)
+      expect(results.filter((r) => r._tag === "Ok" && r.artifact.cached).length).toBe(1)
+    }).pipe(Effect.provide(layerNetworkTest()))
+  )
+
+  it.scopedLive("a download outside the batch that joined it survives the batch's interruption", () =>
+    Effect.gen(function* () {
+      const bytes = files[1]!
+      const server = yield* serverScoped((_req, res) => {
+        setTimeout(() => res.writeHead(200, { "content-length": bytes.length }).end(bytes), 300)
+      })
+      const request = { url: server.url("/x"), sha256: sha256Hex(bytes), size: bytes.length }
+      const batch = yield* Effect.fork(collect(fetchMany(Stream.make(request))))
+      yield* Effect.sleep("100 millis")
+      const alone = yield* Effect.fork(download(request))
+      yield* Effect.sleep("50 millis")
+      yield* Fiber.interrupt(batch)
+      const artifact = yield* Fiber.join(alone)
+      expect(artifact.sha256).toBe(sha256Hex(bytes))
+      const { storage, catalog } = yield* MemoryBackends
+      expect((yield* storage.objects).size).toBe(1)
+      expect((yield* catalog.list()).length).toBe(1)
+      expect(yield* storage.openTemps).toBe(0)
+      // a shared run (the pipeline's) goes on for the joiner; the lane's claim ends with the batch and the joiner
+      // starts over
+      expect(server.stats.requests.length).toBe(lean ? 2 : 1)
+    }).pipe(Effect.provide(layerNetworkTest()))
+  )
+})
