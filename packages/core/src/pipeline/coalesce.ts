@@ -6,7 +6,7 @@
  * others; when the last requester leaves, it is interrupted (and cleans up as any interrupted download does).
  * The entry leaves the map as soon as the download ends, so the map only ever holds downloads in flight.
  */
-import { Deferred, Effect, Exit, Fiber, FiberId } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, FiberId } from "effect"
 import type { Artifact } from "../domain/artifact.js"
 import type { DownloadError } from "../domain/errors.js"
 
@@ -70,11 +70,14 @@ export const coalesce = <R>(
         return Fiber.interrupt(entry.fiber)
       })
       const exit = yield* Effect.exit(restore(Deferred.await(entry.deferred)))
-      if (Exit.isInterrupted(exit) && !(yield* Deferred.isDone(entry.deferred))) yield* leave
+      const settled = yield* Deferred.isDone(entry.deferred)
+      if (Exit.isInterrupted(exit) && !settled) yield* leave
       else entry.waiters -= 1
-      // a claimed download (no shared run) ended by its owner's interruption: this requester was not interrupted,
-      // so it starts over (running it, or joining whoever did first)
-      if (Exit.isInterrupted(exit) && entry.fiber === undefined && joined) return yield* restore(coalesce(store, sha256, download))
+      // a claimed download (no shared run) that its owner's interruption alone ended: this requester was not
+      // interrupted itself (the deferred was settled), so it starts over (running it, or joining whoever did first)
+      if (joined && entry.fiber === undefined && settled && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) {
+        return yield* restore(coalesce(store, sha256, download))
+      }
       const artifact = yield* exit
       return { artifact, joined }
     })
@@ -89,9 +92,10 @@ export interface Claim {
 /**
  * Claims `sha256` for a download the caller runs on its own fiber, with no shared run forked (a batch's fast lane,
  * fastLane.ts): undefined when a download of it is in flight already (the caller then joins it through
- * `coalesce`). Requesters arriving meanwhile join as they would join a shared run. The difference: if the caller
- * is interrupted, so are they — acceptable where every requester belongs to one batch, which is interrupted as a
- * whole. `settle` must run whatever ends the download.
+ * `coalesce`). Requesters arriving meanwhile join as they would join a shared run. The difference: the download
+ * dies with its caller; a requester that joined and was not interrupted itself then starts over (runs the download,
+ * or joins whoever did first), so it is never handed another's interruption. `settle` must run whatever ends the
+ * download: take the claim and register its settling in one uninterruptible step.
  */
 export const claim = (store: object, sha256: string): Claim | undefined => {
   const table = tableFor(store)

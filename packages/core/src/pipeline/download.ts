@@ -21,6 +21,7 @@ import { type PendingSync, Storage, type StorageService, type TempObject } from 
 import { annotate, recordOutcome, Telemetry } from "../telemetry/telemetry.js"
 import { coalesce } from "./coalesce.js"
 import { revalidationFor } from "./revalidate.js"
+import type { PriorFailure } from "./failover.js"
 import { deliver } from "./segments/index.js"
 import { type Candidate, planSources, requestedCandidates } from "./sources.js"
 
@@ -127,6 +128,10 @@ export interface DownloadOptions {
    * caller's fiber instead of joining or starting a shared run.
    */
   readonly claimed?: boolean | undefined
+  /** The fast lane announced `Started` for this download already (it opened a temp object and sent a request). */
+  readonly started?: boolean | undefined
+  /** The fast lane's failed attempt, counted as this download's first at that URL (see failover.ts). */
+  readonly prior?: PriorFailure | undefined
 }
 
 interface Context {
@@ -141,6 +146,8 @@ interface Context {
   readonly known: ArtifactKnowledge | undefined
   /** Telemetry is on: spans around the commit and the record. */
   readonly tracing: boolean
+  readonly started: boolean
+  readonly prior: PriorFailure | undefined
 }
 
 /** Everything after validation: reuse, fetch from the best source, commit and record. */
@@ -167,8 +174,12 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
     const revalidation = pinned === undefined ? Option.getOrUndefined(yield* revalidationFor(spec, catalog, storage)) : undefined
     const body = (temp: TempObject) =>
       Effect.gen(function* () {
-        yield* progress.emit({ _tag: "Started", id, url: spec.url, size: spec.size })
-        const delivered = yield* deliver(sources, { id, temp, hasher, progress, catalog, sha256: pinned, revalidation }, ctx.input)
+        if (!ctx.started) yield* progress.emit({ _tag: "Started", id, url: spec.url, size: spec.size })
+        const delivered = yield* deliver(
+          sources,
+          { id, temp, hasher, progress, catalog, sha256: pinned, revalidation, prior: ctx.prior },
+          ctx.input
+        )
         if (delivered.transfer.notModified && revalidation !== undefined) return revalidation.artifact
         const { transfer, digests, source } = delivered
         const sha256 = digests.sha256
@@ -253,7 +264,9 @@ export const downloadWith = (
         progress,
         record: options.record ?? recordAlone(catalog),
         known: options.known,
-        tracing: telemetry.enabled
+        tracing: telemetry.enabled,
+        started: options.started === true,
+        prior: options.prior
       }
       const pinned = sources[0].spec.digests.sha256
       const artifact =

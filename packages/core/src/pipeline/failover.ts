@@ -43,6 +43,17 @@ export interface Delivered {
   readonly source: Candidate
 }
 
+/**
+ * A first attempt made before the pipeline took the download over (a batch's fast lane, fastLane.ts): it counts as
+ * the first attempt at its source, so the retry policy allows no more requests than for a download it made itself.
+ */
+export interface PriorFailure {
+  readonly url: string
+  readonly error: DownloadError
+  /** The sha256 of the bytes the source sent, when they had the wrong digest. */
+  readonly servedSha256?: string | undefined
+}
+
 export interface FailoverContext {
   readonly id: number
   readonly temp: TempObject
@@ -55,6 +66,8 @@ export interface FailoverContext {
   readonly revalidation?: Revalidation | undefined
   /** Asked on the head of a whole HTTP body (see `Transfer.divert`): segments now, one stream, or watch it. */
   readonly divert?: ((head: Omit<DivertHead, "received">) => DivertDecision) | undefined
+  /** The failed first attempt at one of the sources, made before (counted as this download's first there). */
+  readonly prior?: PriorFailure | undefined
 }
 
 /** The first answer announced a large body that the download fetches in segments instead (pipeline/segments). */
@@ -79,6 +92,7 @@ export const fromFirstGoodSource = (
     const single = sources.length === 1
     let attempts = 0
     let lastError: DownloadError | undefined
+    let prior = ctx.prior
     for (let i = 0; i < sources.length; i++) {
       const source = sources[i]!
       const last = i === sources.length - 1
@@ -109,7 +123,7 @@ export const fromFirstGoodSource = (
               }))
             : Effect.void
         )
-      const oneTry = Effect.zipRight(
+      const request = Effect.zipRight(
         Effect.sync(() => {
           attempts += 1
           servedSha256 = undefined
@@ -131,6 +145,16 @@ export const fromFirstGoodSource = (
           )
         )
       )
+      // the attempt made before the pipeline took over (see PriorFailure) is replayed as this source's first
+      const oneTry = Effect.suspend(() => {
+        const made = prior
+        if (made === undefined || made.url !== source.spec.url) return request
+        prior = undefined
+        attempts += 1
+        servedSha256 = made.servedSha256
+        if (made.error._tag === "DigestMismatch") mismatches += 1
+        return Effect.fail(made.error)
+      })
       const result = yield* Effect.either(
         single || last ? retryAfterFirstFailure(oneTry, schedule, retryHere) : oneTry
       )

@@ -7,15 +7,14 @@ import { Duration, Effect, type Scope } from "effect"
 import type { DownloadError } from "../domain/errors.js"
 import { proxyLabel } from "../http/classify.js"
 import { HttpExchange } from "../http/exchange.js"
-import { originOf } from "../http/origin.js"
 import { RequestGuard, release, watch } from "../http/requestGuard.js"
 import { ifRangeValidator } from "../http/resume.js"
-import { authorizationHeader, NetworkPolicy } from "../remote/policy.js"
+import { NetworkPolicy } from "../remote/policy.js"
 import { type DownloadSettings, settingsForRemote } from "./config.js"
 import type { ConnectionLimiter } from "./limits.js"
 import type { Transfer } from "./transfer.js"
 import { oneAttempt } from "./httpAnswer.js"
-import { type AttemptContext, timedOut } from "./httpRequest.js"
+import { type AttemptContext, requestIdentity, timedOut } from "./httpRequest.js"
 
 const constTrue = () => true
 
@@ -78,11 +77,7 @@ export const fetchHttp = (
       connection,
       limits,
       proxy: remote?.proxy !== undefined ? proxyLabel(remote.proxy.url) : undefined,
-      headers: { "user-agent": settings.userAgent, ...remote?.headers, ...transfer.spec.headers },
-      // credentials written into the URL are for its own origin; else the remote's, for the remote's origin
-      authorization: transfer.spec.urlAuthorization ?? authorizationHeader(remote),
-      authOrigin: transfer.spec.urlAuthorization !== undefined ? url.origin : remote === undefined ? undefined : originOf(remote.url),
-      origin: url.origin,
+      ...requestIdentity(transfer.spec, settings),
       host: url.host
     }
     yield* limits

@@ -13,15 +13,15 @@ import type { ConnectionLimiter } from "./limits.js"
 import type { Transfer } from "./transfer.js"
 import { type AttemptContext, hostOf, sendFollowing } from "./httpRequest.js"
 
-/** Reports a 429/503 to the host's adaptive gate and emits the backoff event. */
-const backoff = (
+/** Reports a 429/503 from `host` to its adaptive gate and emits the backoff event. */
+export const backoff = (
   transfer: Transfer,
-  ctx: AttemptContext,
+  host: string,
   limiter: ConnectionLimiter,
   status: number,
   retryAfterMs: number | undefined
 ) =>
-  Effect.flatMap(limiter.host(hostOf(transfer, ctx)).backoff(retryAfterMs), (signal) =>
+  Effect.flatMap(limiter.host(host).backoff(retryAfterMs), (signal) =>
     Effect.zipRight(recordHost(signal.host, signal.concurrency, status), transfer.progress.emit({
       _tag: "HostBackoff",
       id: transfer.id,
@@ -33,8 +33,9 @@ const backoff = (
     }))
   )
 
-const recovered = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionLimiter) =>
-  Effect.flatMap(limiter.host(hostOf(transfer, ctx)).success(), (signal) =>
+/** A served answer from `host` counts towards its recovery after a backoff. */
+export const recovered = (transfer: Transfer, host: string, limiter: ConnectionLimiter) =>
+  Effect.flatMap(limiter.host(host).success(), (signal) =>
     signal === undefined
       ? Effect.void
       : Effect.zipRight(recordHost(signal.host, signal.concurrency), transfer.progress.emit({
@@ -45,6 +46,17 @@ const recovered = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionL
           concurrency: signal.concurrency
         }))
   )
+
+/** The typed error of an answer that refuses the request (any status the transfer cannot use). */
+export const refusal = (
+  url: string,
+  status: number,
+  retryAfterMs: number | undefined,
+  proxy: string | undefined
+): HttpStatusError | ProxyError =>
+  status === 407 && proxy !== undefined
+    ? new ProxyError({ url, proxy, status, reason: "407 Proxy Authentication Required (proxy credentials missing or refused)" })
+    : new HttpStatusError({ url, status, retryAfterMs })
 
 export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionLimiter, permit: HostPermit) =>
   Effect.gen(function* () {
@@ -99,7 +111,7 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
       // not modified: what the catalog holds for this URL is current (revalidate.ts); there is no body to read
       yield* answer.discard
       transfer.answeredNotModified()
-      yield* recovered(transfer, ctx, limiter)
+      yield* recovered(transfer, hostOf(transfer, ctx), limiter)
       return
     } else if (resuming && status === 416) {
       yield* transfer.reset
@@ -107,16 +119,8 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
     } else {
       yield* answer.discard
       const retryAfterMs = parseRetryAfter(answer.header("retry-after"), Date.now())
-      if (status === 429 || status === 503) yield* backoff(transfer, ctx, limiter, status, retryAfterMs)
-      if (status === 407 && ctx.proxy !== undefined) {
-        return yield* new ProxyError({
-          url,
-          proxy: ctx.proxy,
-          status,
-          reason: "407 Proxy Authentication Required (proxy credentials missing or refused)"
-        })
-      }
-      return yield* new HttpStatusError({ url, status, retryAfterMs })
+      if (status === 429 || status === 503) yield* backoff(transfer, hostOf(transfer, ctx), limiter, status, retryAfterMs)
+      return yield* refusal(url, status, retryAfterMs, ctx.proxy)
     }
     const lengthHeader = answer.header("content-length")
     const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
@@ -150,6 +154,6 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
         reason: `body ended after ${transfer.received} of ${total} bytes`
       })
     }
-    yield* recovered(transfer, ctx, limiter)
+    yield* recovered(transfer, hostOf(transfer, ctx), limiter)
     yield* transfer.bytesEvent
   })

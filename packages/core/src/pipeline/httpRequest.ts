@@ -15,7 +15,9 @@ import type { Exchange, Peer } from "../http/exchange.js"
 import type { HostPermit } from "../http/hostGate.js"
 import { headersForOrigin, nextHop, redirectStatuses } from "../http/redirects.js"
 import type { RequestGuard } from "../http/requestGuard.js"
-import type { RemoteConnection } from "../remote/policy.js"
+import type { DownloadSpec } from "../domain/request.js"
+import { originOf } from "../http/origin.js"
+import { authorizationHeader, type RemoteConnection } from "../remote/policy.js"
 import { recordHost } from "../telemetry/telemetry.js"
 import type { DownloadSettings } from "./config.js"
 import type { ConnectionLimiter, RemoteLimiter } from "./limits.js"
@@ -28,7 +30,7 @@ const header = (headers: Headers.Headers, name: string): string | undefined => {
 }
 
 /** Bodies of error and redirect answers up to this size are read and dropped, so the connection can be reused. */
-const discardLimit = 64 * 1024
+export const discardLimit = 64 * 1024
 
 /**
  * Reads a small unwanted body to its end (keeps the connection alive); larger ones are aborted when the attempt
@@ -179,9 +181,25 @@ const sendLean = (
   )
 }
 
+/** Who a download's requests speak as: the headers for its first origin, and credentials for their own origin. */
+export type RequestIdentity = Pick<AttemptContext, "headers" | "authorization" | "authOrigin" | "origin">
+
+/** The identity of `spec`'s requests under `settings` (the remote's already applied). */
+export const requestIdentity = (spec: DownloadSpec, settings: DownloadSettings): RequestIdentity => {
+  const remote = spec.remote
+  const origin = new URL(spec.url).origin
+  return {
+    headers: { "user-agent": settings.userAgent, ...remote?.headers, ...spec.headers },
+    // credentials written into the URL are for its own origin; else the remote's, for the remote's origin
+    authorization: spec.urlAuthorization ?? authorizationHeader(remote),
+    authOrigin: spec.urlAuthorization !== undefined ? origin : remote === undefined ? undefined : originOf(remote.url),
+    origin
+  }
+}
+
 /** The request's headers for `url`: lower-case names, the later source winning (as the platform's setHeaders). */
-const requestHeaders = (
-  ctx: AttemptContext,
+export const requestHeaders = (
+  ctx: RequestIdentity,
   urlOrigin: string,
   extra: Readonly<Record<string, string>>
 ): Record<string, string> => {
