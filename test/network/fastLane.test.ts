@@ -4,6 +4,7 @@
  * platform HttpClient there is no lane and the same expectations hold, except the one request a declining host
  * costs the lane.
  */
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { describe, expect, it } from "@effect/vitest"
 import { type BatchResult, download, fetchMany, type ProgressEvent, Remote, type Sha256 } from "@cargohold/core"
 import { Chunk, Effect, Fiber, Stream } from "effect"
@@ -31,6 +32,21 @@ const tagsById = (events: ReadonlyArray<ProgressEvent>) => {
     perDownload.set(event.id, [...(perDownload.get(event.id) ?? []), event._tag])
   }
   return perDownload
+}
+
+/** A server that refuses each path once with `status`, then serves its file. */
+const refusingOnce = (status: number, headers: Record<string, string | number>) => {
+  const seen = new Set<string>()
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url ?? "/"
+    if (!seen.has(path)) {
+      seen.add(path)
+      res.writeHead(status, headers).end()
+      return
+    }
+    const bytes = fileOf(path)
+    res.writeHead(200, { "content-length": bytes!.length }).end(bytes)
+  }
 }
 
 const count = (tags: ReadonlyArray<string>, tag: string) => tags.filter((t) => t === tag).length
@@ -137,17 +153,7 @@ describe("a batch's fast lane", () => {
 
   it.scopedLive("a 429 with Retry-After: the host backs off before it is asked again, then every file arrives", () =>
     Effect.gen(function* () {
-      const seen = new Set<string>()
-      const server = yield* serverScoped((req, res) => {
-        const path = req.url ?? "/"
-        if (!seen.has(path)) {
-          seen.add(path)
-          res.writeHead(429, { "content-length": 0, "retry-after": "1" }).end()
-          return
-        }
-        const bytes = fileOf(path)
-        res.writeHead(200, { "content-length": bytes!.length }).end(bytes)
-      })
+      const server = yield* serverScoped(refusingOnce(429, { "content-length": 0, "retry-after": "1" }))
       const requests = requestsFor(server.url).slice(0, 2)
       const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 1 }))
       expect(results.every((r) => r._tag === "Ok")).toBe(true)
@@ -201,17 +207,7 @@ describe("a batch's fast lane", () => {
 
   it.scopedLive("a 503 before each file, then the file: stored, within the retry budget", () =>
     Effect.gen(function* () {
-      const seen = new Set<string>()
-      const server = yield* serverScoped((req, res) => {
-        const path = req.url ?? "/"
-        if (!seen.has(path)) {
-          seen.add(path)
-          res.writeHead(503, { "content-length": 0 }).end()
-          return
-        }
-        const bytes = fileOf(path)
-        res.writeHead(200, { "content-length": bytes!.length }).end(bytes)
-      })
+      const server = yield* serverScoped(refusingOnce(503, { "content-length": 0 }))
       const requests = requestsFor(server.url).slice(0, 6)
       const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 2 }))
       expect(results.every((r) => r._tag === "Ok")).toBe(true)
