@@ -7,10 +7,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { describe, expect, it } from "@effect/vitest"
 import { type BatchResult, download, fetchMany, type ProgressEvent, Remote, type Sha256 } from "@cargohold/core"
-import { Chunk, Effect, Fiber, Stream } from "effect"
+import { Chunk, Duration, Effect, Fiber, Stream } from "effect"
 import { sha256Hex } from "../support/downloads.js"
 import { CollectedProgress, expectNothingLeft, layerNetworkTest, MemoryBackends, transferPath } from "../support/layers.js"
-import { bytesOf, serverScoped } from "../support/servers.js"
+import { bytesOf, serverScoped, startServer } from "../support/servers.js"
 
 const nothingLeft = { objects: 0, temps: 0, catalogued: 0 }
 const files = Array.from({ length: 24 }, (_, i) => bytesOf(4096 + i, i + 1))
@@ -277,5 +277,89 @@ describe("a batch's fast lane", () => {
       // starts over
       expect(server.stats.requests.length).toBe(lean ? 2 : 1)
     }).pipe(Effect.provide(layerNetworkTest()))
+  )
+
+  it.scopedLive("a body announced shorter than its size: retried as a broken transfer, the retry budget's requests", () =>
+    Effect.gen(function* () {
+      const server = yield* serverScoped((req, res) => {
+        const bytes = fileOf(req.url)!
+        res.writeHead(200, { "content-length": bytes.length - 10 }).end(bytes.subarray(0, bytes.length - 10))
+      })
+      const requests = requestsFor(server.url).slice(0, 2)
+      const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 2 }))
+      expect(results.map((r) => (r._tag === "Failed" ? r.error._tag : r._tag))).toEqual(["SizeMismatch", "SizeMismatch"])
+      // attempts: 2 (the settings below): the lane's request and the pipeline's one retry, per file
+      expect(server.stats.requests.length).toBe(2 * requests.length)
+      for (const tags of tagsById(yield* (yield* CollectedProgress).events).values()) {
+        expect(tags).toEqual(["Queued", "Started", "Retrying", "SourceFailed", "Failed"])
+      }
+      expect(yield* expectNothingLeft).toEqual(nothingLeft)
+    }).pipe(Effect.provide(layerNetworkTest({ settings: { attempts: 2 } })))
+  )
+
+  it.scopedLive("a body that stalls once: TimeoutError (idle-read) counted as the first attempt, then stored", () =>
+    Effect.gen(function* () {
+      const stalled = new Set<string>()
+      const server = yield* serverScoped((req, res) => {
+        const path = req.url ?? "/"
+        const bytes = fileOf(path)!
+        res.writeHead(200, { "content-length": bytes.length })
+        if (stalled.has(path)) return res.end(bytes)
+        stalled.add(path)
+        res.write(bytes.subarray(0, 1000))
+      })
+      const requests = requestsFor(server.url).slice(0, 2)
+      const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 2 }))
+      expect(results.every((r) => r._tag === "Ok")).toBe(true)
+      expect(server.stats.requests.length).toBe(2 * requests.length)
+      const events = yield* (yield* CollectedProgress).events
+      const retries = events.filter((e): e is Extract<ProgressEvent, { _tag: "Retrying" }> => e._tag === "Retrying")
+      expect(retries.length).toBe(requests.length)
+      expect(retries.every((e) => e.attempt === 2 && e.reason.startsWith("TimeoutError"))).toBe(true)
+      const { storage } = yield* MemoryBackends
+      expect(yield* storage.openTemps).toBe(0)
+    }).pipe(Effect.provide(layerNetworkTest({ settings: { idleTimeout: Duration.millis(300), attempts: 2 } })))
+  )
+
+  it.scopedLive("a host that refuses connections: ConnectError after the retry budget's attempts, not one more", () =>
+    Effect.gen(function* () {
+      const gone = yield* Effect.promise(() => startServer((_req, res) => res.end()))
+      yield* Effect.promise(() => gone.close())
+      const requests = requestsFor(gone.url).slice(0, 2)
+      const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 1 }))
+      expect(results.map((r) => (r._tag === "Failed" ? r.error._tag : r._tag))).toEqual(["ConnectError", "ConnectError"])
+      const perDownload = tagsById(yield* (yield* CollectedProgress).events)
+      // attempts: 3, the lane's the first of the first file's; the host is the pipeline's after it
+      for (const tags of perDownload.values()) {
+        expect(count(tags, "Started")).toBe(1)
+        expect(count(tags, "Retrying")).toBe(2)
+      }
+      expect(yield* expectNothingLeft).toEqual(nothingLeft)
+    }).pipe(Effect.provide(layerNetworkTest({ settings: { attempts: 3 } })))
+  )
+
+  it.scopedLive("files the pipeline would fetch in segments are not the lane's: asked for in ranges", () =>
+    Effect.gen(function* () {
+      const server = yield* serverScoped((req, res) => {
+        const bytes = fileOf(req.url)!
+        const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "")
+        if (range === null) return res.writeHead(200, { "content-length": bytes.length, "accept-ranges": "bytes" }).end(bytes)
+        const [start, end] = [Number(range[1]), Math.min(Number(range[2]), bytes.length - 1)]
+        res.writeHead(206, {
+          "content-length": end - start + 1,
+          "content-range": `bytes ${start}-${end}/${bytes.length}`,
+          "accept-ranges": "bytes"
+        })
+        res.end(bytes.subarray(start, end + 1))
+      })
+      const requests = requestsFor(server.url).slice(0, 2)
+      const results = yield* collect(fetchMany(Stream.fromIterable(requests), { concurrency: 2 }))
+      expect(results.every((r) => r._tag === "Ok")).toBe(true)
+      // the lane would have sent one plain GET per file; the pipeline asks for ranges (one each: a small file)
+      expect(server.stats.requests.length).toBeGreaterThanOrEqual(requests.length)
+      expect(server.stats.requests.every((r) => r.headers.range !== undefined)).toBe(true)
+    }).pipe(
+      Effect.provide(layerNetworkTest({ settings: { segments: 2, segmentThreshold: 1024, segmentBelowRate: 0 } }))
+    )
   )
 })

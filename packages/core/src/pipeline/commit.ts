@@ -8,7 +8,7 @@ import type { DownloadRecord } from "../catalog/schema.js"
 import type { ByteSize, ComputedDigests, Sha256 } from "../domain/digest.js"
 import type { DownloadError } from "../domain/errors.js"
 import type { Peer } from "../http/exchange.js"
-import type { StoredObject } from "../domain/artifact.js"
+import { Artifact, type StoredObject } from "../domain/artifact.js"
 import type { StorageService, TempObject } from "../storage/Storage.js"
 import { traced } from "../telemetry/telemetry.js"
 import type { RecordDownload } from "./download.js"
@@ -72,3 +72,19 @@ export const commitAndRecord = (
     )
   )
 }
+
+/** The artifact a download returns for bytes it fetched, `url` being the one it was asked for. */
+export const fetchedArtifact = (url: string, fetched: Fetched, location: StoredObject): Artifact =>
+  // every field is computed (digests by the hasher, size counted, the store's location): no second validation
+  new Artifact(
+    {
+      sha256: fetched.sha256,
+      size: fetched.size,
+      digests: fetched.digests,
+      url,
+      finalUrl: fetched.finalUrl,
+      location,
+      cached: false
+    },
+    true
+  )

@@ -8,7 +8,7 @@ import { Effect, Option } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { type ArtifactKnowledge, Catalog, type CatalogService } from "../catalog/Catalog.js"
 import type { CatalogEntry, DownloadRecord } from "../catalog/schema.js"
-import { commitAndRecord } from "./commit.js"
+import { commitAndRecord, type Fetched, fetchedArtifact } from "./commit.js"
 import { Artifact } from "../domain/artifact.js"
 import { ByteSize, digestEntries, Sha256 } from "../domain/digest.js"
 import type { CatalogError, DownloadError, StorageError } from "../domain/errors.js"
@@ -21,7 +21,7 @@ import { type PendingSync, Storage, type StorageService, type TempObject } from 
 import { annotate, recordOutcome, Telemetry } from "../telemetry/telemetry.js"
 import { coalesce } from "./coalesce.js"
 import { revalidationFor } from "./revalidate.js"
-import type { PriorFailure } from "./failover.js"
+import { type PriorFailure, PriorAttempt } from "./failover.js"
 import { deliver } from "./segments/index.js"
 import { type Candidate, planSources, requestedCandidates } from "./sources.js"
 
@@ -147,7 +147,7 @@ interface Context {
   /** Telemetry is on: spans around the commit and the record. */
   readonly tracing: boolean
   readonly started: boolean
-  readonly prior: PriorFailure | undefined
+  readonly prior: PriorAttempt | undefined
 }
 
 /** Everything after validation: reuse, fetch from the best source, commit and record. */
@@ -184,24 +184,19 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
         const { transfer, digests, source } = delivered
         const sha256 = digests.sha256
         const size = ByteSize.make(transfer.received)
-        const object = yield* commitAndRecord(
-          storage,
-          temp,
-          {
-            sha256,
-            size,
-            digests,
-            url: source.spec.url,
-            finalUrl: transfer.finalUrl,
-            remote: source.remote?.name,
-            priority: source.declaredPriority,
-            etag: transfer.etag,
-            lastModified: transfer.lastModified,
-            peer: transfer.peer
-          },
-          ctx.record,
-          { replace, tracing: ctx.tracing }
-        )
+        const fetched: Fetched = {
+          sha256,
+          size,
+          digests,
+          url: source.spec.url,
+          finalUrl: transfer.finalUrl,
+          remote: source.remote?.name,
+          priority: source.declaredPriority,
+          etag: transfer.etag,
+          lastModified: transfer.lastModified,
+          peer: transfer.peer
+        }
+        const object = yield* commitAndRecord(storage, temp, fetched, ctx.record, { replace, tracing: ctx.tracing })
         // the request's other sources become known to the catalog: the next download of this artifact can use them
         const others = ctx.sources.filter((c) => c !== source)
         if (others.length > 0) {
@@ -212,19 +207,7 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
             )
           )
         }
-        // every field is computed here (digests by the hasher, size counted): no second validation
-        return new Artifact(
-          {
-            sha256,
-            size,
-            digests,
-            url: spec.url,
-            finalUrl: transfer.finalUrl,
-            location: object,
-            cached: false
-          },
-          true
-        )
+        return fetchedArtifact(spec.url, fetched, object)
       })
     // a bracket where the store offers one: a scope per download costs several times as much (see Storage.open)
     const open = storage.open
@@ -266,7 +249,7 @@ export const downloadWith = (
         known: options.known,
         tracing: telemetry.enabled,
         started: options.started === true,
-        prior: options.prior
+        prior: options.prior === undefined ? undefined : new PriorAttempt(options.prior)
       }
       const pinned = sources[0].spec.digests.sha256
       const artifact =

@@ -54,6 +54,24 @@ export interface PriorFailure {
   readonly servedSha256?: string | undefined
 }
 
+/**
+ * A download's prior failure, handed out once: to the first attempt at its URL, whichever delivery path (one
+ * stream, the first answer before segments, the one stream after segments gave up) makes it.
+ */
+export class PriorAttempt {
+  #failure: PriorFailure | undefined
+  constructor(failure: PriorFailure) {
+    this.#failure = failure
+  }
+  /** The failure, if it was made at `url` and not handed out yet. */
+  take(url: string): PriorFailure | undefined {
+    const failure = this.#failure
+    if (failure === undefined || failure.url !== url) return undefined
+    this.#failure = undefined
+    return failure
+  }
+}
+
 export interface FailoverContext {
   readonly id: number
   readonly temp: TempObject
@@ -67,7 +85,7 @@ export interface FailoverContext {
   /** Asked on the head of a whole HTTP body (see `Transfer.divert`): segments now, one stream, or watch it. */
   readonly divert?: ((head: Omit<DivertHead, "received">) => DivertDecision) | undefined
   /** The failed first attempt at one of the sources, made before (counted as this download's first there). */
-  readonly prior?: PriorFailure | undefined
+  readonly prior?: PriorAttempt | undefined
 }
 
 /** The first answer announced a large body that the download fetches in segments instead (pipeline/segments). */
@@ -92,7 +110,6 @@ export const fromFirstGoodSource = (
     const single = sources.length === 1
     let attempts = 0
     let lastError: DownloadError | undefined
-    let prior = ctx.prior
     for (let i = 0; i < sources.length; i++) {
       const source = sources[i]!
       const last = i === sources.length - 1
@@ -147,9 +164,8 @@ export const fromFirstGoodSource = (
       )
       // the attempt made before the pipeline took over (see PriorFailure) is replayed as this source's first
       const oneTry = Effect.suspend(() => {
-        const made = prior
-        if (made === undefined || made.url !== source.spec.url) return request
-        prior = undefined
+        const made = ctx.prior?.take(source.spec.url)
+        if (made === undefined) return request
         attempts += 1
         servedSha256 = made.servedSha256
         if (made.error._tag === "DigestMismatch") mismatches += 1

@@ -5,7 +5,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Duration, Effect, type Scope } from "effect"
 import type { DownloadError } from "../domain/errors.js"
-import { proxyLabel } from "../http/classify.js"
 import { HttpExchange } from "../http/exchange.js"
 import { RequestGuard, release, watch } from "../http/requestGuard.js"
 import { ifRangeValidator } from "../http/resume.js"
@@ -14,7 +13,7 @@ import { type DownloadSettings, settingsForRemote } from "./config.js"
 import type { ConnectionLimiter } from "./limits.js"
 import type { Transfer } from "./transfer.js"
 import { oneAttempt } from "./httpAnswer.js"
-import { type AttemptContext, requestIdentity, timedOut } from "./httpRequest.js"
+import { type AttemptContext, proxyOf, requestIdentity, timedOut } from "./httpRequest.js"
 
 const constTrue = () => true
 
@@ -76,7 +75,7 @@ export const fetchHttp = (
       settings,
       connection,
       limits,
-      proxy: remote?.proxy !== undefined ? proxyLabel(remote.proxy.url) : undefined,
+      proxy: proxyOf(transfer.spec),
       ...requestIdentity(transfer.spec, settings),
       host: url.host
     }

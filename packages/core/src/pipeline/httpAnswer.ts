@@ -14,7 +14,7 @@ import type { Transfer } from "./transfer.js"
 import { type AttemptContext, hostOf, sendFollowing } from "./httpRequest.js"
 
 /** Reports a 429/503 from `host` to its adaptive gate and emits the backoff event. */
-export const backoff = (
+const backoff = (
   transfer: Transfer,
   host: string,
   limiter: ConnectionLimiter,
@@ -47,16 +47,34 @@ export const recovered = (transfer: Transfer, host: string, limiter: ConnectionL
         }))
   )
 
-/** The typed error of an answer that refuses the request (any status the transfer cannot use). */
-export const refusal = (
-  url: string,
-  status: number,
-  retryAfterMs: number | undefined,
+/** The body's length as its Content-Length announces it (undefined: none, or not a number). */
+export const announcedLength = (header: (name: string) => string | undefined): number | undefined => {
+  const value = header("content-length")
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined
+}
+
+/**
+ * An answer that refuses the request (any status the transfer cannot use), from `host`: a 429/503 backs the host
+ * off (its Retry-After honoured), then the typed error (a 407 through a proxy is the proxy's).
+ */
+export const refused = (
+  transfer: Transfer,
+  host: string,
+  limiter: ConnectionLimiter,
+  answer: { readonly status: number; readonly header: (name: string) => string | undefined },
   proxy: string | undefined
-): HttpStatusError | ProxyError =>
-  status === 407 && proxy !== undefined
-    ? new ProxyError({ url, proxy, status, reason: "407 Proxy Authentication Required (proxy credentials missing or refused)" })
-    : new HttpStatusError({ url, status, retryAfterMs })
+): Effect.Effect<never, HttpStatusError | ProxyError> => {
+  const { status } = answer
+  const url = transfer.finalUrl
+  const retryAfterMs = parseRetryAfter(answer.header("retry-after"), Date.now())
+  const error =
+    status === 407 && proxy !== undefined
+      ? new ProxyError({ url, proxy, status, reason: "407 Proxy Authentication Required (proxy credentials missing or refused)" })
+      : new HttpStatusError({ url, status, retryAfterMs })
+  return status === 429 || status === 503
+    ? Effect.zipRight(backoff(transfer, host, limiter, status, retryAfterMs), Effect.fail(error))
+    : Effect.fail(error)
+}
 
 export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: ConnectionLimiter, permit: HostPermit) =>
   Effect.gen(function* () {
@@ -118,12 +136,9 @@ export const oneAttempt = (transfer: Transfer, ctx: AttemptContext, limiter: Con
       return yield* new TransferError({ url, received: 0, reason: "range not satisfiable; starting over" })
     } else {
       yield* answer.discard
-      const retryAfterMs = parseRetryAfter(answer.header("retry-after"), Date.now())
-      if (status === 429 || status === 503) yield* backoff(transfer, hostOf(transfer, ctx), limiter, status, retryAfterMs)
-      return yield* refusal(url, status, retryAfterMs, ctx.proxy)
+      return yield* refused(transfer, hostOf(transfer, ctx), limiter, { status, header: answer.header }, ctx.proxy)
     }
-    const lengthHeader = answer.header("content-length")
-    const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined
+    const length = announcedLength(answer.header)
     const start = transfer.received
     const total = length === undefined ? undefined : start + length
     // the body comes over this connection: its peer is the download's provenance (the last one, when resumed)

@@ -10,8 +10,8 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as Headers from "@effect/platform/Headers"
 import { Chunk, Duration, Effect, Redacted, type Scope, Stream } from "effect"
 import { type DownloadError, TimeoutError } from "../domain/errors.js"
-import { classifyTransportError, isCloseBeforeAnswer } from "../http/classify.js"
-import type { Exchange, Peer } from "../http/exchange.js"
+import { classifyTransportError, isCloseBeforeAnswer, proxyLabel } from "../http/classify.js"
+import type { BodyFailure, Exchange, Peer } from "../http/exchange.js"
 import type { HostPermit } from "../http/hostGate.js"
 import { headersForOrigin, nextHop, redirectStatuses } from "../http/redirects.js"
 import type { RequestGuard } from "../http/requestGuard.js"
@@ -68,9 +68,12 @@ export interface AttemptContext {
   readonly host: string
 }
 
+/** What classifying a failure needs of an attempt (the fast lane makes its own, fastLane/laneAttempt.ts). */
+export type FailureContext = Pick<AttemptContext, "guard" | "settings" | "proxy" | "connection">
+
 /** The typed error of a transport failure: `cause` is the platform's (an HttpClientError's cause, or undici's). */
 export const transportError =
-  (url: string, transfer: Transfer, ctx: AttemptContext, inBody: boolean) =>
+  (url: string, transfer: Transfer, ctx: FailureContext, inBody: boolean) =>
   (cause: unknown): DownloadError =>
     timedOut(transfer, ctx) ??
     classifyTransportError(
@@ -86,10 +89,10 @@ export const transportError =
  * may explain it at the TLS level (a client certificate refused, an alert the close overtook): then the error is
  * that `TlsError`, which is not retried, instead of a `ConnectError`.
  */
-const failBeforeAnswer = (
+export const failBeforeAnswer = (
   url: string,
   transfer: Transfer,
-  ctx: AttemptContext,
+  ctx: FailureContext,
   cause: unknown
 ): Effect.Effect<never, DownloadError> => {
   const typed = transportError(url, transfer, ctx, false)(cause)
@@ -105,7 +108,7 @@ const failBeforeAnswer = (
 }
 
 /** The typed timeout when the watchdog aborted this attempt. */
-export const timedOut = (transfer: Transfer, ctx: AttemptContext): TimeoutError | undefined =>
+export const timedOut = (transfer: Transfer, ctx: Pick<AttemptContext, "guard">): TimeoutError | undefined =>
   ctx.guard?.timedOut === undefined
     ? undefined
     : new TimeoutError({ url: transfer.finalUrl, phase: ctx.guard.timedOut, timeoutMs: ctx.guard.idleMs })
@@ -149,6 +152,12 @@ const sendGeneric = (
     })
   )
 
+/** The typed error of a body that stopped before its end: the store's refusal, or the transport's failure. */
+export const bodyFailure =
+  (url: string, transfer: Transfer, ctx: FailureContext) =>
+  (failure: BodyFailure): DownloadError =>
+    failure._tag === "Sink" ? failure.error : transportError(url, transfer, ctx, true)(failure.cause)
+
 /** Through the lean exchange: one effect for the head, one for the whole body, none per chunk. */
 const sendLean = (
   transfer: Transfer,
@@ -171,9 +180,7 @@ const sendLean = (
         ),
         readBody: () =>
           response.pipe(transfer.sink).pipe(
-            Effect.mapError((failure) =>
-              failure._tag === "Sink" ? failure.error : transportError(url, transfer, ctx, true)(failure.cause)
-            ),
+            Effect.mapError(bodyFailure(url, transfer, ctx)),
             Effect.zipRight(Effect.sync(() => guard.consumed()))
           )
       })
@@ -183,6 +190,10 @@ const sendLean = (
 
 /** Who a download's requests speak as: the headers for its first origin, and credentials for their own origin. */
 export type RequestIdentity = Pick<AttemptContext, "headers" | "authorization" | "authOrigin" | "origin">
+
+/** How errors name the remote's proxy, when it has one (its URL without credentials). */
+export const proxyOf = (spec: DownloadSpec): string | undefined =>
+  spec.remote?.proxy === undefined ? undefined : proxyLabel(spec.remote.proxy.url)
 
 /** The identity of `spec`'s requests under `settings` (the remote's already applied). */
 export const requestIdentity = (spec: DownloadSpec, settings: DownloadSettings): RequestIdentity => {
