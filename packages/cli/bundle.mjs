@@ -1,20 +1,30 @@
 #!/usr/bin/env node
 /**
- * Bundles the CLI (packages/cli/dist/main.js, emitted by `tsc -b`) into one tree-shaken ESM file,
- * packages/cli/dist/cargohold.js, which bin/cargohold.js runs. Native or heavy optional dependencies stay external
- * and load from node_modules only when a command needs them (SQLite, PostgreSQL, the AWS SDK).
+ * Bundles the CLI (packages/cli/dist/main.js, emitted by `tsc -b`) into one tree-shaken CommonJS file,
+ * packages/cli/dist/cargohold.cjs, which bin/cargohold.js compiles through a V8 code cache (src/launch/). Native or
+ * heavy optional dependencies stay external and load from node_modules only when a command needs them (SQLite,
+ * PostgreSQL, the AWS SDK).
+ *
+ * CommonJS, not ESM: a classic script can be compiled by `vm.Script` with `cachedData`, so the start-up skips
+ * parsing and compiling the functions it uses (an ES module has no such API in Node 20). The sources' dynamic
+ * `import()` of bundled modules becomes a plain call (esbuild inlines it); `import.meta.url` becomes the bundle's
+ * file URL (see the banner).
  */
 import { build } from "esbuild"
+import { readFileSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
+const outfile = join(here, "dist/cargohold.cjs")
 
 /**
  * Native and heavy CommonJS packages: required when the module that imports them is first evaluated (that is,
- * when a command opens a SQL catalog), not at start-up as a hoisted top-level `import` would.
+ * when a command opens a SQL catalog or an S3 store), not at start-up. The AWS SDK is imported with `import()`:
+ * through this wrapper it becomes a `require()` inside a promise, so the bundle holds no `import()` at all (which a
+ * `vm.Script` could only run with an experimental loader hook).
  */
-const lazyPackages = /^(better-sqlite3|pg|pg-native)$/
+const lazyPackages = /^(better-sqlite3|pg|pg-native|@aws-sdk\/client-s3)$/
 const lazyExternals = {
   name: "lazy-externals",
   setup(build) {
@@ -28,12 +38,36 @@ const lazyExternals = {
   }
 }
 
+/**
+ * undici's cookies module (evaluated with undici's index; cargohold never calls it) reads `globalThis.Headers` when
+ * it is evaluated, and that global makes Node load and run its own bundled copy of undici: ≈ 30 ms of every
+ * fetch's start-up. The patch makes the same check on the first call instead. When undici's text changes, the file
+ * is bundled as it is, with a warning.
+ */
+const undiciCookies = {
+  name: "undici-cookies-lazy",
+  setup(build) {
+    const eager = "const brandChecks = webidl.brandCheckMultiple([Headers, globalThis.Headers].filter(Boolean))"
+    const lazy =
+      "let brandChecksMade; const brandChecks = (V) => (brandChecksMade ??= webidl.brandCheckMultiple([Headers, globalThis.Headers].filter(Boolean)))(V)"
+    build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]web[\\/]cookies[\\/]index\.js$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8")
+      if (text.includes(eager)) return { contents: text.replace(eager, lazy), loader: "js" }
+      console.warn(`bundle.mjs: ${args.path} changed: bundled unpatched (its start-up reads globalThis.Headers)`)
+      return undefined
+    })
+  }
+}
+
+// The ESM bundle of earlier builds, and a code cache made for another bundle (the build makes a new one next)
+for (const stale of ["dist/cargohold.js", "dist/cargohold.js.map", "dist/cargohold.cjs.cache"]) rmSync(join(here, stale), { force: true })
+
 await build({
   entryPoints: [join(here, "dist/main.js")],
-  outfile: join(here, "dist/cargohold.js"),
+  outfile,
   bundle: true,
   platform: "node",
-  format: "esm",
+  format: "cjs",
   target: "node20",
   treeShaking: true,
   minifySyntax: true,
@@ -42,7 +76,9 @@ await build({
   legalComments: "none",
   logLevel: "warning",
   external: ["@aws-sdk/*", "@smithy/*", "msgpackr-extract"],
-  plugins: [lazyExternals],
-  // CommonJS dependencies inside an ESM bundle still call require()
-  banner: { js: 'import { createRequire as __cargoholdRequire } from "node:module"; const require = __cargoholdRequire(import.meta.url);' }
+  plugins: [lazyExternals, undiciCookies],
+  define: { "import.meta.url": "__cargoholdImportMetaUrl" },
+  // Strict mode, as the ES modules the sources are (a CommonJS script is sloppy unless it says so); the file URL
+  // that `import.meta.url` stood for (`createRequire(import.meta.url)` in the sources and dependencies)
+  banner: { js: '"use strict";var __cargoholdImportMetaUrl=require("node:url").pathToFileURL(__filename).href;' }
 })

@@ -43,12 +43,18 @@ export const runCli = (
     readonly cwd?: string
     /** SIGKILL the CLI after this long (a hang then shows as `code: null`) */
     readonly killAfterMs?: number
+    /** another copy of bin/cargohold.js to run (default `binPath`) */
+    readonly bin?: string
+    /** node flags before the bin */
+    readonly nodeArgs?: ReadonlyArray<string>
   } = {}
 ): Promise<CliResult> =>
   new Promise((resolvePromise, reject) => {
-    if (!existsSync(binPath)) reject(new Error(`${binPath} is missing: run \`npm run build\` first`))
+    const bin = options.bin ?? binPath
+    if (!existsSync(bin)) reject(new Error(`${bin} is missing: run \`npm run build\` first`))
     const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? tmpdir() }
-    const child = spawn(process.execPath, [binPath, ...args], { env: { ...env, ...options.env }, stdio: "pipe", cwd: options.cwd })
+    const argv = [...(options.nodeArgs ?? []), bin, ...args]
+    const child = spawn(process.execPath, argv, { env: { ...env, ...options.env }, stdio: "pipe", cwd: options.cwd })
     const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), options.killAfterMs)
     const out: Array<Buffer> = []
     let stderr = ""

@@ -1,2 +1,5 @@
 #!/usr/bin/env node
-import "../dist/cargohold.js"
+// Compiles the bundled CLI (dist/cargohold.cjs) with its V8 code cache and runs it: see src/launch/bundleScript.ts
+import { runBundle } from "../dist/launch/bundleScript.js"
+
+runBundle()

@@ -6,19 +6,18 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
-import { limitHeapGrowth } from "@cargohold/node/heap"
-import { raiseTieringBudget } from "@cargohold/node/tiering"
 import { cli, helpTree } from "./cli.js"
 import { helpPath, renderPage, styleFor } from "./help/page.js"
+import { setCliV8Flags } from "./launch/v8Flags.js"
 import { printErr, stdoutFailed } from "./output.js"
 import { stoppedAsAsked, watchSignals } from "./signals.js"
 
 // The heap grows to at most 2× what is live between full GCs (V8 picks up to 4× when allocating fast, as a batch
 // does): workload 3 (20,000 × 4 KiB) peaks ≈ 110 MiB lower, at the same speed. A growth factor, not a limit.
 // (The `/heap` entry point loads nothing else of @cargohold/node at start-up.)
-limitHeapGrowth()
 // Fewer functions sent to TurboFan: its background compiles were a quarter of a batch's CPU (see tiering.ts).
-raiseTieringBudget()
+// (bin/cargohold.js has set both already, before compiling the bundle: see launch/v8Flags.ts.)
+setCliV8Flags()
 
 // `--help` (and a bare `cargohold`) get cargohold's own page; everything else is parsed by @effect/cli
 const help = helpPath(helpTree, process.argv.slice(2))

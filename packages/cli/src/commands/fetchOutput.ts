@@ -13,7 +13,10 @@
  * truncating "their" file would corrupt the store (and get its read-only 0444 mode). A reflink shares no inode.
  */
 import { exportTo, type Sha256 } from "@cargohold/core"
-import { makeDirectories, type NodeServices } from "@cargohold/node"
+import type { NodeServices } from "@cargohold/node"
+// Not from the package's root: a static import of it would evaluate all of @cargohold/node (undici, the layers) at
+// every start-up of the bundle, `--version` included; the root is loaded when a command needs it (env.ts).
+import { makeDirectories } from "@cargohold/node/directories"
 import { Effect, Option, Schema } from "effect"
 import { randomBytes, createHash } from "node:crypto"
 import { constants, createReadStream, statSync } from "node:fs"
