@@ -11,7 +11,7 @@
  * file URL (see the banner).
  */
 import { build } from "esbuild"
-import { readFileSync, rmSync } from "node:fs"
+import { rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -38,27 +38,6 @@ const lazyExternals = {
   }
 }
 
-/**
- * undici's cookies module (evaluated with undici's index; cargohold never calls it) reads `globalThis.Headers` when
- * it is evaluated, and that global makes Node load and run its own bundled copy of undici: ≈ 30 ms of every
- * fetch's start-up. The patch makes the same check on the first call instead. When undici's text changes, the file
- * is bundled as it is, with a warning.
- */
-const undiciCookies = {
-  name: "undici-cookies-lazy",
-  setup(build) {
-    const eager = "const brandChecks = webidl.brandCheckMultiple([Headers, globalThis.Headers].filter(Boolean))"
-    const lazy =
-      "let brandChecksMade; const brandChecks = (V) => (brandChecksMade ??= webidl.brandCheckMultiple([Headers, globalThis.Headers].filter(Boolean)))(V)"
-    build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]web[\\/]cookies[\\/]index\.js$/ }, (args) => {
-      const text = readFileSync(args.path, "utf8")
-      if (text.includes(eager)) return { contents: text.replace(eager, lazy), loader: "js" }
-      console.warn(`bundle.mjs: ${args.path} changed: bundled unpatched (its start-up reads globalThis.Headers)`)
-      return undefined
-    })
-  }
-}
-
 // The ESM bundle of earlier builds, and a code cache made for another bundle (the build makes a new one next)
 for (const stale of ["dist/cargohold.js", "dist/cargohold.js.map", "dist/cargohold.cjs.cache"]) rmSync(join(here, stale), { force: true })
 
@@ -76,7 +55,7 @@ await build({
   legalComments: "none",
   logLevel: "warning",
   external: ["@aws-sdk/*", "@smithy/*", "msgpackr-extract"],
-  plugins: [lazyExternals, undiciCookies],
+  plugins: [lazyExternals],
   define: { "import.meta.url": "__cargoholdImportMetaUrl" },
   // Strict mode, as the ES modules the sources are (a CommonJS script is sloppy unless it says so); the file URL
   // that `import.meta.url` stood for (`createRequire(import.meta.url)` in the sources and dependencies)
