@@ -11,7 +11,7 @@
  * file, and the CLI runs as without one. A training that fails warns and leaves no cache: the build goes on.
  */
 import { spawn } from "node:child_process"
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -40,17 +40,6 @@ const node = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>
     child.on("close", (code) => resolve({ code, stderr }))
   })
 
-/** Deterministic bytes, different for each `seed`. */
-const bytesOf = (size: number, seed: number): Buffer => {
-  const out = Buffer.alloc(size)
-  let x = seed * 2654435761
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
-}
-
 const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex")
 
 /** A loopback server answering GET /NAME with `files[NAME]`, 404 otherwise. */
@@ -67,10 +56,10 @@ const serve = (files: ReadonlyMap<string, Buffer>): Promise<Server> =>
 const train = async (work: string): Promise<string> => {
   const cache = join(work, "training.cache")
   const env = { PATH: process.env.PATH ?? "", HOME: work, CARGOHOLD_HOME: join(work, "home") }
-  const one = bytesOf(16 * 1024, 1)
+  const one = randomBytes(16 * 1024)
   const oneFile = join(work, "one.bin")
   writeFileSync(oneFile, one)
-  const files = new Map([1, 2, 3].map((seed) => [`f${seed}.bin`, bytesOf(16 * 1024, seed + 1)] as const))
+  const files = new Map([1, 2, 3].map((n) => [`f${n}.bin`, randomBytes(16 * 1024)] as const))
   const server = await serve(files)
   try {
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
