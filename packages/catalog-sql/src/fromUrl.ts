@@ -11,7 +11,7 @@ export interface CatalogUrlOptions {
   readonly home?: string
   /** Replaces the default secret box. */
   readonly secretBox?: Layer.Layer<SecretBox>
-  /** SQLite only: the page cache's most (default 32 MiB; see `SqliteCatalogOptions.cacheSizeMiB`). */
+  /** SQLite only: the page cache's most (default 16 MiB; see `SqliteCatalogOptions.cacheSizeMiB`). */
   readonly sqliteCacheMiB?: number | undefined
 }
 

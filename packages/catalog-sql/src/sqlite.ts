@@ -24,10 +24,12 @@ export interface SqliteCatalogOptions {
   /** Milliseconds a writer waits for another process's write lock (default 30 s). */
   readonly busyTimeoutMs?: number
   /**
-   * The page cache's most (default 32 MiB, grown only as used). A larger one buys nothing measurable: missed pages
+   * The page cache's most (default 16 MiB, grown only as used). A larger one buys nothing measurable: missed pages
    * come back from the OS page cache (bench at 1,000,000 artifacts: 32 MiB records 27,000/s with a 0.084 ms lookup,
-   * 256 MiB 28,038/s and 0.082 ms), while it grows with the catalog (≈ 10 MiB per 20,000 artifacts) and so would
-   * the memory of every process that uses it.
+   * 256 MiB 28,038/s and 0.082 ms; another day, one after the other, 16 MiB 18,524/s and 0.073 ms, 32 MiB 19,024/s
+   * and 0.103 ms), while it grows with the catalog (≈ 10 MiB per 20,000 artifacts) and so does the memory of every
+   * process that uses it, twice (the writer thread's connection and the reader's): at 32 MiB a batch of 100,000
+   * peaked 1.24× higher than one of 20,000, at 16 MiB 1.14× (`npm run bench -- --workload 3`).
    */
   readonly cacheSizeMiB?: number
 }
@@ -44,8 +46,8 @@ const connectionPragmas = (options: Pick<SqliteCatalogOptions, "busyTimeoutMs" |
   "secure_delete = FAST",
   // FULL: a committed batch survives power loss too (NORMAL in WAL mode may lose the last commits).
   "synchronous = FULL",
-  // 32 MiB at most by default (see `cacheSizeMiB`)
-  `cache_size = -${Math.max(1, Math.floor(options.cacheSizeMiB ?? 32)) * 1024}`,
+  // 16 MiB at most by default (see `cacheSizeMiB`)
+  `cache_size = -${Math.max(1, Math.floor(options.cacheSizeMiB ?? 16)) * 1024}`,
   // Checkpoint every 256 MiB of WAL rather than 4 MiB: the digest and URL index pages that consecutive
   // batches dirty again are copied into the database file once per few batches instead of once per batch
   // (a batch of 10,000 new artifacts dirties pages all over them; bench at 1M artifacts: 64 MiB 22k/s,
