@@ -49,6 +49,10 @@ const refusingOnce = (status: number, headers: Record<string, string | number>) 
   }
 }
 
+/** The events of one kind. */
+const eventsTagged = <T extends ProgressEvent["_tag"]>(events: ReadonlyArray<ProgressEvent>, tag: T) =>
+  events.filter((e): e is Extract<ProgressEvent, { _tag: T }> => e._tag === tag)
+
 const count = (tags: ReadonlyArray<string>, tag: string) => tags.filter((t) => t === tag).length
 
 describe("a batch's fast lane", () => {
@@ -72,7 +76,7 @@ describe("a batch's fast lane", () => {
       const perDownload = tagsById(events)
       expect(perDownload.size).toBe(files.length)
       for (const tags of perDownload.values()) expect(tags).toEqual(["Queued", "Started", "Done"])
-      const bytes = events.filter((e): e is Extract<ProgressEvent, { _tag: "Bytes" }> => e._tag === "Bytes")
+      const bytes = eventsTagged(events, "Bytes")
       expect(bytes.length).toBeGreaterThanOrEqual(files.length)
     }).pipe(Effect.provide(layerNetworkTest()))
   )
@@ -159,7 +163,7 @@ describe("a batch's fast lane", () => {
       expect(results.every((r) => r._tag === "Ok")).toBe(true)
       expect(server.stats.requests.length).toBe(2 * requests.length)
       const events = yield* (yield* CollectedProgress).events
-      const backoffs = events.filter((e): e is Extract<ProgressEvent, { _tag: "HostBackoff" }> => e._tag === "HostBackoff")
+      const backoffs = eventsTagged(events, "HostBackoff")
       expect(backoffs.length).toBeGreaterThanOrEqual(1)
       expect(backoffs[0]?.status).toBe(429)
       const times = server.stats.requests.map((r) => r.at)
@@ -313,7 +317,7 @@ describe("a batch's fast lane", () => {
       expect(results.every((r) => r._tag === "Ok")).toBe(true)
       expect(server.stats.requests.length).toBe(2 * requests.length)
       const events = yield* (yield* CollectedProgress).events
-      const retries = events.filter((e): e is Extract<ProgressEvent, { _tag: "Retrying" }> => e._tag === "Retrying")
+      const retries = eventsTagged(events, "Retrying")
       expect(retries.length).toBe(requests.length)
       expect(retries.every((e) => e.attempt === 2 && e.reason.startsWith("TimeoutError"))).toBe(true)
       const { storage } = yield* MemoryBackends

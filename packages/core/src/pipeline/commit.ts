@@ -5,13 +5,14 @@
  */
 import { Effect } from "effect"
 import type { DownloadRecord } from "../catalog/schema.js"
-import type { ByteSize, ComputedDigests, Sha256 } from "../domain/digest.js"
+import { ByteSize, type ComputedDigests, type Sha256 } from "../domain/digest.js"
 import type { DownloadError } from "../domain/errors.js"
 import type { Peer } from "../http/exchange.js"
 import { Artifact, type StoredObject } from "../domain/artifact.js"
 import type { StorageService, TempObject } from "../storage/Storage.js"
 import { traced } from "../telemetry/telemetry.js"
 import type { RecordDownload } from "./download.js"
+import type { Transfer } from "./transfer.js"
 
 /** What was fetched and from where: the record's provenance. */
 export interface Fetched {
@@ -26,6 +27,27 @@ export interface Fetched {
   readonly lastModified: string | undefined
   readonly peer: Peer | undefined
 }
+
+/**
+ * What `transfer` fetched from `source` (its URL, remote name and declared priority): the digests it computed,
+ * the bytes it counted, the validators and the peer of the answer its body came in.
+ */
+export const fetchedBy = (
+  transfer: Transfer,
+  digests: ComputedDigests,
+  source: { readonly url: string; readonly remote: string | undefined; readonly priority: number | undefined }
+): Fetched => ({
+  sha256: digests.sha256,
+  size: ByteSize.make(transfer.received),
+  digests,
+  url: source.url,
+  finalUrl: transfer.finalUrl,
+  remote: source.remote,
+  priority: source.priority,
+  etag: transfer.etag,
+  lastModified: transfer.lastModified,
+  peer: transfer.peer
+})
 
 /**
  * Commits `temp` as `fetched.sha256` and records it through `record`. `replace`: the stored copy (if any) is not

@@ -8,9 +8,9 @@ import { Effect, Option } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { type ArtifactKnowledge, Catalog, type CatalogService } from "../catalog/Catalog.js"
 import type { CatalogEntry, DownloadRecord } from "../catalog/schema.js"
-import { commitAndRecord, type Fetched, fetchedArtifact } from "./commit.js"
+import { commitAndRecord, fetchedArtifact, fetchedBy } from "./commit.js"
 import { Artifact } from "../domain/artifact.js"
-import { ByteSize, digestEntries, Sha256 } from "../domain/digest.js"
+import { digestEntries, Sha256 } from "../domain/digest.js"
 import type { CatalogError, DownloadError, StorageError } from "../domain/errors.js"
 import type { DownloadRequestInput, DownloadSpec } from "../domain/request.js"
 import { Hasher } from "../hash/Hasher.js"
@@ -183,19 +183,11 @@ const fetchAndStore = (ctx: Context): Effect.Effect<Artifact, DownloadError, Htt
         if (delivered.transfer.notModified && revalidation !== undefined) return revalidation.artifact
         const { transfer, digests, source } = delivered
         const sha256 = digests.sha256
-        const size = ByteSize.make(transfer.received)
-        const fetched: Fetched = {
-          sha256,
-          size,
-          digests,
+        const fetched = fetchedBy(transfer, digests, {
           url: source.spec.url,
-          finalUrl: transfer.finalUrl,
           remote: source.remote?.name,
-          priority: source.declaredPriority,
-          etag: transfer.etag,
-          lastModified: transfer.lastModified,
-          peer: transfer.peer
-        }
+          priority: source.declaredPriority
+        })
         const object = yield* commitAndRecord(storage, temp, fetched, ctx.record, { replace, tracing: ctx.tracing })
         // the request's other sources become known to the catalog: the next download of this artifact can use them
         const others = ctx.sources.filter((c) => c !== source)

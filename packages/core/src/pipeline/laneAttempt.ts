@@ -10,7 +10,6 @@
  */
 import { Duration, Effect } from "effect"
 import type { Artifact } from "../domain/artifact.js"
-import { ByteSize } from "../domain/digest.js"
 import { type DownloadError, SizeMismatch } from "../domain/errors.js"
 import type { DownloadSpec } from "../domain/request.js"
 import type { HasherService } from "../hash/Hasher.js"
@@ -20,7 +19,7 @@ import { RequestGuard, release, watch } from "../http/requestGuard.js"
 import type { ProgressService } from "../progress/Progress.js"
 import type { RemoteConnection } from "../remote/policy.js"
 import type { StorageService, TempObject } from "../storage/Storage.js"
-import { commitAndRecord, type Fetched, fetchedArtifact } from "./commit.js"
+import { commitAndRecord, type Fetched, fetchedArtifact, fetchedBy } from "./commit.js"
 import type { DownloadSettings } from "./config.js"
 import { checkDigests } from "./digestCheck.js"
 import type { RecordDownload } from "./download.js"
@@ -176,10 +175,8 @@ const answered = (
   const size = spec.size ?? 0
   // announced too long will be long again (not retried); too short is a broken transfer (retried)
   if (length !== undefined && length !== size) return Effect.as(dropped, failed(new SizeMismatch({ url: spec.url, expected: size, actual: length })))
-  const etag = response.header("etag")
-  const lastModified = response.header("last-modified")
   transfer.answeredFrom(spec.url)
-  transfer.answeredWhole(etag, lastModified)
+  transfer.answeredWhole(response.header("etag"), response.header("last-modified"))
   transfer.bodyStarts(response.peer, length)
   // the host's latency sample: time to the head of a served answer, as the pipeline's sender takes it
   const sampled = limiter.host(host).sample(Date.now() - sentAt)
@@ -204,18 +201,7 @@ const answered = (
           // wrong bytes (or a body that ended short of its size): the pipeline's retry policy decides what follows
           onFailure: (error) => Effect.succeed(failed(error, servedSha256)),
           onSuccess: (digests) =>
-            Effect.succeed({
-              sha256: digests.sha256,
-              size: ByteSize.make(transfer.received),
-              digests,
-              url: spec.url,
-              finalUrl: transfer.finalUrl,
-              remote: spec.remote?.name,
-              priority: attempt.priority,
-              etag,
-              lastModified,
-              peer: transfer.peer
-            } satisfies Fetched)
+            Effect.succeed(fetchedBy(transfer, digests, { url: spec.url, remote: spec.remote?.name, priority: attempt.priority }))
         })
       )
     }
