@@ -81,7 +81,7 @@ interface Contender {
 }
 
 /** Where cargohold's store keeps the object (sharded by its sha256). */
-const stored = (out: string) => join(out, "store", sha256.slice(0, 2), sha256.slice(2, 4), sha256)
+const stored = (out: string) => join(out, "store", sha256.slice(0, 2), sha256)
 
 const cargohold = (urls: ReadonlyArray<string>, segments: number | undefined): Contender => ({
   id: segments === undefined ? "cargohold" : `cargohold-s${segments}`,

@@ -119,7 +119,7 @@ const undiciProtocol: Contender = {
   ...undici,
   id: "undici-protocol",
   label: "raw undici + cargohold's store protocol (diagnostic)",
-  // objects land under ab/cd/ by content address, as in cargohold's store
+  // objects land under ab/ by content address, as in cargohold's store
   writesFiles: false,
   command: (run) => ({ ...undici.command(run), env: { BENCH_STORE_PROTOCOL: "1" } })
 }

@@ -2,9 +2,10 @@
  * The Node ceiling: 64 workers, undici `request()` → sha256 → temp file → rename. No catalog, no Effect.
  * BENCH_FSYNC=1 also fsyncs each file. BENCH_STORE_PROTOCOL=1 (the `undici-protocol` diagnostic) instead makes, in
  * plain promises, the system calls cargohold's file store makes for a new artifact: a temp file created read-only
- * in `.tmp/`, one write, fdatasync, close, the shard folder `ab/cd/` made (each folder that gained a sub-folder
+ * in `.tmp/`, one write, fdatasync, close, the shard folder `ab/` made (each folder that gained a sub-folder
  * fsynced), a link to the content address, the temp name unlinked, the shard folder fsynced. Beside `undici-fsync`
- * and `cargohold-storage` it shows what the durability protocol costs by itself.
+ * and `cargohold-storage` it shows what the durability protocol costs by itself. BENCH_SHARD_LEVELS=2 shards two
+ * levels deep (`ab/cd/`), as stores made before the one-level layout do.
  * usage: node raw-undici.mjs JOBS OUTDIR
  */
 import { createHash } from "node:crypto"
@@ -18,6 +19,8 @@ const concurrency = 64
 /** Set BENCH_FSYNC=1 to fsync each file before the rename (off by default, like curl and aria2c). */
 const fsync = process.env.BENCH_FSYNC === "1"
 const storeProtocol = process.env.BENCH_STORE_PROTOCOL === "1"
+/** Shard folders as stores of earlier versions make them (`ab/cd/`), instead of today's `ab/`. */
+const twoLevels = process.env.BENCH_SHARD_LEVELS === "2"
 const { jobsPath, outDir } = scriptArgs("raw-undici JOBS OUTDIR")
 const jobs = readJobs(jobsPath)
 const tempDir = join(outDir, ".tmp")
@@ -57,7 +60,7 @@ const storeOne = async (job: Job, body: AsyncIterable<Buffer>): Promise<void> =>
     throw error
   }
   await file.close()
-  const folder = join(outDir, job.sha256.slice(0, 2), job.sha256.slice(2, 4))
+  const folder = twoLevels ? join(outDir, job.sha256.slice(0, 2), job.sha256.slice(2, 4)) : join(outDir, job.sha256.slice(0, 2))
   if (!knownFolders.has(folder)) {
     const first = await mkdir(folder, { recursive: true })
     if (first !== undefined) {

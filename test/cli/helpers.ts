@@ -82,11 +82,15 @@ export const tempDir = (prefix = "cargohold-cli-"): { readonly path: string; rea
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
 }
 
-/** Every regular file below `dir` (none when it does not exist). */
+/**
+ * Every regular file below `dir` (none when it does not exist), except a store's layout file (`.layout`: it says
+ * how the store shards its objects and is not one of them).
+ */
 export const filesUnder = (dir: string): Array<string> => {
   if (!existsSync(dir)) return []
   const out: Array<string> = []
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === ".layout") continue
     const path = join(dir, entry.name)
     if (entry.isDirectory()) out.push(...filesUnder(path))
     else if (statSync(path).isFile()) out.push(path)

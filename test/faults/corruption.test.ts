@@ -24,7 +24,7 @@ let orphanGone = false
 
 const objectPath = (body: Buffer) => {
   const sha = sha256Hex(body)
-  return join(home, "store", sha.slice(0, 2), sha.slice(2, 4), sha)
+  return join(home, "store", sha.slice(0, 2), sha)
 }
 
 const damage = (path: string, how: (path: string) => void) => {
@@ -147,7 +147,7 @@ describe("verify --repair from a file:// source", () => {
       // a file:// URL typed on the command line may read any file; the catalog keeps it as the artifact's source
       expect((await runCli(["fetch", `file://${sourceDir}/a.bin`, "--home", fileHome])).code).toBe(0)
       const sha = sha256Hex(body)
-      damage(join(fileHome, "store", sha.slice(0, 2), sha.slice(2, 4), sha), (path) => {
+      damage(join(fileHome, "store", sha.slice(0, 2), sha), (path) => {
         const fd = openSync(path, "r+")
         writeSync(fd, Buffer.from("rotten"), 0, 6, 10)
         closeSync(fd)

@@ -79,7 +79,7 @@ describe("group commit under kill -9", () => {
     expect(killed.lines).toBeLessThan(count) // killed mid-batch, not after it
 
     const expected = new Map(bodies.map((b) => [sha256Hex(b), b]))
-    const storePath = (sha256: string) => join(home, "store", sha256.slice(0, 2), sha256.slice(2, 4), sha256)
+    const storePath = (sha256: string) => join(home, "store", sha256.slice(0, 2), sha256)
     const after = await Effect.runPromise(
       Effect.provide(
         Effect.gen(function* () {

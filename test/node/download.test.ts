@@ -75,7 +75,7 @@ describe("download into the filesystem store (layerNode)", () => {
         return viaFile
       }).pipe(Effect.provide(nodeLayer()))
     )
-    expect(storedFiles().sort()).toEqual([artifact.location.key, `${sha256Hex(small).slice(0, 2)}/${sha256Hex(small).slice(2, 4)}/${sha256Hex(small)}`].sort())
+    expect(storedFiles().sort()).toEqual([artifact.location.key, `${sha256Hex(small).slice(0, 2)}/${sha256Hex(small)}`].sort())
     expect(server.requests.filter((r) => r === "/large.bin").length).toBe(0)
     expect(filesUnder(join(root, ".tmp"))).toEqual([])
   })

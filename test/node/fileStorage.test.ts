@@ -48,7 +48,7 @@ describe("filesystem Storage", () => {
       // small chunks grow the write buffer from 64 KiB to 1 MiB; chunks over 1 MiB are written as they are
       const first = await Effect.runPromise(put(storage, data, size > 2_000_000 ? 1_500_000 : 4096))
       expect(first.created).toBe(true)
-      expect(first.object).toEqual({ store: storage.id, key: `${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}`, size })
+      expect(first.object).toEqual({ store: storage.id, key: `${sha.slice(0, 2)}/${sha}`, size })
       const path = Option.getOrThrow(storage.localPath(sha as Sha256))
       expect(path).toBe(join(root, first.object.key))
       expect(statSync(path).mode & 0o777).toBe(0o444)
@@ -70,7 +70,7 @@ describe("filesystem Storage", () => {
     const sha = sha256Hex(data)
     const first = await Effect.runPromise(put(storage, data))
     expect(first.created).toBe(true)
-    // someone cleans up: the object and both shard folders go, while this store remembers having made them
+    // someone cleans up: the object and its shard folder go, while this store remembers having made them
     rmSync(join(root, sha.slice(0, 2)), { recursive: true, force: true })
     const second = await Effect.runPromise(put(storage, data))
     expect(second.created).toBe(true)
@@ -94,7 +94,7 @@ describe("filesystem Storage", () => {
       )
     )
     const [step] = result.pending ?? []
-    expect(step?.key).toBe(join(root, sha.slice(0, 2), sha.slice(2, 4)))
+    expect(step?.key).toBe(join(root, sha.slice(0, 2)))
     expect(await step?.start?.()).toBeUndefined()
     // the folder gone before its step ran: the step's failure is a StorageError, never a rejection
     rmSync(join(root, sha.slice(0, 2)), { recursive: true, force: true })

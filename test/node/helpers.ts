@@ -43,10 +43,13 @@ export const fdsUnder = (dir: string): ReadonlyArray<string> => {
   return found
 }
 
-/** Every file below `dir` (relative paths), folders excluded. */
+/**
+ * Every file below `dir` (relative paths), folders excluded, and so is a store's layout file (`.layout`: it says
+ * how the store shards its objects and is not one of them).
+ */
 export const filesUnder = (dir: string): ReadonlyArray<string> =>
   readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
+    .filter((entry) => entry.isFile() && entry.name !== ".layout")
     .map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1))
     .sort()
 

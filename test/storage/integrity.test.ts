@@ -111,7 +111,7 @@ describe("verify and repair", () => {
     expect(out.found.checked).toEqual([
       expect.objectContaining({ sha256, store: expect.stringMatching(/^file:\/\//), state: "corrupt", repaired: false })
     ])
-    expect(out.found.checked[0]!.key).toBe(`${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`)
+    expect(out.found.checked[0]!.key).toBe(`${sha256.slice(0, 2)}/${sha256}`)
     expect(unrepaired(out.found)).toHaveLength(1)
     expect(out.stateAfterVerify).toBe("corrupt")
     expect(out.repaired.checked).toEqual([expect.objectContaining({ state: "corrupt", repaired: true })])

@@ -1,6 +1,7 @@
 /**
- * The local filesystem store: content-addressed files under `<root>/ab/cd/<sha256>`, written through temp files
- * in `<root>/.tmp/` (same filesystem, so the final step is an atomic link or rename), read-only once stored.
+ * The local filesystem store: content-addressed files under `<root>/ab/<sha256>` (`<root>/ab/cd/<sha256>` in stores
+ * of earlier versions, see shardLayout.ts), written through temp files in `<root>/.tmp/` (same filesystem, so the
+ * final step is an atomic link or rename), read-only once stored.
  */
 import { readdir, rm, stat, unlink } from "node:fs/promises"
 import { join, resolve } from "node:path"
@@ -12,8 +13,7 @@ import {
   Storage,
   StorageError,
   type StorageService,
-  type StoredObject,
-  shardedKey
+  type StoredObject
 } from "@cargohold/core"
 import { Effect, Layer, Option, type Stream } from "effect"
 import { describe, errorCode, readFileStream } from "../fs/readStream.js"
@@ -25,6 +25,7 @@ import { type StoreLayout, storageFailure } from "./storeLayout.js"
 import { createsReadOnly, openTempFile } from "./openTemp.js"
 import { batchBytes, smallBufferBytes } from "./tempFile.js"
 import { ownerOf } from "./tempOwners.js"
+import { keyFor, openLayout, pathIn, type ShardLevels } from "./shardLayout.js"
 
 export interface FileStorageOptions {
   /** The store's folder; created (with `.tmp/`) when missing. */
@@ -46,6 +47,8 @@ export interface FileStorageOptions {
 export interface FileStorage extends StorageService {
   readonly root: string
   readonly tmpDir: string
+  /** Folder levels between the root and an object (shardLayout.ts): 1 in stores this version made. */
+  readonly shardLevels: ShardLevels
 }
 
 const storageError = (operation: string, key?: string) => (cause: unknown) => storageFailure(operation, cause, key)
@@ -74,16 +77,21 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
   Effect.gen(function* () {
     const root = resolve(options.root)
     const tmpDir = join(root, ".tmp")
-    const { readOnlyAtCreate, space } = yield* Effect.tryPromise({
+    const { readOnlyAtCreate, space, shardLevels } = yield* Effect.tryPromise({
       try: async () => {
         await makeDirectories(tmpDir)
         await sweepStaleTemps(tmpDir, options.staleTempMs ?? 24 * 60 * 60 * 1000)
-        return { readOnlyAtCreate: await createsReadOnly(tmpDir), space: await watchFreeSpace(root, options.minFreeBytes) }
+        return {
+          shardLevels: await openLayout(root, tmpDir),
+          readOnlyAtCreate: await createsReadOnly(tmpDir),
+          space: await watchFreeSpace(root, options.minFreeBytes)
+        }
       },
       catch: storageError("open")
     })
     const id = pathToFileURL(root).href
-    const pathFor = (sha256: Sha256) => join(root, ...shardedKey(sha256).split("/"))
+    const pathFor = (sha256: Sha256) => pathIn(root, shardLevels, sha256)
+    const objectKey = (sha256: Sha256) => keyFor(shardLevels, sha256)
     const layout: StoreLayout = {
       id,
       root,
@@ -92,6 +100,7 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
         { bytes: batchBytes, keep: 16 }
       ]),
       pathFor,
+      keyFor: objectKey,
       readOnlyAtCreate,
       knownDirs: new Set(),
       syncDirectory: makeDirectorySync(),
@@ -99,7 +108,7 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
     }
 
     const statObject = (sha256: Sha256): Effect.Effect<Option.Option<StoredObject>, StorageError> => {
-      const key = shardedKey(sha256)
+      const key = objectKey(sha256)
       return Effect.tryPromise({
         try: async () => {
           try {
@@ -117,7 +126,7 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
     }
 
     const read = (sha256: Sha256): Stream.Stream<Uint8Array, StorageError> => {
-      const key = shardedKey(sha256)
+      const key = objectKey(sha256)
       return readFileStream(pathFor(sha256), {
         offset: 0,
         onError: (cause) =>
@@ -141,14 +150,15 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
               throw cause
             }
           ),
-        catch: storageError("remove", shardedKey(sha256))
+        catch: storageError("remove", objectKey(sha256))
       })
 
     const service: FileStorage = {
       id,
       root,
       tmpDir,
-      keyFor: shardedKey,
+      shardLevels,
+      keyFor: objectKey,
       begin: Effect.acquireRelease(openTempFile(layout, tmpDir), (temp) => temp.release),
       open: Effect.map(openTempFile(layout, tmpDir), (temp): OpenedTemp => ({ temp, release: temp.release })),
       stat: statObject,

@@ -16,6 +16,8 @@ export interface StoreLayout {
   readonly pool: BufferPool
   /** The absolute path of an object. */
   readonly pathFor: (sha256: Sha256) => string
+  /** An object's key in this store (shardLayout.ts). */
+  readonly keyFor: (sha256: Sha256) => string
   /**
    * True when a file created with mode 0444 gets exactly 0444 here (the umask removes none of those bits): temp
    * files are then created read-only (still writable through their descriptor) and commit needs no chmod.
@@ -45,8 +47,9 @@ export const makeShardDirectory = async (dir: string, sync: (path: string) => Pr
 }
 
 /**
- * Folders known to exist, at most `knownDirsLimit` (then forgotten all at once): a store has up to 65,536 shard
- * folders, and remembering every one would grow the heap with the number of artifacts (≈ 10 MiB at 100,000). A
+ * Folders known to exist, at most `knownDirsLimit` (then forgotten all at once): a store of an earlier version has
+ * up to 65,536 shard folders, and remembering every one would grow the heap with the number of artifacts (≈ 10 MiB
+ * at 100,000; a one-level store has at most 256). A
  * forgotten folder costs one `mkdir` that finds it (no fsync: only a folder this call creates is synced).
  */
 const knownDirsLimit = 4096

@@ -19,7 +19,6 @@ import {
   type Sha256,
   StorageError,
   type StoredObject,
-  shardedKey,
   type TempObject
 } from "@cargohold/core"
 import { Effect } from "effect"
@@ -328,7 +327,7 @@ export class TempFile implements TempObject {
       })
 
   readonly commit = (sha256: Sha256, size: ByteSize, options?: CommitOptions): Effect.Effect<CommitResult, StorageError> => {
-    const key = shardedKey(sha256)
+    const key = this.layout.keyFor(sha256)
     const object: StoredObject = { store: this.layout.id, key, size }
     return Effect.suspend(() => {
       if (this.written() !== size) {
