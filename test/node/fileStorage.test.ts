@@ -3,18 +3,10 @@ import { join } from "node:path"
 import { type ByteSize, type Sha256, Storage, StorageError } from "@cargohold/core"
 import { layerStorageFromUrl, layerTempStorage, makeFileStorage, makeTempStorage, registerStoreScheme } from "@cargohold/node"
 import { Chunk, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
-import { bytes, fdsUnder, filesUnder, sha256Hex, tempDir } from "./helpers.js"
+import { describe, expect, it } from "vitest"
+import { bytes, fdsUnder, filesUnder, freshRoots, sha256Hex } from "./helpers.js"
 
-const dirs: Array<{ remove: () => void }> = []
-afterEach(() => {
-  for (const dir of dirs.splice(0)) dir.remove()
-})
-const freshRoot = () => {
-  const dir = tempDir()
-  dirs.push(dir)
-  return join(dir.path, "store")
-}
+const freshRoot = freshRoots()
 
 /** Writes `data` through a temp object in chunks of `chunk` bytes and commits it. */
 const put = (storage: Storage["Type"], data: Uint8Array, chunk = 64 * 1024) =>

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { afterEach } from "vitest"
 
 export const sha256Hex = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex")
 
@@ -14,6 +15,22 @@ export const sha256Hex = (data: Uint8Array | string): string => createHash("sha2
 export const tempDir = (prefix = "cargohold-node-"): { readonly path: string; readonly remove: () => void } => {
   const path = mkdtempSync(join(tmpdir(), prefix))
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/**
+ * A fresh store root per call (`<temp dir>/store`, not yet created), each removed after the test that made it: call
+ * once at the top of a test file.
+ */
+export const freshRoots = (): (() => string) => {
+  const dirs: Array<{ remove: () => void }> = []
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) dir.remove()
+  })
+  return () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    return join(dir.path, "store")
+  }
 }
 
 /** Descriptors this process has open, sockets excepted (an HTTP pool closes idle sockets on its own clock). */
