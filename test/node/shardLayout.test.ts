@@ -4,7 +4,8 @@
  * layout and every object in them; the layout file, once written, decides; a layout file this version does not
  * know is a clear StorageError, never a guess.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type ByteSize, type Sha256, type Storage, StorageError } from "@cargohold/core"
 import { makeFileStorage } from "@cargohold/node"
@@ -90,6 +91,85 @@ describe("the filesystem store's shard layout", () => {
     )
   })
 
+  it("judging a store without .layout counts only shard folders and objects: stray files and links do not mislead it", async () => {
+    const old = Buffer.from(bytes(3000, 12))
+    const oldSha = sha256Hex(old)
+    // a two-level store with litter beside its folders (the first entries a scan meets), and one with its shard
+    // folders as symbolic links to another disk
+    const litter = freshRoot()
+    const oldDir = join(litter, oldSha.slice(0, 2), oldSha.slice(2, 4))
+    mkdirSync(oldDir, { recursive: true })
+    writeFileSync(join(oldDir, oldSha), old, { mode: 0o444 })
+    for (const stray of [".DS_Store", "._cd", "README", "0000"]) writeFileSync(join(litter, oldSha.slice(0, 2), stray), "x")
+    const linked = freshRoot()
+    const elsewhere = join(linked, "..", "disk2")
+    mkdirSync(join(elsewhere, oldSha.slice(2, 4)), { recursive: true })
+    writeFileSync(join(elsewhere, oldSha.slice(2, 4), oldSha), old, { mode: 0o444 })
+    mkdirSync(linked, { recursive: true })
+    symlinkSync(elsewhere, join(linked, oldSha.slice(0, 2)))
+    for (const root of [litter, linked]) {
+      const storage = await Effect.runPromise(makeFileStorage({ root }))
+      expect(storage.shardLevels).toBe(2)
+      expect((await Effect.runPromise(readBack(storage, oldSha))).equals(old)).toBe(true)
+    }
+    // objects at both depths: which ones count would be a guess, so the open fails and says what to do
+    const both = freshRoot()
+    mkdirSync(join(both, oldSha.slice(0, 2), oldSha.slice(2, 4)), { recursive: true })
+    writeFileSync(join(both, oldSha.slice(0, 2), oldSha.slice(2, 4), oldSha), old)
+    const other = sha256Hex(bytes(10, 13))
+    mkdirSync(join(both, other.slice(0, 2)), { recursive: true })
+    writeFileSync(join(both, other.slice(0, 2), other), bytes(10, 13))
+    expect(other.slice(0, 2)).not.toBe(oldSha.slice(0, 2))
+    const failure = await Effect.runPromise(Effect.flip(makeFileStorage({ root: both })))
+    expect(failure).toBeInstanceOf(StorageError)
+    expect(failure.message).toContain("both at ab/<sha256> and at ab/cd/<sha256>")
+    expect(readdirSync(both).includes(".layout")).toBe(false)
+  })
+
+  it("several processes' worth of opens of one new store at once agree, and a layout recorded meanwhile wins", async () => {
+    const root = freshRoot()
+    const opened = await Promise.all(Array.from({ length: 6 }, () => Effect.runPromise(makeFileStorage({ root }))))
+    expect(opened.map((s) => s.shardLevels)).toEqual([1, 1, 1, 1, 1, 1])
+    expect(layoutOf(root)).toEqual({ shardLevels: 1 })
+    expect(readdirSync(join(root, ".tmp"))).toEqual([])
+  })
+
+  it("a root this user may not write keeps its judged layout unrecorded, and opens as before", async () => {
+    const root = freshRoot()
+    const old = Buffer.from(bytes(2000, 14))
+    const sha = sha256Hex(old)
+    mkdirSync(join(root, sha.slice(0, 2), sha.slice(2, 4)), { recursive: true })
+    mkdirSync(join(root, ".tmp"))
+    writeFileSync(join(root, sha.slice(0, 2), sha.slice(2, 4), sha), old, { mode: 0o444 })
+    // the store's user may write .tmp and the shard folders, not the root; as root (CI) the check runs as nobody
+    const asRoot = process.getuid?.() === 0
+    if (asRoot) {
+      for (const path of [join(root, ".."), root, join(root, ".tmp"), join(root, sha.slice(0, 2)), join(root, sha.slice(0, 2), sha.slice(2, 4))]) {
+        chownSync(path, 65534, 65534)
+      }
+    }
+    chmodSync(root, 0o555)
+    try {
+      const check = `
+        import { makeFileStorage } from "@cargohold/node"
+        import { Effect } from "effect"
+        const storage = await Effect.runPromise(makeFileStorage({ root: ${JSON.stringify(root)} }))
+        const found = await Effect.runPromise(storage.stat(${JSON.stringify(sha)}))
+        console.log(JSON.stringify({ levels: storage.shardLevels, found: found._tag }))`
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", check], {
+        cwd: process.cwd(),
+        encoding: "utf8",
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {})
+      })
+      expect(run.stderr).toBe("")
+      expect(JSON.parse(run.stdout)).toEqual({ levels: 2, found: "Some" })
+      expect(readdirSync(root).includes(".layout")).toBe(false)
+      expect(readdirSync(join(root, ".tmp"))).toEqual([])
+    } finally {
+      chmodSync(root, 0o755)
+    }
+  })
+
   it("the layout file decides over what the store holds", async () => {
     const root = freshRoot()
     mkdirSync(join(root, ".tmp"), { recursive: true })
@@ -104,7 +184,7 @@ describe("the filesystem store's shard layout", () => {
   })
 
   it("a layout file this version does not know fails the open with a StorageError naming it, and writes nothing", async () => {
-    for (const content of ['{"shardLevels":3}\n', "not json\n", '{"levels":1}\n']) {
+    for (const content of ['{"shardLevels":3}\n', "not json\n", '{"levels":1}\n', '{"shardLevels":1,"hash":"blake3"}\n']) {
       const root = freshRoot()
       mkdirSync(root, { recursive: true })
       writeFileSync(join(root, ".layout"), content)

@@ -12,14 +12,17 @@
  *
  * The store records its layout in `<root>/.layout` (JSON, `{"shardLevels":1}`), written once, durably, when the
  * store is first opened by a version that knows of it. A store without that file is judged by what it holds:
- * objects already in two-level folders (a store of an earlier version) keep the two-level layout; an empty store
- * gets one level. The file, once there, decides: a store is never read with the other layout.
+ * two-hex sub-folders in its shard folders (a store of an earlier version) keep the two-level layout; objects
+ * directly in them, or nothing at all, mean one level; both at once is an error to settle by hand. The file,
+ * once there, decides: a store is never read with the other layout.
  */
-import { readdir, readFile, rename, unlink, writeFile } from "node:fs/promises"
+import type { Dirent } from "node:fs"
+import { link, opendir, readdir, readFile, rename, stat, unlink } from "node:fs/promises"
 import { join } from "node:path"
 import type { Sha256 } from "@cargohold/core"
 import { Either, Schema } from "effect"
 import { errorCode } from "../fs/readStream.js"
+import { openDescriptor } from "./descriptor.js"
 import { syncDirectoryOnce } from "./directorySync.js"
 import { ownedName } from "./tempOwners.js"
 
@@ -46,20 +49,51 @@ export const pathIn = (root: string, levels: ShardLevels, sha256: Sha256): strin
   levels === 1 ? join(root, sha256.slice(0, 2), sha256) : join(root, sha256.slice(0, 2), sha256.slice(2, 4), sha256)
 
 const shardName = /^[0-9a-f]{2}$/
+const objectName = /^[0-9a-f]{64}$/
+
+/** Whether `entry` (in `dir`) is a folder, following a symbolic link (shard folders may be links to other disks). */
+const isFolder = async (dir: string, entry: Dirent): Promise<boolean> => {
+  if (entry.isDirectory()) return true
+  if (!entry.isSymbolicLink()) return false
+  return (await stat(join(dir, entry.name)).catch(() => undefined))?.isDirectory() === true
+}
 
 /**
- * What a store without a layout file holds: `2` when some top-level shard folder has two-level sub-folders (a
- * store of an earlier version), else `1` (empty, or objects directly in the shard folders).
+ * What one top-level shard folder shows: `2` for a two-hex sub-folder, `1` for an object named by its sha256 that
+ * starts with the folder's name; anything else (`.DS_Store`, a README, an empty folder) is no evidence.
+ */
+const evidenceIn = async (folder: string, name: string): Promise<ShardLevels | undefined> => {
+  const dir = await opendir(folder)
+  try {
+    // entries are read lazily: the first piece of evidence ends the scan of this folder
+    for await (const entry of dir) {
+      if (shardName.test(entry.name) && (await isFolder(folder, entry))) return 2
+      if (entry.isFile() && objectName.test(entry.name) && entry.name.startsWith(name)) return 1
+    }
+    return undefined
+  } finally {
+    await dir.close().catch(() => undefined)
+  }
+}
+
+/**
+ * What a store without a layout file holds: `2` when its shard folders hold two-hex sub-folders (a store of an
+ * earlier version), `1` when they hold objects directly, or when there is no evidence either way (a new store).
+ * Evidence of both fails: which objects count would be a guess.
  */
 const judgeLevels = async (root: string): Promise<ShardLevels> => {
+  const seen = new Set<ShardLevels>()
   for (const top of await readdir(root, { withFileTypes: true })) {
-    if (!top.isDirectory() || !shardName.test(top.name)) continue
-    for (const entry of await readdir(join(root, top.name), { withFileTypes: true })) {
-      if (entry.isDirectory() && shardName.test(entry.name)) return 2
-      if (entry.isFile()) return 1
-    }
+    if (!shardName.test(top.name) || !(await isFolder(root, top))) continue
+    const evidence = await evidenceIn(join(root, top.name), top.name)
+    if (evidence !== undefined) seen.add(evidence)
   }
-  return 1
+  if (seen.size > 1) {
+    throw new Error(
+      `${root} holds objects both at ab/<sha256> and at ab/cd/<sha256>: write ${join(root, layoutFileName)} by hand ({"shardLevels":1} or {"shardLevels":2}) to say which layout it has`
+    )
+  }
+  return seen.has(2) ? 2 : 1
 }
 
 /** The layout file, or undefined when there is none; a file that is not a layout fails with what is wrong. */
@@ -77,34 +111,65 @@ const readLayoutFile = async (path: string): Promise<LayoutFile | undefined> => 
   } catch {
     throw new Error(`${path} is not a store layout (not JSON)`)
   }
-  const decoded = Schema.decodeUnknownEither(LayoutFile)(json)
+  // an unknown field may mean something this version does not know: refuse rather than read past it
+  const decoded = Schema.decodeUnknownEither(LayoutFile)(json, { onExcessProperty: "error" })
   if (Either.isLeft(decoded)) throw new Error(`${path} is not a store layout this version knows: ${text.trim().slice(0, 200)}`)
   return decoded.right
 }
 
-/** Writes the layout file durably: a temp file synced, renamed into place, the root synced. */
-const writeLayoutFile = async (root: string, tmpDir: string, layout: LayoutFile): Promise<void> => {
+/** No hard links on this filesystem: the layout file is renamed into place instead. */
+const noHardLinks = (code: unknown) => code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV"
+
+/** The root refuses a new name: the layout is used without being recorded (judged alike next time). */
+const notWritable = (code: unknown) => code === "EACCES" || code === "EPERM" || code === "EROFS"
+
+/**
+ * Records `layout` in the layout file, durably: a temp file synced, then linked into place (never over a layout
+ * file another process wrote meanwhile: that one decides), then the root synced. Returns the layout that holds.
+ */
+const recordLayout = async (root: string, tmpDir: string, layout: LayoutFile): Promise<ShardLevels> => {
+  const path = join(root, layoutFileName)
   // named after this process (tempOwners.ts): a leftover of a crash is swept by the next open
   const temp = join(tmpDir, ownedName("layout"))
   try {
-    await writeFile(temp, `${JSON.stringify(layout)}\n`, { mode: 0o444, flush: true })
-    await rename(temp, join(root, layoutFileName))
+    const file = await openDescriptor(temp, "wx", 0o444)
+    try {
+      await file.writeAll(Buffer.from(`${JSON.stringify(layout)}\n`), 0)
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+    try {
+      await link(temp, path)
+    } catch (cause) {
+      const code = errorCode(cause)
+      if (code === "EEXIST") return (await readLayoutFile(path))?.shardLevels ?? layout.shardLevels
+      if (!noHardLinks(code)) throw cause
+      // no hard links: a rename, which could replace a file written meanwhile (only a concurrent first open)
+      try {
+        await rename(temp, path)
+      } catch (renameCause) {
+        if (notWritable(errorCode(renameCause))) return layout.shardLevels
+        throw renameCause
+      }
+    }
   } catch (cause) {
-    await unlink(temp).catch(() => undefined)
+    if (notWritable(errorCode(cause))) return layout.shardLevels
     throw cause
+  } finally {
+    await unlink(temp).catch(() => undefined)
   }
   await syncDirectoryOnce(root)
+  return layout.shardLevels
 }
 
 /**
  * The store's layout: read from its layout file, or judged from what it holds and then recorded. Two processes
- * opening one new store at once judge alike and write the same file (a rename: one of them wins, same content).
+ * opening one new store at once judge alike; the first link wins and the other reads what it recorded. A root
+ * this user may not write keeps an unrecorded layout, judged alike at every open.
  */
 export const openLayout = async (root: string, tmpDir: string): Promise<ShardLevels> => {
-  const path = join(root, layoutFileName)
-  const recorded = await readLayoutFile(path)
+  const recorded = await readLayoutFile(join(root, layoutFileName))
   if (recorded !== undefined) return recorded.shardLevels
-  const shardLevels = await judgeLevels(root)
-  await writeLayoutFile(root, tmpDir, { shardLevels })
-  return shardLevels
+  return recordLayout(root, tmpDir, { shardLevels: await judgeLevels(root) })
 }

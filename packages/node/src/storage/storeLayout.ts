@@ -49,8 +49,8 @@ export const makeShardDirectory = async (dir: string, sync: (path: string) => Pr
 /**
  * Folders known to exist, at most `knownDirsLimit` (then forgotten all at once): a store of an earlier version has
  * up to 65,536 shard folders, and remembering every one would grow the heap with the number of artifacts (≈ 10 MiB
- * at 100,000; a one-level store has at most 256). A
- * forgotten folder costs one `mkdir` that finds it (no fsync: only a folder this call creates is synced).
+ * at 100,000; a one-level store has at most 256). A forgotten folder costs one `mkdir` that finds it (no fsync:
+ * only a folder this call creates is synced).
  */
 const knownDirsLimit = 4096
 export const rememberDir = (known: Set<string>, dir: string): void => {
