@@ -78,5 +78,9 @@ export const checkHexLength = (algorithm: Algorithm, hex: string): string | unde
     ? undefined
     : `${algorithm} digest must be ${hexLength[algorithm]} hex characters, got ${hex.length}`
 
-/** The key under which a content-addressed backend stores an artifact: `ab/cd/abcdef…`. */
+/**
+ * The key under which a content-addressed backend stores an artifact: `ab/cd/abcdef…` (the memory, null and S3
+ * stores). A local file store shards one level deep in stores it makes (`ab/abcdef…`, the Node package's
+ * shardLayout.ts), where every folder costs a directory inode and an fsync.
+ */
 export const shardedKey = (sha256: Sha256): string => `${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`

@@ -93,7 +93,8 @@ const judgeLevels = async (root: string): Promise<ShardLevels> => {
       `${root} holds objects both at ab/<sha256> and at ab/cd/<sha256>: write ${join(root, layoutFileName)} by hand ({"shardLevels":1} or {"shardLevels":2}) to say which layout it has`
     )
   }
-  return seen.has(2) ? 2 : 1
+  if (seen.has(2)) return 2
+  return seen.has(1) ? 1 : newStoreLevels
 }
 
 /** The layout file, or undefined when there is none; a file that is not a layout fails with what is wrong. */
