@@ -25,7 +25,7 @@ import { type StoreLayout, storageFailure } from "./storeLayout.js"
 import { createsReadOnly, openTempFile } from "./openTemp.js"
 import { batchBytes, smallBufferBytes } from "./tempFile.js"
 import { ownerOf } from "./tempOwners.js"
-import { keyFor, openLayout, pathIn, type ShardLevels } from "./shardLayout.js"
+import { keyFor, openLayout, type ShardLevels } from "./shardLayout.js"
 
 export interface FileStorageOptions {
   /** The store's folder; created (with `.tmp/`) when missing. */
@@ -90,8 +90,8 @@ export const makeFileStorage = (options: FileStorageOptions): Effect.Effect<File
       catch: storageError("open")
     })
     const id = pathToFileURL(root).href
-    const pathFor = (sha256: Sha256) => pathIn(root, shardLevels, sha256)
     const objectKey = (sha256: Sha256) => keyFor(shardLevels, sha256)
+    const pathFor = (sha256: Sha256) => join(root, objectKey(sha256))
     const layout: StoreLayout = {
       id,
       root,

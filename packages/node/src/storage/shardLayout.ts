@@ -31,22 +31,18 @@ export const ShardLevels = Schema.Literal(1, 2)
 export type ShardLevels = typeof ShardLevels.Type
 
 /** The content of `<root>/.layout`. */
-export const LayoutFile = Schema.Struct({ shardLevels: ShardLevels })
-export type LayoutFile = typeof LayoutFile.Type
+const LayoutFile = Schema.Struct({ shardLevels: ShardLevels })
+type LayoutFile = typeof LayoutFile.Type
 
 /** The name of the file that records a store's layout. */
-export const layoutFileName = ".layout"
+const layoutFileName = ".layout"
 
 /** The layout of a store this version creates. */
-export const newStoreLevels: ShardLevels = 1
+const newStoreLevels: ShardLevels = 1
 
 /** An object's key (its path below the root, `/`-separated) in a store of `levels`. */
 export const keyFor = (levels: ShardLevels, sha256: Sha256): string =>
   levels === 1 ? `${sha256.slice(0, 2)}/${sha256}` : `${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`
-
-/** An object's absolute path in a store rooted at `root` (no split of the key: this runs once per commit). */
-export const pathIn = (root: string, levels: ShardLevels, sha256: Sha256): string =>
-  levels === 1 ? join(root, sha256.slice(0, 2), sha256) : join(root, sha256.slice(0, 2), sha256.slice(2, 4), sha256)
 
 const shardName = /^[0-9a-f]{2}$/
 const objectName = /^[0-9a-f]{64}$/
@@ -125,8 +121,26 @@ const noHardLinks = (code: unknown) => code === "EPERM" || code === "ENOTSUP" ||
 const notWritable = (code: unknown) => code === "EACCES" || code === "EPERM" || code === "EROFS"
 
 /**
- * Records `layout` in the layout file, durably: a temp file synced, then linked into place (never over a layout
- * file another process wrote meanwhile: that one decides), then the root synced. Returns the layout that holds.
+ * Puts the synced temp file at `path` unless a layout file is there already (`"taken"`: that one decides): a hard
+ * link, or a rename where the filesystem has no hard links (which could replace a file written meanwhile, by a
+ * concurrent first open only).
+ */
+const placeLayoutFile = async (temp: string, path: string): Promise<"placed" | "taken"> => {
+  try {
+    await link(temp, path)
+    return "placed"
+  } catch (cause) {
+    const code = errorCode(cause)
+    if (code === "EEXIST") return "taken"
+    if (!noHardLinks(code)) throw cause
+    await rename(temp, path)
+    return "placed"
+  }
+}
+
+/**
+ * Records `layout` in the layout file, durably: a temp file synced, placed (placeLayoutFile), then the root
+ * synced. Returns the layout that holds: the one recorded, or another process's recorded meanwhile.
  */
 const recordLayout = async (root: string, tmpDir: string, layout: LayoutFile): Promise<ShardLevels> => {
   const path = join(root, layoutFileName)
@@ -140,20 +154,7 @@ const recordLayout = async (root: string, tmpDir: string, layout: LayoutFile): P
     } finally {
       await file.close()
     }
-    try {
-      await link(temp, path)
-    } catch (cause) {
-      const code = errorCode(cause)
-      if (code === "EEXIST") return (await readLayoutFile(path))?.shardLevels ?? layout.shardLevels
-      if (!noHardLinks(code)) throw cause
-      // no hard links: a rename, which could replace a file written meanwhile (only a concurrent first open)
-      try {
-        await rename(temp, path)
-      } catch (renameCause) {
-        if (notWritable(errorCode(renameCause))) return layout.shardLevels
-        throw renameCause
-      }
-    }
+    if ((await placeLayoutFile(temp, path)) === "taken") return (await readLayoutFile(path))?.shardLevels ?? layout.shardLevels
   } catch (cause) {
     if (notWritable(errorCode(cause))) return layout.shardLevels
     throw cause
