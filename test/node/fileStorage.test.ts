@@ -2,9 +2,9 @@ import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type ByteSize, type Sha256, Storage, StorageError } from "@cargohold/core"
 import { layerStorageFromUrl, layerTempStorage, makeFileStorage, makeTempStorage, registerStoreScheme } from "@cargohold/node"
-import { Chunk, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, Option, Scope } from "effect"
 import { describe, expect, it } from "vitest"
-import { bytes, fdsUnder, filesUnder, freshRoots, sha256Hex } from "./helpers.js"
+import { bytes, fdsUnder, filesUnder, freshRoots, readBack, sha256Hex } from "./helpers.js"
 
 const freshRoot = freshRoots()
 
@@ -22,11 +22,6 @@ const put = (storage: Storage["Type"], data: Uint8Array, chunk = 64 * 1024) =>
       expect(temp.written()).toBe(data.length)
       return yield* temp.commit(sha256Hex(data) as Sha256, data.length as ByteSize)
     })
-  )
-
-const readBack = (storage: Storage["Type"], sha256: string) =>
-  Stream.runCollect(storage.read(sha256 as Sha256)).pipe(
-    Effect.map((chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks).map((c) => Buffer.from(c))))
   )
 
 describe("filesystem Storage", () => {

@@ -7,6 +7,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import type { Sha256, Storage, StorageError } from "@cargohold/core"
+import { Chunk, Effect, Stream } from "effect"
 import { afterEach } from "vitest"
 
 export const sha256Hex = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex")
@@ -32,6 +34,12 @@ export const freshRoots = (): (() => string) => {
     return join(dir.path, "store")
   }
 }
+
+/** A stored object's bytes, read back through the store. */
+export const readBack = (storage: Storage["Type"], sha256: string): Effect.Effect<Buffer, StorageError> =>
+  Stream.runCollect(storage.read(sha256 as Sha256)).pipe(
+    Effect.map((chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks).map((c) => Buffer.from(c))))
+  )
 
 /** Descriptors this process has open, sockets excepted (an HTTP pool closes idle sockets on its own clock). */
 export const openFds = (): number => {

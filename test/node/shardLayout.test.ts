@@ -9,9 +9,9 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, s
 import { join } from "node:path"
 import { type ByteSize, type Sha256, type Storage, StorageError } from "@cargohold/core"
 import { makeFileStorage } from "@cargohold/node"
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Effect, Option } from "effect"
 import { describe, expect, it } from "vitest"
-import { bytes, fdsUnder, filesUnder, freshRoots, sha256Hex } from "./helpers.js"
+import { bytes, fdsUnder, filesUnder, freshRoots, readBack, sha256Hex } from "./helpers.js"
 
 const freshRoot = freshRoots()
 
@@ -22,11 +22,6 @@ const put = (storage: Storage["Type"], data: Uint8Array) =>
       yield* temp.write([data])
       return yield* temp.commit(sha256Hex(data) as Sha256, data.length as ByteSize)
     })
-  )
-
-const readBack = (storage: Storage["Type"], sha256: string) =>
-  Stream.runCollect(storage.read(sha256 as Sha256)).pipe(
-    Effect.map((chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks).map((c) => Buffer.from(c))))
   )
 
 const layoutOf = (root: string): unknown => JSON.parse(readFileSync(join(root, ".layout"), "utf8"))
